@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * log.h: the library never prints. It reports what it is doing through a
+ * logger callback and a progress callback that the program installs (the CLI
+ * installs a stderr logger and a progress bar). With none installed, nothing
+ * is printed.
+ */
+#ifndef MX_LOG_H
+#define MX_LOG_H
+
+#include <stddef.h>
+
+typedef enum mx_log_level { MX_LOG_DEBUG, MX_LOG_INFO, MX_LOG_WARN } mx_log_level;
+
+typedef void (*mx_log_fn)(void *user, mx_log_level level, const char *msg);
+
+/* Progress of a long task: `done` of `total` units of the task named `what`. */
+typedef void (*mx_progress_fn)(void *user, const char *what, size_t done, size_t total);
+
+void mx_log_set(mx_log_fn fn, void *user);
+void mx_progress_set(mx_progress_fn fn, void *user);
+
+void mx_log(mx_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void mx_progress(const char *what, size_t done, size_t total);
+
+#endif /* MX_LOG_H */

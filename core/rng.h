@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rng.h: reproducible random streams. Every draw in memxbar comes from the
+ * counter-based Philox4x32-10 generator (Random123, Salmon et al., SC'11),
+ * keyed by (root seed, named stream, work item). A stream is a pure function
+ * of those three values, so the same seed gives bit-identical results at any
+ * thread or MPI rank count, and adding draws to one stage leaves the others
+ * untouched.
+ *
+ * Key   = the 64-bit root seed (two 32-bit words).
+ * Counter = {block index, stream id, item low word, item high word}.
+ * The stream id is the FNV-1a hash of the stream's name ("device.program",
+ * "snn.encode", ...). A stream yields 2^32 blocks of 4 words per item.
+ */
+#ifndef MX_RNG_H
+#define MX_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mx_rng {
+    uint32_t key[2];
+    uint32_t ctr[4];  /* ctr[0] = next block index */
+    uint32_t buf[4];  /* the current block's output */
+    unsigned pos;     /* next unused word in buf (4 = empty) */
+    int have_spare;   /* Box-Muller's second normal is cached */
+    double spare;
+} mx_rng;
+
+/* 32-bit id of a named stream (FNV-1a of the name). */
+uint32_t mx_stream_id(const char *name);
+
+/* Position `r` at the start of stream (seed, stream_id, item). */
+void mx_rng_init(mx_rng *r, uint64_t seed, uint32_t stream_id, uint64_t item);
+
+/* Convenience: mx_rng_init with mx_stream_id(name). */
+void mx_rng_init_named(mx_rng *r, uint64_t seed, const char *name, uint64_t item);
+
+/* Next 32 random bits. */
+uint32_t mx_rng_u32(mx_rng *r);
+
+/* Uniform on the open interval (0, 1), 32 bits of resolution. */
+double mx_rng_uniform(mx_rng *r);
+
+/* Standard normal N(0, 1) (Box-Muller on two open-interval uniforms). */
+double mx_rng_normal(mx_rng *r);
+
+/* Fill out[0..n) with N(0, 1) draws as float. Same values as n calls of
+ * mx_rng_normal, written to a block. */
+void mx_rng_normal_fill(mx_rng *r, float *out, size_t n);
+
+/* Bernoulli(p) as a uint32 threshold compare: true with probability p
+ * (p clamped to [0, 1]). */
+int mx_rng_bernoulli(mx_rng *r, double p);
+
+#endif /* MX_RNG_H */

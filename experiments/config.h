@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config.h: an experiment described in YAML (read with libfyaml), its
+ * defaults, its validation, and its sweep. Every field has a dotted path
+ * ("hardware.adc.bits") — the same path a sweep uses to vary it — a unit, a
+ * default and a valid range, all in one field table (config.c) that also
+ * drives the documentation (docs/config.md).
+ *
+ * Errors name the file, line and column, the field, and what was expected:
+ *   examples/bad.yaml:12:9: hardware.adc.bits: expected an integer in [1, 16], got 0
+ */
+#ifndef MX_CONFIG_H
+#define MX_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adc/adc.h"
+#include "core/core.h"
+#include "crossbar/crossbar.h"
+#include "devices/devices.h"
+#include "snn/mlp.h"
+#include "snn/snn.h"
+
+#define MX_CONFIG_NAME_BYTES 64
+#define MX_CONFIG_MAX_HIDDEN (MX_MLP_MAX_LAYERS - 1)
+#define MX_SWEEP_MAX_AXES 8
+#define MX_SWEEP_MAX_VALUES 64
+#define MX_CONFIG_VALUE_BYTES 64
+
+typedef enum mx_training_mode {
+    MX_TRAINING_PLAIN,       /* ordinary training */
+    MX_TRAINING_NOISE_AWARE, /* weights perturbed by the device model at every minibatch */
+} mx_training_mode;
+
+typedef struct mx_experiment_config {
+    uint64_t seed;     /* root seed of every random stream; 1 */
+    size_t repeats;    /* independent repeats per sweep point (hardware redrawn); 1 */
+
+    struct {
+        char name[MX_CONFIG_NAME_BYTES]; /* "mnist" | "fashion-mnist" | "digits"; "mnist" */
+        size_t train_limit;   /* training examples used, 0 = all; 0 */
+        size_t test_limit;    /* test examples evaluated, 0 = all; 2000 */
+        size_t calibration_images; /* training images used for ADC range and
+                                      threshold-balancing calibration; 200 */
+    } dataset;
+
+    struct {
+        size_t n_hidden;                      /* hidden layers; 1 */
+        size_t hidden[MX_CONFIG_MAX_HIDDEN];  /* their widths; {500} */
+    } model;
+
+    struct {
+        mx_train_config train;   /* optimizer, epochs, batch, rate (see mlp.h) */
+        mx_training_mode mode;   /* MX_TRAINING_PLAIN */
+        size_t noise_epochs;     /* noise-aware fine-tuning epochs, starting from
+                                    the plain network; 5 */
+        double noise_sigma;      /* device variation σ used while training; < 0 =
+                                    the evaluated device's d2d_sigma; -1 */
+    } training;
+
+    mx_snn_config snn;           /* neurons, time steps, encoder, normalisation */
+
+    struct {
+        char device_type[MX_CONFIG_NAME_BYTES]; /* registry name; "reram" */
+        mx_device_params device;
+        mx_crossbar_config crossbar;
+        mx_adc_config adc;
+    } hardware;
+
+    /* Sweep: axes of the cartesian product, first axis outermost. Values are
+     * kept as their YAML text (validated at load time against the field). */
+    size_t n_axes;
+    struct {
+        char path[MX_CONFIG_NAME_BYTES];
+        size_t n_values;
+        char values[MX_SWEEP_MAX_VALUES][MX_CONFIG_VALUE_BYTES];
+        int line, column;  /* where the axis was written */
+    } axes[MX_SWEEP_MAX_AXES];
+
+    char source_path[256];  /* file it came from ("<built-in default>") */
+    char *text;             /* the full YAML text (owned; freed by mx_config_free) */
+} mx_experiment_config;
+
+/* Defaults for every field (no sweep). */
+void mx_config_default(mx_experiment_config *cfg);
+
+/* Parse YAML text (`source_path` used in messages). Unknown keys, wrong
+ * types, out-of-range values and bad sweep axes fail with MX_EINVAL and a
+ * message "file:line:col: path: expected ..., got ...". On failure *cfg is
+ * left freed (no allocation to release). */
+mx_status mx_config_parse(const char *text, size_t len, const char *source_path,
+                          mx_experiment_config *cfg);
+/* Read and parse a file; MX_EIO names the file if it cannot be read. */
+mx_status mx_config_load(const char *path, mx_experiment_config *cfg);
+/* The built-in default sweep (the text of examples/default.yaml). */
+mx_status mx_config_load_default(mx_experiment_config *cfg);
+const char *mx_config_default_text(void);
+
+/* Cross-field checks (g_min_s < g_max_s, ...) of a fully-resolved config. */
+mx_status mx_config_validate(const mx_experiment_config *cfg);
+
+/* Set one field by dotted path from its YAML text ("hardware.adc.bits", "6").
+ * MX_ENOTFOUND for an unknown path, MX_EINVAL for a bad value. */
+mx_status mx_config_set(mx_experiment_config *cfg, const char *path, const char *value);
+/* Write a field's current value as text into buf. */
+mx_status mx_config_get(const mx_experiment_config *cfg, const char *path, char *buf,
+                        size_t buf_size);
+/* Is the field numeric (int/float/bool), so a results column can be float64? */
+int mx_config_field_is_numeric(const char *path);
+
+/* Number of sweep points (product of axis lengths; 1 with no axes). */
+size_t mx_config_n_points(const mx_experiment_config *cfg);
+/* Resolve sweep point k (0-based, first axis outermost) into `out`: a copy
+ * of cfg with the swept fields set and cross-field validation done. `out`
+ * shares nothing owned with cfg (out->text is NULL). */
+mx_status mx_config_point(const mx_experiment_config *cfg, size_t k,
+                          mx_experiment_config *out);
+
+void mx_config_free(mx_experiment_config *cfg);
+
+#endif /* MX_CONFIG_H */

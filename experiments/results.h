@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * results.h: sweep results in HDF5 (layout in docs/results-format.md).
+ *
+ *   /                 attrs: memxbar_version, git_describe, root_seed, config
+ *                     (full YAML text), config_source, created, status
+ *                     ("incomplete" until the sweep finishes, then "complete")
+ *   /summary          compound table, one row per (sweep point, repeat): point,
+ *                     repeat, each swept field (float64, or a string for
+ *                     choices) and the metrics — pandas/h5py read it in one call
+ *   /points/<k>/<r>/  attrs: swept values; datasets: accuracy_vs_step,
+ *                     per-layer error and ADC statistics
+ *
+ * The file is written as <path>.partial and renamed to <path> when the sweep
+ * completes, so a file at <path> is always complete; every point is flushed
+ * as it finishes.
+ */
+#ifndef MX_RESULTS_H
+#define MX_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "experiments/config.h"
+#include "snn/mlp.h"
+
+#define MX_RESULTS_MAX_LAYERS MX_MLP_MAX_LAYERS
+
+/* What one (sweep point, repeat) measured. Plain data owned by the caller. */
+typedef struct mx_point_result {
+    size_t point;                 /* sweep point index */
+    size_t repeat;                /* repeat index */
+    size_t n_test;                /* test examples evaluated */
+    double accuracy;              /* SNN on the emulated crossbar, [0, 1] */
+    double accuracy_snn_digital;  /* same SNN on the exact digital matmul */
+    double accuracy_ann;          /* the trained ANN */
+    double adc_clip_rate;         /* clipped / all ADC conversions, all layers */
+    double energy_placeholder_unused; /* (reserved; always 0) */
+    double eval_seconds;          /* wall time of this point's evaluation */
+    size_t timesteps;
+    const double *accuracy_vs_step;   /* (timesteps): accuracy using spikes up to step t */
+    size_t n_layers;
+    const double *layer_rel_rms_error;/* (n_layers): RMS(y − W·x)/RMS(W·x) per layer */
+    const double *layer_mean_error;   /* (n_layers): mean(y − W·x), weight units */
+    const double *layer_clip_rate;    /* (n_layers): clipped / conversions */
+    const double *layer_adc_range_a;  /* (n_layers): calibrated ADC full scale, A */
+    const double *layer_spike_rate;   /* (n_layers): spikes per neuron per step */
+} mx_point_result;
+
+typedef struct mx_results mx_results;
+
+/* Create <path>.partial with the root attributes and an empty /summary whose
+ * columns follow cfg's sweep axes. Fails MX_EIO (naming the path) if it
+ * cannot be created. */
+mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
+                            mx_results **out);
+/* Append one row to /summary and write /points/<point>/<repeat>/; flushed to
+ * disk before returning. point_cfg is the resolved config of that point. */
+mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *point_cfg,
+                                 const mx_point_result *res);
+/* Close. With complete != 0, mark status "complete" and rename
+ * <path>.partial to <path>; otherwise leave the .partial file (status
+ * "incomplete"). Accepts NULL. */
+mx_status mx_results_close(mx_results *r, int complete);
+
+/* Read back /summary's accuracy column and row count (for tests and the
+ * CLI summary). OUT: *n_rows, and up to `cap` accuracies. */
+mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *accuracy,
+                                   size_t cap);
+
+#endif /* MX_RESULTS_H */

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * snn.h: spiking networks that run on analog matmuls (crossbar/) or on an
+ * exact digital matmul (the reference). Neurons are integrate-and-fire (IF)
+ * or leaky integrate-and-fire (LIF) with reset by subtraction; inputs are
+ * rate-coded pixel intensities (Bernoulli per step); the class is the output
+ * neuron with the most spikes (ties broken by membrane potential).
+ *
+ * A network comes from a trained ReLU MLP (mlp.h) by data-based threshold
+ * balancing (Diehl et al. 2015; Rueckauer et al. 2017): with λ_l the p-th
+ * percentile of layer l's ReLU activations on training data, W_l is scaled by
+ * λ_{l−1}/λ_l and every threshold is 1.
+ *
+ * Time is stepped explicitly (mx_snn_step); mx_snn_run drives one example
+ * through all steps.
+ */
+#ifndef MX_SNN_H
+#define MX_SNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/rng.h"
+#include "crossbar/crossbar.h"
+#include "snn/mlp.h"
+
+#define MX_SNN_MAX_LAYERS MX_MLP_MAX_LAYERS
+
+typedef enum mx_neuron_kind { MX_NEURON_IF, MX_NEURON_LIF } mx_neuron_kind;
+typedef enum mx_encoder_kind {
+    MX_ENCODER_BERNOULLI, /* one spike per step with probability = intensity */
+    MX_ENCODER_POISSON,   /* Poisson process at rate intensity·max_rate_hz, dt_s steps:
+                             P(spike in a step) = 1 − exp(−rate·dt) */
+} mx_encoder_kind;
+
+typedef struct mx_snn_config {
+    mx_neuron_kind neuron;   /* MX_NEURON_IF */
+    size_t timesteps;        /* simulation steps per example; 64 */
+    double tau_mem_s;        /* LIF membrane time constant, s; 20e-3 */
+    double dt_s;             /* time step, s; 1e-3 */
+    mx_encoder_kind encoder; /* MX_ENCODER_BERNOULLI */
+    double max_rate_hz;      /* Poisson rate at intensity 1, Hz; 1000 (= 1/dt: one spike a step) */
+    double norm_percentile;  /* threshold-balancing percentile of activations, (0, 100]; 99.9 */
+} mx_snn_config;
+
+void mx_snn_config_default(mx_snn_config *c);
+/* MX_EINVAL naming the field (snn.timesteps, ...) on bad values. */
+mx_status mx_snn_config_validate(const mx_snn_config *c);
+
+/* ---- neurons (a block of n neurons; v and input in threshold units) ---- */
+
+/* Membrane decay factor per step: exp(−dt/τ) for LIF, 1 for IF. */
+double mx_neuron_decay(const mx_snn_config *c);
+/* v ← decay·v + input; where v ≥ threshold: spike (out 1) and v −= threshold.
+ * Returns the number of spikes. */
+size_t mx_neuron_step(size_t n, float *v, const float *input, float decay, float threshold,
+                      float *spikes_out);
+
+/* ---- encoder ---- */
+
+/* Spikes for one step: out[i] ∈ {0, 1}. rng positioned by the caller. */
+void mx_encode_step(const mx_snn_config *c, const float *intensity, size_t n, mx_rng *rng,
+                    float *spikes_out);
+
+/* ---- network ---- */
+
+typedef struct mx_snn mx_snn;
+
+/* Convert a trained MLP: threshold balancing from the activations of
+ * `calib_n` examples `calib_x` (calib_n, sizes[0]). OUT: the spiking network
+ * (digital backend, weights copied and rescaled). */
+mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const float *calib_x,
+                          size_t calib_n, mx_snn **out);
+void mx_snn_destroy(mx_snn *net);
+
+size_t mx_snn_n_layers(const mx_snn *net);
+/* Layer l's scaled weights (n_out, n_in) row-major and its sizes. */
+const float *mx_snn_weights(const mx_snn *net, size_t layer, size_t *n_out, size_t *n_in);
+/* Per-layer normalisation scale λ_l used in the conversion. */
+double mx_snn_layer_scale(const mx_snn *net, size_t layer);
+
+/* Put layer `layer` on an analog matmul (not owned; NULL = back to digital). */
+mx_status mx_snn_set_backend(mx_snn *net, size_t layer, mx_matmul *mm);
+
+/* Per-thread simulation state. */
+typedef struct mx_snn_state mx_snn_state;
+mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out);
+void mx_snn_state_destroy(mx_snn_state *s);
+
+/* Statistics a run accumulates, per layer (plain data, caller-owned arrays). */
+typedef struct mx_snn_layer_stats {
+    double err_sq_sum;   /* Σ (y_analog − W·x)² over outputs and steps */
+    double ref_sq_sum;   /* Σ (W·x)² */
+    double err_sum;      /* Σ (y_analog − W·x) (bias) */
+    uint64_t n_values;   /* outputs × steps summed over */
+    uint64_t spikes;     /* spikes emitted by the layer */
+    mx_matmul_stats mm;  /* ADC conversions and clips */
+} mx_snn_layer_stats;
+
+/* Run one example through all time steps. intensity: (sizes[0]) in [0,1].
+ * rng_seed/item key this example's encoder ("snn.encode") and read-noise
+ * ("crossbar.read") streams. OUT: pred_per_step[t] = predicted class after
+ * step t (length timesteps; may be NULL); returns the final prediction in
+ * *pred. layer_stats (n_layers entries, may be NULL) are added to; with
+ * compare_reference set, the digital W·x is computed alongside each analog
+ * layer to measure its error. */
+mx_status mx_snn_run(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                     uint64_t rng_seed, uint64_t item, int compare_reference,
+                     int *pred_per_step, int *pred, mx_snn_layer_stats *layer_stats);
+
+/* Record the analog column currents of layer `layer` while running example
+ * `intensity` (for ADC range calibration). */
+mx_status mx_snn_run_record(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                            uint64_t rng_seed, uint64_t item, size_t layer,
+                            mx_current_recorder *rec);
+
+const mx_snn_config *mx_snn_get_config(const mx_snn *net);
+
+#endif /* MX_SNN_H */
