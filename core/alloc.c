@@ -8,6 +8,7 @@
 #include "core/core.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,9 @@ static int should_fail(void)
 void *mx_alloc(size_t bytes)
 {
     if (should_fail())
+        return NULL;
+    /* Rounding up must not wrap a huge request around to a tiny block. */
+    if (bytes > SIZE_MAX - (MX_ALLOC_ALIGN_BYTES - 1))
         return NULL;
     size_t rounded = (bytes + MX_ALLOC_ALIGN_BYTES - 1) / MX_ALLOC_ALIGN_BYTES * MX_ALLOC_ALIGN_BYTES;
     if (rounded == 0)

@@ -12,7 +12,6 @@
 
 #define FNV1A_OFFSET_BASIS 2166136261u
 #define FNV1A_PRIME 16777619u
-#define TWO_TO_MINUS_32 (1.0 / 4294967296.0)
 
 uint32_t mx_stream_id(const char *name)
 {
@@ -60,10 +59,18 @@ uint32_t mx_rng_u32(mx_rng *r)
     return r->buf[r->pos++];
 }
 
+void mx_rng_block(mx_rng *r, uint32_t out[4])
+{
+    refill(r);
+    for (int i = 0; i < 4; i++)
+        out[i] = r->buf[i];
+    r->pos = 4;
+}
+
 double mx_rng_uniform(mx_rng *r)
 {
     /* (k + 0.5) / 2^32 lies strictly inside (0, 1). */
-    return ((double)mx_rng_u32(r) + 0.5) * TWO_TO_MINUS_32;
+    return mx_u01(mx_rng_u32(r));
 }
 
 double mx_rng_normal(mx_rng *r)

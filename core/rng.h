@@ -39,6 +39,13 @@ void mx_rng_init_named(mx_rng *r, uint64_t seed, const char *name, uint64_t item
 /* Next 32 random bits. */
 uint32_t mx_rng_u32(mx_rng *r);
 
+/* The next whole block of 4 words (any partly used block is skipped), for
+ * models that spend exactly one block per item (one cell, one neuron). */
+void mx_rng_block(mx_rng *r, uint32_t out[4]);
+
+/* A u32 as a uniform on the open interval (0, 1). */
+static inline double mx_u01(uint32_t u) { return ((double)u + 0.5) * (1.0 / 4294967296.0); }
+
 /* Uniform on the open interval (0, 1), 32 bits of resolution. */
 double mx_rng_uniform(mx_rng *r);
 

@@ -52,7 +52,16 @@ mx_status mx_fail_context(mx_status code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, error_buf, sizeof old);
-    snprintf(error_buf, sizeof error_buf, "%s: %s", prefix, old);
+    /* Truncating an over-long message is intended: keep what fits. */
+    size_t n = strlen(prefix);
+    if (n > sizeof error_buf - 3)
+        n = sizeof error_buf - 3;
+    memcpy(error_buf, prefix, n);
+    memcpy(error_buf + n, ": ", 2);
+    size_t room = sizeof error_buf - n - 3;
+    size_t m = strnlen(old, room);
+    memcpy(error_buf + n + 2, old, m);
+    error_buf[n + 2 + m] = '\0';
     return code;
 }
 
