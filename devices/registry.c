@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * registry.c: the list of device types, looked up by the name a config gives.
+ */
+#include "devices/devices.h"
+
+#include <string.h>
+
+static const mx_device_type *const device_types[] = {
+    &mx_device_reram,
+    NULL,
+};
+
+const mx_device_type *const *mx_device_types(void) { return device_types; }
+
+const mx_device_type *mx_device_lookup(const char *name)
+{
+    for (size_t i = 0; device_types[i]; i++)
+        if (strcmp(device_types[i]->name, name) == 0)
+            return device_types[i];
+    return NULL;
+}

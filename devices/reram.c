@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * reram.c: the statistical ReRAM cell — the first model behind the device
+ * table. It describes what programming and reading do to a cell's
+ * conductance without integrating the switching physics (dynamic models join
+ * the registry later):
+ *
+ *   program: target ─clamp to [g_min, g_max]─► quantise to `levels` ─► stuck?
+ *            ─► × lognormal D2D factor ─► + state-dependent Gaussian
+ *            programming noise ─► clamp to [g_min, g_max]
+ *   read:    g · (1 + σ_read·ξ), ξ ~ N(0, 1) afresh at every read, ≥ 0
+ *
+ * D2D: g ← g·exp(s·ξ − s²/2) with s² = ln(1 + σ²), so E[g] is unchanged and
+ * std/mean = σ exactly (moments of the lognormal distribution).
+ * Programming noise: σ_p = g_max·(c0 + c1·ĝ + c2·ĝ²), ĝ = g_target/g_max — the
+ * polynomial form of Nandakumar et al. (ICECS 2019) used for PCM; with
+ * c = (0.0105392, 0.0786, −0.046924) and g_max = 25 µS it is their fit
+ * (σ[µS] = 0.26348 + 1.9650ĝ − 1.1731ĝ²; paper-tables.md §6.2).
+ * Stuck-at faults (a fraction of cells stuck at g_min or g_max regardless of
+ * target) are drawn per cell at programming.
+ *
+ * Draws: each cell spends exactly one Philox block of 4 words whatever the
+ * parameters, so streams stay aligned: word 0 is the fault uniform, words 1–2
+ * a Box–Muller pair giving the D2D normal (cos branch) and the programming
+ * normal (sin branch); word 3 is unused. The transcendental work is skipped
+ * when a component is off.
+ */
+#include "devices/devices.h"
+
+#include <assert.h>
+#include <math.h>
+
+#define RERAM_DEFAULT_G_MIN_S 1e-6
+#define RERAM_DEFAULT_G_MAX_S 1e-5
+#define RERAM_MAX_LEVELS 65536
+
+void mx_device_params_default(mx_device_params *p)
+{
+    *p = (mx_device_params){
+        .g_min_s = RERAM_DEFAULT_G_MIN_S,
+        .g_max_s = RERAM_DEFAULT_G_MAX_S,
+        .levels = 0,
+        .d2d_sigma = 0.0,
+        .prog_noise_coeffs = {0.0, 0.0, 0.0},
+        .read_noise_sigma = 0.0,
+        .stuck_at_gmin_frac = 0.0,
+        .stuck_at_gmax_frac = 0.0,
+    };
+}
+
+static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
+
+static mx_status reram_validate(const mx_device_params *p)
+{
+    if (!(isfinite(p->g_min_s) && p->g_min_s > 0.0))
+        return mx_fail(MX_EINVAL, "hardware.device.g_min_s: expected a conductance > 0 S, got %g",
+                       p->g_min_s);
+    if (!(isfinite(p->g_max_s) && p->g_max_s > p->g_min_s))
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.g_min_s: expected less than hardware.device.g_max_s "
+                       "(%g S), got %g S",
+                       p->g_max_s, p->g_min_s);
+    if (p->levels != 0 && (p->levels < 2 || p->levels > RERAM_MAX_LEVELS))
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.levels: expected 0 (continuous) or 2..%d, got %d",
+                       RERAM_MAX_LEVELS, p->levels);
+    if (!finite_nonneg(p->d2d_sigma))
+        return mx_fail(MX_EINVAL, "hardware.device.d2d_sigma: expected a number >= 0, got %g",
+                       p->d2d_sigma);
+    for (int i = 0; i < MX_DEVICE_PROG_NOISE_ORDER; i++)
+        if (!isfinite(p->prog_noise_coeffs[i]))
+            return mx_fail(MX_EINVAL, "hardware.device.prog_noise[%d]: expected a finite number",
+                           i);
+    if (!finite_nonneg(p->read_noise_sigma))
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.read_noise_sigma: expected a number >= 0, got %g",
+                       p->read_noise_sigma);
+    if (!(finite_nonneg(p->stuck_at_gmin_frac) && p->stuck_at_gmin_frac <= 1.0))
+        return mx_fail(MX_EINVAL, "hardware.device.stuck_at_gmin: expected a fraction in [0, 1], got %g",
+                       p->stuck_at_gmin_frac);
+    if (!(finite_nonneg(p->stuck_at_gmax_frac) && p->stuck_at_gmax_frac <= 1.0))
+        return mx_fail(MX_EINVAL, "hardware.device.stuck_at_gmax: expected a fraction in [0, 1], got %g",
+                       p->stuck_at_gmax_frac);
+    if (p->stuck_at_gmin_frac + p->stuck_at_gmax_frac > 1.0)
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.stuck_at_gmax: expected stuck_at_gmin + stuck_at_gmax <= 1, "
+                       "got %g",
+                       p->stuck_at_gmin_frac + p->stuck_at_gmax_frac);
+    return MX_OK;
+}
+
+static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+double mx_device_quantise(const mx_device_params *p, double g_target_s)
+{
+    double g = clamp(g_target_s, p->g_min_s, p->g_max_s);
+    if (p->levels >= 2) {
+        double step = (p->g_max_s - p->g_min_s) / (double)(p->levels - 1);
+        double k = nearbyint((g - p->g_min_s) / step);
+        /* The top level is g_max itself: g_min + (levels − 1)·step can land an
+         * ulp either side of it. */
+        g = k >= (double)(p->levels - 1) ? p->g_max_s : p->g_min_s + k * step;
+    }
+    return g;
+}
+
+static void reram_program(const mx_device_params *p, const float *g_target_s, float *g_out_s,
+                          size_t n, mx_rng *rng)
+{
+    const double s2 = log1p(p->d2d_sigma * p->d2d_sigma);
+    const double s = sqrt(s2);
+    const double c0 = p->prog_noise_coeffs[0], c1 = p->prog_noise_coeffs[1],
+                 c2 = p->prog_noise_coeffs[2];
+    const int any_prog = c0 != 0.0 || c1 != 0.0 || c2 != 0.0;
+    const int any_noise = s > 0.0 || any_prog;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u[4];
+        mx_rng_block(rng, u);
+        double fault = mx_u01(u[0]);
+        double xi_d2d = 0.0, xi_prog = 0.0;
+        if (any_noise) {
+            double radius = sqrt(-2.0 * log(mx_u01(u[1])));
+            double angle = 2.0 * M_PI * mx_u01(u[2]);
+            xi_d2d = radius * cos(angle);
+            xi_prog = any_prog ? radius * sin(angle) : 0.0;
+        }
+        double g;
+        if (fault < p->stuck_at_gmin_frac) {
+            g = p->g_min_s;
+        } else if (fault < p->stuck_at_gmin_frac + p->stuck_at_gmax_frac) {
+            g = p->g_max_s;
+        } else {
+            double target = mx_device_quantise(p, (double)g_target_s[i]);
+            double g_hat = target / p->g_max_s;
+            double sigma_prog = p->g_max_s * (c0 + c1 * g_hat + c2 * g_hat * g_hat);
+            g = s > 0.0 ? target * exp(s * xi_d2d - 0.5 * s2) : target;
+            if (sigma_prog > 0.0)
+                g += sigma_prog * xi_prog;
+            g = clamp(g, p->g_min_s, p->g_max_s);
+        }
+        assert(g >= p->g_min_s && g <= p->g_max_s);
+        g_out_s[i] = (float)g;
+    }
+}
+
+static void reram_read(const mx_device_params *p, const float *g_s, float *g_read_s, size_t n,
+                       mx_rng *rng)
+{
+    const double sigma = p->read_noise_sigma;
+    for (size_t i = 0; i < n; i++) {
+        double g = (double)g_s[i];
+        if (sigma > 0.0) {
+            g *= 1.0 + sigma * mx_rng_normal(rng);
+            if (g < 0.0)
+                g = 0.0;
+        }
+        g_read_s[i] = (float)g;
+    }
+}
+
+const mx_device_type mx_device_reram = {
+    .name = "reram",
+    .description = "statistical ReRAM cell: finite levels, lognormal device-to-device "
+                   "variation, state-dependent programming noise, read noise, stuck-at faults",
+    .validate = reram_validate,
+    .program = reram_program,
+    .read = reram_read,
+};
