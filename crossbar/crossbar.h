@@ -96,12 +96,14 @@ mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out);
 void mx_matmul_work_destroy(mx_matmul_work *w);
 
 /* Optional recorder of the analog column currents before the ADC (for ADC
- * range calibration): each active tile column's current is appended to
- * values (A) while count < capacity. */
+ * range calibration): every `stride`-th active tile column current (A) is
+ * appended to values while count < capacity (stride 0 or 1: all). */
 typedef struct mx_current_recorder {
     float *values;
     size_t capacity;
     size_t count;
+    size_t stride;
+    size_t seen;     /* currents offered so far */
 } mx_current_recorder;
 
 /* y ≈ W·x. x: (n_in), y: OUT (n_out), in weight units. `read_rng` supplies

@@ -52,7 +52,7 @@ static inline void mx_assert_array_close_impl(const float *a, const float *b, si
     for (size_t i = 0; i < n; i++) {
         double diff = fabs((double)a[i] - (double)b[i]);
         double tol = tol_abs + tol_rel * fabs((double)b[i]);
-        double excess = isnan(diff) ? INFINITY : diff - tol;
+        double excess = isnan(diff) ? (double)INFINITY : diff - tol;
         if (excess > 0)
             bad++;
         if (excess > worst_excess) {
