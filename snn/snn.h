@@ -83,6 +83,9 @@ double mx_snn_layer_scale(const mx_snn *net, size_t layer);
 /* Put layer `layer` on an analog matmul (not owned; NULL = back to digital). */
 mx_status mx_snn_set_backend(mx_snn *net, size_t layer, mx_matmul *mm);
 
+/* Layer `layer`'s analog matmul, or NULL when it runs digitally. */
+mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer);
+
 /* Per-thread simulation state. */
 typedef struct mx_snn_state mx_snn_state;
 mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out);

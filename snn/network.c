@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * network.c: a feed-forward spiking network converted from a ReLU MLP, run
+ * one time step at a time on analog matmuls or on the exact digital matmul.
+ *
+ * Conversion (data-based threshold balancing; Diehl et al. 2015, Rueckauer
+ * et al. 2017): λ_l = the p-th percentile of the non-zero ReLU activations of
+ * layer l over a calibration batch (λ_0 = 1: intensities lie in [0, 1]);
+ * W_l ← W_l·λ_{l−1}/λ_l; every threshold is 1. The output layer is treated
+ * the same way, with ReLU applied to its logits.
+ *
+ * Digital matmul: inputs are spikes, so W·s is the sum of the columns of W
+ * for the inputs that spiked — kept transposed, (n_in, n_out), so each spike
+ * adds one contiguous row (cost ∝ spikes × outputs).
+ */
+#include "snn/snn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#define SNN_THRESHOLD 1.0f
+
+struct mx_snn {
+    mx_snn_config cfg;
+    size_t n_layers;
+    size_t sizes[MX_SNN_MAX_LAYERS + 1];
+    float *w[MX_SNN_MAX_LAYERS];  /* (n_out, n_in) scaled */
+    float *wt[MX_SNN_MAX_LAYERS]; /* (n_in, n_out) transposed copy */
+    double scale[MX_SNN_MAX_LAYERS];
+    mx_matmul *mm[MX_SNN_MAX_LAYERS];
+};
+
+struct mx_snn_state {
+    float *v[MX_SNN_MAX_LAYERS];       /* membrane, (n_out) */
+    float *spk[MX_SNN_MAX_LAYERS + 1]; /* spk[0] input spikes, spk[l+1] layer l's */
+    float *cur[MX_SNN_MAX_LAYERS];     /* input current this step, (n_out) */
+    float *ref[MX_SNN_MAX_LAYERS];     /* digital reference W·s, (n_out) */
+    uint32_t *count;                   /* output spike counts */
+    mx_matmul_work *mw[MX_SNN_MAX_LAYERS];
+    const mx_matmul *mw_owner[MX_SNN_MAX_LAYERS];
+};
+
+void mx_snn_destroy(mx_snn *net)
+{
+    if (!net)
+        return;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        mx_free(net->w[l]);
+        mx_free(net->wt[l]);
+    }
+    mx_free(net);
+}
+
+/* p-th percentile of the positive entries of a (n) array; 0 if none. */
+static mx_status positive_percentile(const float *a, size_t n, double p, double *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += a[i] > 0.0f;
+    *out = 0.0;
+    if (k == 0)
+        return MX_OK;
+    double *pos = mx_alloc(k * sizeof(double));
+    if (!pos)
+        return mx_fail(MX_ENOMEM, "threshold balancing: out of memory");
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] > 0.0f)
+            pos[k++] = (double)a[i];
+    gsl_sort(pos, 1, k);
+    *out = gsl_stats_quantile_from_sorted_data(pos, 1, k, p / 100.0);
+    mx_free(pos);
+    return MX_OK;
+}
+
+mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const float *calib_x,
+                          size_t calib_n, mx_snn **out)
+{
+    *out = NULL;
+    mx_status st = mx_snn_config_validate(cfg);
+    if (st)
+        return st;
+    if (calib_n == 0)
+        return mx_fail(MX_EINVAL, "conversion: expected at least one calibration example");
+    const size_t L = mlp->n_layers;
+    mx_snn *net = mx_calloc(1, sizeof *net);
+    if (!net)
+        return mx_fail(MX_ENOMEM, "conversion: out of memory");
+    net->cfg = *cfg;
+    net->n_layers = L;
+    memcpy(net->sizes, mlp->sizes, (L + 1) * sizeof(size_t));
+
+    /* Activations of every layer on the calibration batch. */
+    float *acts[MX_SNN_MAX_LAYERS] = {0};
+    float *logits = mx_alloc(mx_size_mul(calib_n, mlp->sizes[L]) * sizeof(float));
+    st = logits ? MX_OK : mx_fail(MX_ENOMEM, "conversion: out of memory");
+    for (size_t l = 1; l < L && !st; l++) {
+        acts[l] = mx_alloc(mx_size_mul(calib_n, mlp->sizes[l]) * sizeof(float));
+        if (!acts[l])
+            st = mx_fail(MX_ENOMEM, "conversion: out of memory");
+    }
+    if (!st)
+        st = mx_mlp_forward(mlp, calib_x, calib_n, logits, acts + 1);
+    double lambda_prev = 1.0;
+    for (size_t l = 0; l < L && !st; l++) {
+        const size_t n_out = mlp->sizes[l + 1], n_in = mlp->sizes[l];
+        const float *a = l + 1 < L ? acts[l + 1] : logits;
+        double lambda;
+        st = positive_percentile(a, calib_n * n_out, cfg->norm_percentile, &lambda);
+        if (st)
+            break;
+        if (!(lambda > 0.0)) {
+            st = mx_fail(MX_ENUMERIC,
+                         "conversion: layer %zu never activates on the calibration batch", l);
+            break;
+        }
+        net->scale[l] = lambda;
+        net->w[l] = mx_alloc(n_out * n_in * sizeof(float));
+        net->wt[l] = mx_alloc(n_out * n_in * sizeof(float));
+        if (!net->w[l] || !net->wt[l]) {
+            st = mx_fail(MX_ENOMEM, "conversion: out of memory");
+            break;
+        }
+        const float f = (float)(lambda_prev / lambda);
+        for (size_t o = 0; o < n_out; o++)
+            for (size_t i = 0; i < n_in; i++) {
+                float wv = mlp->w[l][o * n_in + i] * f;
+                net->w[l][o * n_in + i] = wv;
+                net->wt[l][i * n_out + o] = wv;
+            }
+        lambda_prev = lambda;
+    }
+    for (size_t l = 1; l < L; l++)
+        mx_free(acts[l]);
+    mx_free(logits);
+    if (st) {
+        mx_snn_destroy(net);
+        return st;
+    }
+    *out = net;
+    return MX_OK;
+}
+
+size_t mx_snn_n_layers(const mx_snn *net) { return net->n_layers; }
+const mx_snn_config *mx_snn_get_config(const mx_snn *net) { return &net->cfg; }
+double mx_snn_layer_scale(const mx_snn *net, size_t layer) { return net->scale[layer]; }
+
+const float *mx_snn_weights(const mx_snn *net, size_t layer, size_t *n_out, size_t *n_in)
+{
+    if (n_out)
+        *n_out = net->sizes[layer + 1];
+    if (n_in)
+        *n_in = net->sizes[layer];
+    return net->w[layer];
+}
+
+mx_status mx_snn_set_backend(mx_snn *net, size_t layer, mx_matmul *mm)
+{
+    if (layer >= net->n_layers)
+        return mx_fail(MX_EINVAL, "snn backend: layer %zu of %zu", layer, net->n_layers);
+    if (mm && (mx_matmul_n_in(mm) != net->sizes[layer] ||
+               mx_matmul_n_out(mm) != net->sizes[layer + 1]))
+        return mx_fail(MX_EMISMATCH, "snn backend: layer %zu is %zu x %zu, matmul is %zu x %zu",
+                       layer, net->sizes[layer + 1], net->sizes[layer], mx_matmul_n_out(mm),
+                       mx_matmul_n_in(mm));
+    net->mm[layer] = mm;
+    return MX_OK;
+}
+
+mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer)
+{
+    return layer < net->n_layers ? net->mm[layer] : NULL;
+}
+
+void mx_snn_state_destroy(mx_snn_state *s)
+{
+    if (!s)
+        return;
+    for (size_t l = 0; l < MX_SNN_MAX_LAYERS; l++) {
+        mx_free(s->v[l]);
+        mx_free(s->cur[l]);
+        mx_free(s->ref[l]);
+        mx_matmul_work_destroy(s->mw[l]);
+    }
+    for (size_t l = 0; l <= MX_SNN_MAX_LAYERS; l++)
+        mx_free(s->spk[l]);
+    mx_free(s->count);
+    mx_free(s);
+}
+
+mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out)
+{
+    *out = NULL;
+    mx_snn_state *s = mx_calloc(1, sizeof *s);
+    if (!s)
+        return mx_fail(MX_ENOMEM, "snn state: out of memory");
+    int ok = 1;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        size_t n = net->sizes[l + 1];
+        s->v[l] = mx_calloc(n, sizeof(float));
+        s->cur[l] = mx_calloc(n, sizeof(float));
+        s->ref[l] = mx_calloc(n, sizeof(float));
+        ok &= s->v[l] && s->cur[l] && s->ref[l];
+    }
+    for (size_t l = 0; l <= net->n_layers; l++) {
+        s->spk[l] = mx_calloc(net->sizes[l], sizeof(float));
+        ok &= s->spk[l] != NULL;
+    }
+    s->count = mx_calloc(net->sizes[net->n_layers], sizeof(uint32_t));
+    ok &= s->count != NULL;
+    if (!ok) {
+        mx_snn_state_destroy(s);
+        return mx_fail(MX_ENOMEM, "snn state: out of memory");
+    }
+    *out = s;
+    return MX_OK;
+}
+
+/* The state's matmul workspace for layer l, made when the backend changes. */
+static mx_status layer_work(const mx_snn *net, mx_snn_state *s, size_t l)
+{
+    if (s->mw_owner[l] == net->mm[l])
+        return MX_OK;
+    mx_matmul_work_destroy(s->mw[l]);
+    s->mw[l] = NULL;
+    s->mw_owner[l] = NULL;
+    if (net->mm[l]) {
+        mx_status st = mx_matmul_work_create(net->mm[l], &s->mw[l]);
+        if (st)
+            return st;
+    }
+    s->mw_owner[l] = net->mm[l];
+    return MX_OK;
+}
+
+/* y = W·s for binary s, event-driven over the spikes. */
+static void digital_matmul(const mx_snn *net, size_t l, const float *spikes, float *y)
+{
+    const size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+    memset(y, 0, n_out * sizeof(float));
+    for (size_t i = 0; i < n_in; i++) {
+        if (spikes[i] == 0.0f)
+            continue;
+        const float *row = net->wt[l] + i * n_out;
+        for (size_t o = 0; o < n_out; o++)
+            y[o] += row[o];
+    }
+}
+
+static int predict(const uint32_t *count, const float *v, size_t n)
+{
+    size_t best = 0;
+    for (size_t k = 1; k < n; k++)
+        if (count[k] > count[best] || (count[k] == count[best] && v[k] > v[best]))
+            best = k;
+    return (int)best;
+}
+
+static void reset_state(const mx_snn *net, mx_snn_state *s)
+{
+    for (size_t l = 0; l < net->n_layers; l++)
+        memset(s->v[l], 0, net->sizes[l + 1] * sizeof(float));
+    memset(s->count, 0, net->sizes[net->n_layers] * sizeof(uint32_t));
+}
+
+/* Run all steps; optional recorder on one layer (record_layer < n_layers). */
+static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                     uint64_t rng_seed, uint64_t item, int compare_reference,
+                     int *pred_per_step, int *pred, mx_snn_layer_stats *stats,
+                     size_t record_layer, mx_current_recorder *rec)
+{
+    const size_t L = net->n_layers, n_cls = net->sizes[L];
+    for (size_t l = 0; l < L; l++) {
+        mx_status st = layer_work(net, s, l);
+        if (st)
+            return st;
+    }
+    reset_state(net, s);
+    mx_rng enc, rd;
+    mx_rng_init_named(&enc, rng_seed, "snn.encode", item);
+    mx_rng_init_named(&rd, rng_seed, "crossbar.read", item);
+    const float decay = (float)mx_neuron_decay(&net->cfg);
+    int last = 0;
+    for (size_t t = 0; t < net->cfg.timesteps; t++) {
+        mx_encode_step(&net->cfg, intensity, net->sizes[0], &enc, s->spk[0]);
+        for (size_t l = 0; l < L; l++) {
+            const size_t n_out = net->sizes[l + 1];
+            mx_snn_layer_stats *ls = stats ? &stats[l] : NULL;
+            if (net->mm[l]) {
+                mx_matmul_forward(net->mm[l], s->mw[l], s->spk[l], s->cur[l], &rd,
+                                  ls ? &ls->mm : NULL, l == record_layer ? rec : NULL);
+                if (compare_reference && ls) {
+                    digital_matmul(net, l, s->spk[l], s->ref[l]);
+                    for (size_t o = 0; o < n_out; o++) {
+                        double e = (double)s->cur[l][o] - (double)s->ref[l][o];
+                        ls->err_sum += e;
+                        ls->err_sq_sum += e * e;
+                        ls->ref_sq_sum += (double)s->ref[l][o] * (double)s->ref[l][o];
+                    }
+                    ls->n_values += n_out;
+                }
+            } else {
+                digital_matmul(net, l, s->spk[l], s->cur[l]);
+            }
+            for (size_t o = 0; o < n_out; o++)
+                if (!isfinite(s->cur[l][o]))
+                    return mx_fail(MX_ENUMERIC, "snn: layer %zu input current %zu is not finite "
+                                                "at step %zu", l, o, t);
+            size_t fired = mx_neuron_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
+                                          s->spk[l + 1]);
+            if (ls)
+                ls->spikes += fired;
+        }
+        for (size_t k = 0; k < n_cls; k++)
+            s->count[k] += (uint32_t)s->spk[L][k];
+        last = predict(s->count, s->v[L - 1], n_cls);
+        if (pred_per_step)
+            pred_per_step[t] = last;
+    }
+    if (pred)
+        *pred = last;
+    return MX_OK;
+}
+
+mx_status mx_snn_run(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                     uint64_t rng_seed, uint64_t item, int compare_reference,
+                     int *pred_per_step, int *pred, mx_snn_layer_stats *layer_stats)
+{
+    return run(net, s, intensity, rng_seed, item, compare_reference, pred_per_step, pred,
+               layer_stats, SIZE_MAX, NULL);
+}
+
+mx_status mx_snn_run_record(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                            uint64_t rng_seed, uint64_t item, size_t layer,
+                            mx_current_recorder *rec)
+{
+    if (layer >= net->n_layers || !net->mm[layer])
+        return mx_fail(MX_EINVAL, "snn record: layer %zu has no analog backend", layer);
+    return run(net, s, intensity, rng_seed, item, 0, NULL, NULL, NULL, layer, rec);
+}

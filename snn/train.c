@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * train.c: epochs of minibatch training with per-epoch shuffling, and the
+ * device-model weight perturbation of noise-aware training (see train.h).
+ */
+#include "snn/train.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/rng.h"
+
+/* Items of stream "train.noise": (global minibatch << 24) | (layer << 20) | row. */
+#define NOISE_ITEM_LAYER_SHIFT 20
+#define NOISE_ITEM_STEP_SHIFT 24
+
+mx_status mx_perturb_weights(const float *w, size_t n_out, size_t n_in,
+                             const mx_noise_aware *noise, uint64_t seed, uint64_t item,
+                             float *w_out, float *scratch)
+{
+    const mx_device_params *p = &noise->params;
+    double w_abs_max = 0.0;
+    for (size_t i = 0; i < n_out * n_in; i++) {
+        double a = fabs((double)w[i]);
+        if (a > w_abs_max)
+            w_abs_max = a;
+    }
+    if (w_abs_max == 0.0) {
+        memcpy(w_out, w, n_out * n_in * sizeof(float));
+        return MX_OK;
+    }
+    const double spu = (p->g_max_s - p->g_min_s) / w_abs_max;
+    const uint32_t stream = mx_stream_id("train.noise");
+#pragma omp parallel for schedule(static)
+    for (size_t o = 0; o < n_out; o++) {
+        float *gp = scratch + 2 * o * n_in, *gn = gp + n_in;
+        const float *row = w + o * n_in;
+        for (size_t i = 0; i < n_in; i++) {
+            double wv = (double)row[i];
+            gp[i] = (float)(p->g_min_s + (wv > 0.0 ? wv * spu : 0.0));
+            gn[i] = (float)(p->g_min_s + (wv < 0.0 ? -wv * spu : 0.0));
+        }
+        mx_rng rng;
+        mx_rng_init(&rng, seed, stream, item + o);
+        noise->device->program(p, gp, gp, n_in, &rng);
+        noise->device->program(p, gn, gn, n_in, &rng);
+        float *out = w_out + o * n_in;
+        for (size_t i = 0; i < n_in; i++)
+            out[i] = (float)(((double)gp[i] - (double)gn[i]) / spu);
+    }
+    return MX_OK;
+}
+
+static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
+{
+    mx_rng rng;
+    mx_rng_init_named(&rng, seed, "train.shuffle", item);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        /* Lemire-free but unbiased enough at n ≤ 2^32: 64-bit product range reduction. */
+        uint64_t r = ((uint64_t)mx_rng_u32(&rng) * (uint64_t)i) >> 32;
+        size_t t = order[i - 1];
+        order[i - 1] = order[r];
+        order[r] = t;
+    }
+}
+
+mx_status mx_train(mx_mlp *net, const mx_train_config *cfg, size_t first_epoch, size_t epochs,
+                   const float *x, const uint8_t *labels, size_t n, uint64_t seed,
+                   const mx_noise_aware *noise, const char *what, double *last_epoch_loss)
+{
+    mx_status st = mx_train_config_validate(cfg);
+    if (st)
+        return st;
+    if (n == 0)
+        return mx_fail(MX_EINVAL, "training: no training examples");
+    if (noise && (st = noise->device->validate(&noise->params)))
+        return st;
+    const size_t dim = net->sizes[0], L = net->n_layers, bs = cfg->batch_size;
+    const size_t n_batches = (n + bs - 1) / bs;
+    mx_mlp_trainer *tr = NULL;
+    size_t *order = mx_alloc(n * sizeof(size_t));
+    float *bx = mx_alloc(mx_size_mul(bs, dim) * sizeof(float));
+    uint8_t *by = mx_alloc(bs);
+    float *w_fwd[MX_MLP_MAX_LAYERS] = {0};
+    float *scratch = NULL;
+    int ok = order && bx && by;
+    if (noise && ok) {
+        size_t biggest = 0;
+        for (size_t l = 0; l < L; l++) {
+            size_t cells = net->sizes[l] * net->sizes[l + 1];
+            biggest = cells > biggest ? cells : biggest;
+            w_fwd[l] = mx_alloc(cells * sizeof(float));
+            ok &= w_fwd[l] != NULL;
+        }
+        scratch = mx_alloc(2 * biggest * sizeof(float));
+        ok &= scratch != NULL;
+    }
+    st = ok ? mx_mlp_trainer_create(net, cfg, &tr) : mx_fail(MX_ENOMEM, "training: out of memory");
+    double epoch_loss = NAN;
+    for (size_t e = 0; e < epochs && !st; e++) {
+        const size_t epoch = first_epoch + e;
+        mx_mlp_trainer_set_epoch(tr, epoch);
+        shuffle(order, n, seed, epoch);
+        double loss_sum = 0.0;
+        for (size_t b = 0; b < n_batches && !st; b++) {
+            size_t start = b * bs, count = n - start < bs ? n - start : bs;
+            for (size_t i = 0; i < count; i++) {
+                size_t k = order[start + i];
+                memcpy(bx + i * dim, x + k * dim, dim * sizeof(float));
+                by[i] = labels[k];
+            }
+            if (noise) {
+                uint64_t step = (uint64_t)epoch * n_batches + b;
+                for (size_t l = 0; l < L && !st; l++)
+                    st = mx_perturb_weights(net->w[l], net->sizes[l + 1], net->sizes[l], noise,
+                                            seed,
+                                            (step << NOISE_ITEM_STEP_SHIFT) |
+                                                ((uint64_t)l << NOISE_ITEM_LAYER_SHIFT),
+                                            w_fwd[l], scratch);
+            }
+            double loss = 0.0;
+            if (!st)
+                st = mx_mlp_train_batch(net, tr, bx, by, count, noise ? w_fwd : NULL, &loss);
+            loss_sum += loss * (double)count;
+            mx_progress(what, e * n_batches + b + 1, epochs * n_batches);
+        }
+        epoch_loss = loss_sum / (double)n;
+        if (!st)
+            mx_log(MX_LOG_DEBUG, "%s: epoch %zu loss %.4f", what, epoch + 1, epoch_loss);
+    }
+    if (last_epoch_loss)
+        *last_epoch_loss = epoch_loss;
+    mx_mlp_trainer_destroy(tr);
+    for (size_t l = 0; l < L; l++)
+        mx_free(w_fwd[l]);
+    mx_free(scratch);
+    mx_free(order);
+    mx_free(bx);
+    mx_free(by);
+    return st;
+}

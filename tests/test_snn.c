@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_snn.c: spiking neurons against their closed forms, the rate encoder
+ * against its probabilities, and ANN→SNN conversion on the UCI digits (small
+ * and fast) on the digital reference and on an ideal crossbar.
+ */
+#include "tests/support/mx_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "calibration/calibration.h"
+#include "crossbar/crossbar.h"
+#include "experiments/dataset.h"
+#include "snn/snn.h"
+#include "snn/train.h"
+
+/* --- neurons ----------------------------------------------------------- */
+
+static void test_lif_membrane_matches_closed_form_below_threshold(void **state)
+{
+    (void)state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.neuron = MX_NEURON_LIF;
+    c.tau_mem_s = 20e-3;
+    c.dt_s = 1e-3;
+    const double d = mx_neuron_decay(&c);
+    assert_close(d, exp(-0.05), 1e-15, 0.0);
+    /* Constant input I from v = 0: v_t = I·(1 − d^t)/(1 − d), the geometric
+     * series of the exact per-step update. Stays below threshold 1 for
+     * I = 0.04 (limit I/(1 − d) ≈ 0.82). */
+    const float input = 0.04f;
+    float v = 0.0f, spike;
+    for (int t = 1; t <= 200; t++) {
+        size_t fired = mx_neuron_step(1, &v, &input, (float)d, 1.0f, &spike);
+        assert_int_equal(fired, 0);
+        double expect = (double)input * (1.0 - pow(d, t)) / (1.0 - d);
+        /* float state over 200 updates: a few hundred ulps of relative error */
+        assert_close(v, expect, 0.0, 2e-5);
+    }
+}
+
+static void test_lif_first_spike_time_matches_closed_form(void **state)
+{
+    (void)state;
+    /* With v_t = I(1 − d^t)/(1 − d), the first spike is the smallest t with
+     * v_t ≥ 1: t* = ceil(ln(1 − (1 − d)/I)/ln d). */
+    const double d = exp(-1.0 / 20.0);
+    const float input = 0.1f;
+    double t_star = ceil(log(1.0 - (1.0 - d) / (double)input) / log(d));
+    float v = 0.0f, spike = 0.0f;
+    int t = 0;
+    while (spike == 0.0f && t < 1000) {
+        mx_neuron_step(1, &v, &input, (float)d, 1.0f, &spike);
+        t++;
+    }
+    assert_int_equal(t, (int)t_star);
+}
+
+static void test_if_neuron_rate_equals_input_with_reset_by_subtraction(void **state)
+{
+    (void)state;
+    /* IF with reset by subtraction integrates exactly: after T steps of
+     * input I (exact binary fraction), spikes = floor(T·I), v = T·I − spikes. */
+    float v[3] = {0}, in[3] = {0.25f, 0.5f, 0.875f}, s[3];
+    size_t counts[3] = {0};
+    for (int t = 0; t < 64; t++) {
+        mx_neuron_step(3, v, in, 1.0f, 1.0f, s);
+        for (int i = 0; i < 3; i++)
+            counts[i] += (size_t)s[i];
+    }
+    assert_int_equal(counts[0], 16);
+    assert_int_equal(counts[1], 32);
+    assert_int_equal(counts[2], 56);
+    for (int i = 0; i < 3; i++)
+        assert_close(v[i], 0.0, 1e-6, 0.0);
+}
+
+/* --- encoder ------------------------------------------------------------ */
+
+static void test_bernoulli_encoder_rate_matches_intensity(void **state)
+{
+    (void)state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    const float intensity[4] = {0.0f, 0.3f, 0.77f, 1.0f};
+    double count[4] = {0};
+    float s[4];
+    mx_rng r;
+    mx_rng_init_named(&r, 42, "snn.encode", 0);
+    const int steps = 200000;
+    for (int t = 0; t < steps; t++) {
+        mx_encode_step(&c, intensity, 4, &r, s);
+        for (int i = 0; i < 4; i++)
+            count[i] += (double)s[i];
+    }
+    assert_int_equal((int)count[0], 0);
+    assert_int_equal((int)count[3], steps);
+    for (int i = 1; i < 3; i++) {
+        double p = (double)intensity[i], se = sqrt(p * (1 - p) / steps);
+        assert_within_sigma(count[i] / steps, p, se, 4.0);
+    }
+}
+
+static void test_poisson_encoder_rate_matches_exponential_waiting_time(void **state)
+{
+    (void)state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.encoder = MX_ENCODER_POISSON;
+    c.max_rate_hz = 200.0;
+    c.dt_s = 1e-3;
+    const float intensity = 0.5f; /* 100 Hz: P(spike in 1 ms) = 1 − e^−0.1 */
+    double p = -expm1(-0.1), count = 0;
+    float s;
+    mx_rng r;
+    mx_rng_init_named(&r, 7, "snn.encode", 3);
+    const int steps = 200000;
+    for (int t = 0; t < steps; t++) {
+        mx_encode_step(&c, &intensity, 1, &r, &s);
+        count += (double)s;
+    }
+    assert_within_sigma(count / steps, p, sqrt(p * (1 - p) / steps), 4.0);
+}
+
+static void test_snn_config_rejects_bad_values_with_field_names(void **state)
+{
+    (void)state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    assert_int_equal(mx_snn_config_validate(&c), MX_OK);
+    c.timesteps = 0;
+    assert_int_equal(mx_snn_config_validate(&c), MX_EINVAL);
+    assert_non_null(strstr(mx_last_error(), "snn.timesteps"));
+    mx_snn_config_default(&c);
+    c.norm_percentile = 0.0;
+    assert_int_equal(mx_snn_config_validate(&c), MX_EINVAL);
+    assert_non_null(strstr(mx_last_error(), "snn.norm_percentile"));
+    mx_snn_config_default(&c);
+    c.tau_mem_s = -1.0;
+    assert_int_equal(mx_snn_config_validate(&c), MX_EINVAL);
+    assert_non_null(strstr(mx_last_error(), "snn.tau_mem_s"));
+}
+
+/* --- conversion on the UCI digits ---------------------------------------- */
+
+typedef struct digits_fixture {
+    mx_dataset train, test;
+    mx_mlp *mlp;
+    double ann_accuracy;
+} digits_fixture;
+
+static int digits_setup(void **state)
+{
+    const char *dir = mx_test_data_dir();
+    if (!dir)
+        return -1;
+    digits_fixture *f = calloc(1, sizeof *f);
+    if (mx_dataset_load(dir, "digits", MX_SPLIT_TRAIN, 0, &f->train) ||
+        mx_dataset_load(dir, "digits", MX_SPLIT_TEST, 0, &f->test))
+        return -1;
+    size_t sizes[3] = {64, 100, 10};
+    mx_train_config tc;
+    mx_train_config_default(&tc);
+    tc.batch_size = 32;
+    tc.epochs = 60;
+    tc.learning_rate = 3e-3;
+    tc.lr_decay = 0.9;
+    if (mx_mlp_create(sizes, 2, 11, &f->mlp) ||
+        mx_train(f->mlp, &tc, 0, tc.epochs, f->train.x, f->train.y, f->train.n, 5, NULL,
+                 "train", NULL) ||
+        mx_mlp_accuracy(f->mlp, f->test.x, f->test.y, f->test.n, &f->ann_accuracy))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int digits_teardown(void **state)
+{
+    digits_fixture *f = *state;
+    mx_mlp_destroy(f->mlp);
+    mx_dataset_free(&f->train);
+    mx_dataset_free(&f->test);
+    free(f);
+    return 0;
+}
+
+static double snn_accuracy(const mx_snn *net, const mx_dataset *d, uint64_t seed)
+{
+    mx_snn_state *s;
+    assert_int_equal(mx_snn_state_create(net, &s), MX_OK);
+    size_t correct = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        int pred;
+        assert_int_equal(mx_snn_run(net, s, d->x + i * d->dim, seed, i, 0, NULL, &pred, NULL),
+                         MX_OK);
+        correct += pred == d->y[i];
+    }
+    mx_snn_state_destroy(s);
+    return (double)correct / (double)d->n;
+}
+
+static void test_converted_snn_tracks_ann_accuracy_on_digits(void **state)
+{
+    digits_fixture *f = *state;
+    /* The 64-100-10 MLP reaches 94.2 % on the 797 held-out digits (1000
+     * training rows, measured); a broken trainer lands far below. */
+    assert_true(f->ann_accuracy > 0.92);
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.timesteps = 64;
+    mx_snn *net;
+    assert_int_equal(mx_snn_from_mlp(f->mlp, &c, f->train.x, 200, &net), MX_OK);
+    double acc = snn_accuracy(net, &f->test, 3);
+    print_message("digits: ANN %.2f %%, converted SNN (T = 64, Bernoulli inputs) %.2f %%\n",
+                  100 * f->ann_accuracy, 100 * acc);
+    /* Rate coding with 64 Bernoulli steps costs a little; measured ~1 point. */
+    assert_true(acc > f->ann_accuracy - 0.03);
+    mx_snn_destroy(net);
+}
+
+static void test_snn_run_is_deterministic_per_item(void **state)
+{
+    digits_fixture *f = *state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.timesteps = 32;
+    mx_snn *net;
+    assert_int_equal(mx_snn_from_mlp(f->mlp, &c, f->train.x, 100, &net), MX_OK);
+    mx_snn_state *s;
+    assert_int_equal(mx_snn_state_create(net, &s), MX_OK);
+    int a[32], b[32], pa, pb;
+    assert_int_equal(mx_snn_run(net, s, f->test.x, 9, 5, 0, a, &pa, NULL), MX_OK);
+    assert_int_equal(mx_snn_run(net, s, f->test.x + 64, 9, 6, 0, NULL, NULL, NULL), MX_OK);
+    assert_int_equal(mx_snn_run(net, s, f->test.x, 9, 5, 0, b, &pb, NULL), MX_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_int_equal(pa, pb);
+    assert_int_equal(pa, a[31]);
+    mx_snn_state_destroy(s);
+    mx_snn_destroy(net);
+}
+
+static void test_threshold_balancing_scales_weights_by_activation_percentiles(void **state)
+{
+    digits_fixture *f = *state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    mx_snn *net;
+    assert_int_equal(mx_snn_from_mlp(f->mlp, &c, f->train.x, 100, &net), MX_OK);
+    double l0 = mx_snn_layer_scale(net, 0), l1 = mx_snn_layer_scale(net, 1);
+    assert_true(l0 > 0.0 && l1 > 0.0);
+    size_t n_out, n_in;
+    const float *w0 = mx_snn_weights(net, 0, &n_out, &n_in);
+    const float *w1 = mx_snn_weights(net, 1, NULL, NULL);
+    /* W0' = W0/λ0 and W1' = W1·λ0/λ1 */
+    assert_close(w0[7], (double)f->mlp->w[0][7] / l0, 0.0, 1e-6);
+    assert_close(w1[5], (double)f->mlp->w[1][5] * l0 / l1, 0.0, 1e-6);
+    mx_snn_destroy(net);
+}
+
+static void test_snn_on_ideal_crossbar_matches_digital_snn(void **state)
+{
+    digits_fixture *f = *state;
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.timesteps = 32;
+    mx_snn *net;
+    assert_int_equal(mx_snn_from_mlp(f->mlp, &c, f->train.x, 100, &net), MX_OK);
+    const size_t n = 200;
+    mx_dataset sub = f->test;
+    sub.n = n;
+    double digital = snn_accuracy(net, &sub, 4);
+
+    mx_crossbar_config xc;
+    mx_device_params dp;
+    mx_adc_config ac;
+    mx_crossbar_config_default(&xc);
+    xc.tile_rows = 16; /* several row tiles, partial sums added digitally */
+    mx_device_params_default(&dp);
+    mx_adc_config_default(&ac);
+    ac.kind = MX_ADC_NONE;
+    mx_matmul *mm[2];
+    for (size_t l = 0; l < 2; l++) {
+        size_t no, ni;
+        const float *w = mx_snn_weights(net, l, &no, &ni);
+        assert_int_equal(mx_matmul_create(w, no, ni, &xc, &mx_device_reram, &dp, &ac, 1,
+                                          (uint32_t)l, &mm[l]),
+                         MX_OK);
+        assert_int_equal(mx_snn_set_backend(net, l, mm[l]), MX_OK);
+    }
+    double analog = snn_accuracy(net, &sub, 4);
+    /* Same spikes in; currents equal W·s to float rounding, so at most a
+     * neuron sitting exactly on threshold can differ. */
+    assert_close(analog, digital, 0.01, 0.0);
+
+    /* With an 8-bit ADC calibrated at the 99.9th percentile: close too. */
+    for (size_t l = 0; l < 2; l++)
+        mx_matmul_destroy(mm[l]);
+    ac.kind = MX_ADC_UNIFORM;
+    ac.bits = 8;
+    for (size_t l = 0; l < 2; l++) {
+        size_t no, ni;
+        const float *w = mx_snn_weights(net, l, &no, &ni);
+        assert_int_equal(mx_matmul_create(w, no, ni, &xc, &mx_device_reram, &dp, &ac, 1,
+                                          (uint32_t)l, &mm[l]),
+                         MX_OK);
+        assert_int_equal(mx_snn_set_backend(net, l, mm[l]), MX_OK);
+    }
+    double range[2];
+    assert_int_equal(mx_calibrate_adc_ranges(net, f->train.x, 50, 64, 99.9, 4, 1u << 20, range),
+                     MX_OK);
+    assert_true(range[0] > 0.0 && range[1] > 0.0);
+    double adc8 = snn_accuracy(net, &sub, 4);
+    print_message("digits SNN on 200 images: digital %.1f %%, ideal crossbar %.1f %%, "
+                  "8-bit ADC %.1f %%\n", 100 * digital, 100 * analog, 100 * adc8);
+    assert_close(adc8, digital, 0.03, 0.0);
+    for (size_t l = 0; l < 2; l++)
+        mx_matmul_destroy(mm[l]);
+    mx_snn_destroy(net);
+}
+
+int main(void)
+{
+    const struct CMUnitTest neuron_tests[] = {
+        cmocka_unit_test(test_lif_membrane_matches_closed_form_below_threshold),
+        cmocka_unit_test(test_lif_first_spike_time_matches_closed_form),
+        cmocka_unit_test(test_if_neuron_rate_equals_input_with_reset_by_subtraction),
+        cmocka_unit_test(test_bernoulli_encoder_rate_matches_intensity),
+        cmocka_unit_test(test_poisson_encoder_rate_matches_exponential_waiting_time),
+        cmocka_unit_test(test_snn_config_rejects_bad_values_with_field_names),
+    };
+    const struct CMUnitTest conversion_tests[] = {
+        cmocka_unit_test(test_converted_snn_tracks_ann_accuracy_on_digits),
+        cmocka_unit_test(test_snn_run_is_deterministic_per_item),
+        cmocka_unit_test(test_threshold_balancing_scales_weights_by_activation_percentiles),
+        cmocka_unit_test(test_snn_on_ideal_crossbar_matches_digital_snn),
+    };
+    int failed = cmocka_run_group_tests_name("snn neurons and encoder", neuron_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("snn conversion (UCI digits)", conversion_tests,
+                                          digits_setup, digits_teardown);
+    return failed;
+}
