@@ -87,8 +87,10 @@ void mx_config_default(mx_experiment_config *cfg);
 
 /* Parse YAML text (`source_path` used in messages). Unknown keys, wrong
  * types, out-of-range values and bad sweep axes fail with MX_EINVAL and a
- * message "file:line:col: path: expected ..., got ...". On failure *cfg is
- * left freed (no allocation to release). */
+ * message "file:line:col: path: expected ..., got ...". Rules across fields
+ * (g_min_s < g_max_s, ...) are left to mx_config_validate, so that overrides
+ * by mx_config_set can still settle them. On failure *cfg is left freed (no
+ * allocation to release). */
 mx_status mx_config_parse(const char *text, size_t len, const char *source_path,
                           mx_experiment_config *cfg);
 /* Read and parse a file; MX_EIO names the file if it cannot be read. */
@@ -97,7 +99,10 @@ mx_status mx_config_load(const char *path, mx_experiment_config *cfg);
 mx_status mx_config_load_default(mx_experiment_config *cfg);
 const char *mx_config_default_text(void);
 
-/* Cross-field checks (g_min_s < g_max_s, ...) of a fully-resolved config. */
+/* Every field's range and the cross-field checks (g_min_s < g_max_s, ...).
+ * With sweep axes, every sweep point is checked (the first 65536), and a
+ * failure names the point's swept values. Messages point at the offending
+ * line of the config's text when it still holds the offending value. */
 mx_status mx_config_validate(const mx_experiment_config *cfg);
 
 /* Set one field by dotted path from its YAML text ("hardware.adc.bits", "6").
@@ -118,5 +123,11 @@ mx_status mx_config_point(const mx_experiment_config *cfg, size_t k,
                           mx_experiment_config *out);
 
 void mx_config_free(mx_experiment_config *cfg);
+
+/* The field reference of docs/config.md (every field's path, default, valid
+ * values, unit and meaning, as Markdown tables), made from the same table the
+ * loader uses. OUT: *text, allocated with mx_alloc (free with mx_free).
+ * MX_ENOMEM on allocation failure. */
+mx_status mx_config_doc_markdown(char **text);
 
 #endif /* MX_CONFIG_H */

@@ -55,6 +55,16 @@ typedef struct mx_results mx_results;
  * cannot be created. */
 mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
                             mx_results **out);
+/* Reopen <path>.partial, left by an interrupted run of the same sweep, to
+ * continue it (the sweep's --resume). MX_ENOTFOUND if there is no such file;
+ * MX_EMISMATCH if it was written for a different config text, seed, repeats
+ * or sweep axes; MX_EFORMAT if it is not a results file. A point group left
+ * without its /summary row (the writer died mid-point) is removed, so that
+ * point is simply run again. */
+mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
+                            mx_results **out);
+/* Is (point, repeat) already written, i.e. is its /summary row there? */
+int mx_results_has_point(const mx_results *r, size_t point, size_t repeat);
 /* Append one row to /summary and write /points/<point>/<repeat>/; flushed to
  * disk before returning. point_cfg is the resolved config of that point. */
 mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *point_cfg,

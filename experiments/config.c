@@ -1,0 +1,1983 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config.c: the experiment configuration — YAML in (libfyaml's document
+ * API), a resolved mx_experiment_config out, one sweep point at a time.
+ *
+ * Everything about a field lives in one table below (`fields`): its dotted
+ * path, kind, place in the struct, valid range, unit, default and meaning.
+ * The YAML walker, mx_config_set/get, the validation messages and the
+ * Markdown reference in docs/config.md (mx_config_doc_markdown) are all
+ * driven by it, so they cannot drift apart. The only checks outside the
+ * table are the cross-field ones in check_cross() and the modules' own
+ * validators, which run last as a backstop.
+ *
+ * Reading a file checks each value on its own (type, range, known key);
+ * rules across fields wait for mx_config_validate / mx_config_point, which
+ * see the config after any --set overrides and each sweep point resolved.
+ * Every error is one line, "file:line:col: path: expected X, got Y", with a
+ * 1-based line and column of the offending YAML node; a cross-field failure
+ * finds its line by reading the kept text again (text_pos), so the config
+ * carries no table of positions.
+ */
+#include "experiments/config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libfyaml.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The text of examples/default.yaml, generated at build time by
+ * experiments/embed.c (see experiments/meson.build). */
+extern const char mx_config_default_yaml[];
+extern const size_t mx_config_default_yaml_len;
+
+#define SOURCE_BUILTIN "<built-in default>"
+#define SOURCE_STRING "<string>"
+/* Longest scalar we read; longer values are refused whatever the field. */
+#define SCALAR_MAX_BYTES 256
+/* Characters of a user's text quoted in a message before "..." */
+#define SHOW_MAX_CHARS 48
+/* Largest file mx_config_load reads: configs are a few kB. */
+#define CONFIG_FILE_MAX_BYTES (16u << 20)
+/* mx_config_validate checks the sweep points up to this many (a sweep that
+ * large could not be run anyway; mx_config_point checks each point it
+ * resolves). */
+#define VALIDATE_MAX_POINTS ((size_t)1 << 16)
+/* Keys one mapping may hold (the largest section, training, has 10). */
+#define MAPPING_MAX_KEYS 32
+#define PATH_BYTES 384
+#define MSG_BYTES 1024
+
+/* ------------------------------------------------------------ the table */
+
+typedef enum field_kind {
+    FIELD_INT,     /* int */
+    FIELD_SIZE,    /* size_t */
+    FIELD_U64,     /* uint64_t */
+    FIELD_DOUBLE,  /* double, always finite */
+    FIELD_BOOL,    /* int, 0 or 1, written true/false */
+    FIELD_ENUM,    /* an int-sized enum, written as one of its names */
+    FIELD_NAME,    /* char[MX_CONFIG_NAME_BYTES]: one of `choices`, or (choices
+                      NULL) a device type from the registry */
+    FIELD_DOUBLES, /* double[max_count], exactly max_count numbers */
+    FIELD_SIZES,   /* size_t[max_count] holding min_count..max_count values,
+                      how many at count_offset (a size_t) */
+} field_kind;
+
+/* Bounds flags. The range applies to a scalar field's value, or to every
+ * element of a list field. */
+enum {
+    LO = 1u << 0,      /* value >= min (> min with LO_OPEN) */
+    HI = 1u << 1,      /* value <= max (< max with HI_OPEN) */
+    LO_OPEN = 1u << 2,
+    HI_OPEN = 1u << 3,
+    ZERO_OK = 1u << 4, /* 0 is allowed besides the range (it means "none") */
+    SPLIT = 1u << 5,   /* messages name only the bound that was broken: the
+                          upper one is a plausibility cap, not the usual case */
+};
+
+typedef struct choice {
+    const char *name;
+    int value;
+} choice;
+
+typedef struct field {
+    const char *path;
+    field_kind kind;
+    size_t offset;          /* offsetof into mx_experiment_config */
+    size_t count_offset;    /* FIELD_SIZES: where the element count lives */
+    size_t min_count, max_count; /* list fields: allowed lengths */
+    unsigned bounds;
+    double min, max;
+    const choice *choices;  /* FIELD_ENUM, FIELD_NAME; NULL-name terminated */
+    bool from_module;       /* default set by the owning module's *_default() */
+    const char *unit;
+    const char *def;        /* default, as mx_config_get writes it */
+    const char *doc;
+} field;
+
+#define OFF(member) offsetof(mx_experiment_config, member)
+
+_Static_assert(sizeof(mx_training_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_optimizer) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_neuron_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_encoder_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_input_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_noise_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_adc_kind) == sizeof(int), "enum fields are stored as int");
+
+static const choice dataset_names[] = {
+    {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {NULL, 0}};
+static const choice optimizers[] = {{"adam", MX_OPT_ADAM}, {"sgd", MX_OPT_SGD}, {NULL, 0}};
+static const choice training_modes[] = {
+    {"plain", MX_TRAINING_PLAIN}, {"noise-aware", MX_TRAINING_NOISE_AWARE}, {NULL, 0}};
+static const choice neurons[] = {{"if", MX_NEURON_IF}, {"lif", MX_NEURON_LIF}, {NULL, 0}};
+static const choice encoders[] = {
+    {"bernoulli", MX_ENCODER_BERNOULLI}, {"poisson", MX_ENCODER_POISSON}, {NULL, 0}};
+static const choice input_modes[] = {
+    {"spikes", MX_INPUT_SPIKES}, {"dac", MX_INPUT_DAC}, {NULL, 0}};
+static const choice noise_modes[] = {
+    {"output-referred", MX_NOISE_OUTPUT_REFERRED}, {"per-cell", MX_NOISE_PER_CELL}, {NULL, 0}};
+static const choice adc_kinds[] = {{"uniform", MX_ADC_UNIFORM}, {"none", MX_ADC_NONE}, {NULL, 0}};
+
+/* Training-split sizes of the datasets (dataset.h), for the batch-size and
+ * calibration checks; a limit above them simply keeps everything. */
+static const struct {
+    const char *name;
+    size_t n_train;
+} dataset_sizes[] = {{"mnist", 60000}, {"fashion-mnist", 60000}, {"digits", 1000}};
+
+static const field fields[] = {
+    {.path = "seed", .kind = FIELD_U64, .offset = OFF(seed), .unit = "-", .def = "1",
+     .doc = "root seed of every random stream"},
+    {.path = "repeats", .kind = FIELD_SIZE, .offset = OFF(repeats), .bounds = LO, .min = 1,
+     .unit = "-", .def = "1",
+     .doc = "independent repeats per sweep point (hardware redrawn each time)"},
+
+    {.path = "dataset.name", .kind = FIELD_NAME, .offset = OFF(dataset.name),
+     .choices = dataset_names, .unit = "-", .def = "mnist",
+     .doc = "dataset (digits = UCI optical digits, 8x8)"},
+    {.path = "dataset.train_limit", .kind = FIELD_SIZE, .offset = OFF(dataset.train_limit),
+     .bounds = LO, .min = 0, .unit = "examples", .def = "0",
+     .doc = "training examples used (the first ones); 0 = all"},
+    {.path = "dataset.test_limit", .kind = FIELD_SIZE, .offset = OFF(dataset.test_limit),
+     .bounds = LO, .min = 0, .unit = "examples", .def = "2000",
+     .doc = "test examples evaluated (the first ones); 0 = all"},
+    {.path = "dataset.calibration_images", .kind = FIELD_SIZE,
+     .offset = OFF(dataset.calibration_images), .bounds = LO, .min = 1, .unit = "examples",
+     .def = "200",
+     .doc = "training images used for threshold balancing and the ADC range; at most the "
+            "training examples used"},
+
+    {.path = "model.hidden", .kind = FIELD_SIZES, .offset = OFF(model.hidden),
+     .count_offset = OFF(model.n_hidden), .min_count = 1, .max_count = MX_CONFIG_MAX_HIDDEN,
+     .bounds = LO, .min = 1, .unit = "neurons", .def = "[500]",
+     .doc = "hidden layer widths of the ReLU MLP (inputs and 10 classes come from the dataset)"},
+
+    {.path = "training.optimizer", .kind = FIELD_ENUM, .offset = OFF(training.train.optimizer),
+     .choices = optimizers, .from_module = true, .unit = "-", .def = "adam",
+     .doc = "minibatch optimizer"},
+    {.path = "training.epochs", .kind = FIELD_SIZE, .offset = OFF(training.train.epochs),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "epochs", .def = "15",
+     .doc = "passes over the training set (plain training)"},
+    {.path = "training.batch_size", .kind = FIELD_SIZE, .offset = OFF(training.train.batch_size),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "examples", .def = "128",
+     .doc = "examples per minibatch; at most the training examples used"},
+    {.path = "training.learning_rate", .kind = FIELD_DOUBLE,
+     .offset = OFF(training.train.learning_rate), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "0.001", .doc = "Adam step size / SGD rate"},
+    {.path = "training.lr_decay", .kind = FIELD_DOUBLE, .offset = OFF(training.train.lr_decay),
+     .bounds = LO | HI | LO_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.8", .doc = "learning rate multiplied by this after each epoch"},
+    {.path = "training.momentum", .kind = FIELD_DOUBLE, .offset = OFF(training.train.momentum),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.9", .doc = "SGD momentum (unused by Adam)"},
+    {.path = "training.weight_decay", .kind = FIELD_DOUBLE,
+     .offset = OFF(training.train.weight_decay), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "-", .def = "0", .doc = "L2 regularisation coefficient"},
+    {.path = "training.mode", .kind = FIELD_ENUM, .offset = OFF(training.mode),
+     .choices = training_modes, .unit = "-", .def = "plain",
+     .doc = "plain training, or plain then noise-aware fine-tuning with weights perturbed by "
+            "the device variation model at every minibatch"},
+    {.path = "training.noise_epochs", .kind = FIELD_SIZE, .offset = OFF(training.noise_epochs),
+     .bounds = LO, .min = 1, .unit = "epochs", .def = "5",
+     .doc = "noise-aware fine-tuning epochs, starting from the plain network"},
+    {.path = "training.noise_sigma", .kind = FIELD_DOUBLE, .offset = OFF(training.noise_sigma),
+     .unit = "relative", .def = "-1",
+     .doc = "device variation σ used while training noise-aware; < 0 = the evaluated "
+            "device's d2d_sigma"},
+
+    {.path = "snn.neuron", .kind = FIELD_ENUM, .offset = OFF(snn.neuron), .choices = neurons,
+     .from_module = true, .unit = "-", .def = "if",
+     .doc = "integrate-and-fire or leaky integrate-and-fire, reset by subtraction"},
+    {.path = "snn.timesteps", .kind = FIELD_SIZE, .offset = OFF(snn.timesteps),
+     .bounds = LO | HI, .min = 1, .max = 100000, .from_module = true, .unit = "steps",
+     .def = "64", .doc = "simulation steps per example"},
+    {.path = "snn.tau_mem_s", .kind = FIELD_DOUBLE, .offset = OFF(snn.tau_mem_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
+     .doc = "LIF membrane time constant"},
+    {.path = "snn.dt_s", .kind = FIELD_DOUBLE, .offset = OFF(snn.dt_s), .bounds = LO | LO_OPEN,
+     .min = 0, .from_module = true, .unit = "s", .def = "0.001", .doc = "time step"},
+    {.path = "snn.encoder", .kind = FIELD_ENUM, .offset = OFF(snn.encoder), .choices = encoders,
+     .from_module = true, .unit = "-", .def = "bernoulli",
+     .doc = "rate coding: one Bernoulli draw per step with p = intensity, or a Poisson "
+            "process at intensity·max_rate_hz"},
+    {.path = "snn.max_rate_hz", .kind = FIELD_DOUBLE, .offset = OFF(snn.max_rate_hz),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "Hz", .def = "1000",
+     .doc = "Poisson rate at intensity 1"},
+    {.path = "snn.norm_percentile", .kind = FIELD_DOUBLE, .offset = OFF(snn.norm_percentile),
+     .bounds = LO | HI | LO_OPEN, .min = 0, .max = 100, .from_module = true, .unit = "%",
+     .def = "99.9", .doc = "percentile of each layer's ReLU activations used for threshold balancing"},
+
+    {.path = "hardware.device.type", .kind = FIELD_NAME, .offset = OFF(hardware.device_type),
+     .unit = "-", .def = "reram", .doc = "device model, by its registry name"},
+    {.path = "hardware.device.g_min_s", .kind = FIELD_DOUBLE, .offset = OFF(hardware.device.g_min_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "S", .def = "1e-06",
+     .doc = "lowest programmable conductance; less than g_max_s"},
+    {.path = "hardware.device.g_max_s", .kind = FIELD_DOUBLE, .offset = OFF(hardware.device.g_max_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "S", .def = "1e-05",
+     .doc = "highest programmable conductance"},
+    {.path = "hardware.device.levels", .kind = FIELD_INT, .offset = OFF(hardware.device.levels),
+     .bounds = LO | HI | ZERO_OK, .min = 2, .max = 65536, .from_module = true, .unit = "levels",
+     .def = "0", .doc = "programmable conductance levels in [g_min_s, g_max_s]; 0 = continuous"},
+    {.path = "hardware.device.d2d_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.d2d_sigma), .bounds = LO | HI | SPLIT, .min = 0, .max = 10,
+     .from_module = true, .unit = "relative", .def = "0",
+     .doc = "device-to-device variation of the programmed conductance: lognormal, σ = std/mean"},
+    {.path = "hardware.device.prog_noise", .kind = FIELD_DOUBLES,
+     .offset = OFF(hardware.device.prog_noise_coeffs), .min_count = MX_DEVICE_PROG_NOISE_ORDER,
+     .max_count = MX_DEVICE_PROG_NOISE_ORDER, .from_module = true, .unit = "relative",
+     .def = "[0, 0, 0]",
+     .doc = "programming noise [c0, c1, c2]: additive Gaussian, σ/g_max = c0 + c1·ĝ + c2·ĝ², "
+            "ĝ = g_target/g_max"},
+    {.path = "hardware.device.read_noise_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.read_noise_sigma), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "relative", .def = "0",
+     .doc = "read noise σ relative to the conductance, drawn afresh at every read"},
+    {.path = "hardware.device.stuck_at_gmin", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.stuck_at_gmin_frac), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "fraction", .def = "0",
+     .doc = "fraction of cells stuck at g_min_s; with stuck_at_gmax at most 1"},
+    {.path = "hardware.device.stuck_at_gmax", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.stuck_at_gmax_frac), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "fraction", .def = "0", .doc = "fraction of cells stuck at g_max_s"},
+
+    {.path = "hardware.crossbar.tile_rows", .kind = FIELD_SIZE,
+     .offset = OFF(hardware.crossbar.tile_rows), .bounds = LO | HI, .min = 1, .max = 65536,
+     .from_module = true, .unit = "cells", .def = "128", .doc = "rows (inputs) per tile"},
+    {.path = "hardware.crossbar.tile_cols", .kind = FIELD_SIZE,
+     .offset = OFF(hardware.crossbar.tile_cols), .bounds = LO | HI, .min = 1, .max = 65536,
+     .from_module = true, .unit = "cells", .def = "128",
+     .doc = "columns (differential output pairs) per tile"},
+    {.path = "hardware.crossbar.read_voltage_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.read_voltage_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "0.2",
+     .doc = "read voltage: spike amplitude, DAC full-scale output"},
+    {.path = "hardware.crossbar.input", .kind = FIELD_ENUM, .offset = OFF(hardware.crossbar.input),
+     .choices = input_modes, .from_module = true, .unit = "-", .def = "spikes",
+     .doc = "rows driven by binary spikes at the read voltage, or by a DAC"},
+    {.path = "hardware.crossbar.dac_bits", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.dac_bits), .bounds = LO | HI, .min = 0, .max = 16,
+     .from_module = true, .unit = "bits", .def = "8",
+     .doc = "DAC resolution including sign; 0 = exact voltages"},
+    {.path = "hardware.crossbar.input_full_scale", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.input_full_scale), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "input units", .def = "1",
+     .doc = "input magnitude mapped to the read voltage in DAC mode"},
+    {.path = "hardware.crossbar.noise", .kind = FIELD_ENUM, .offset = OFF(hardware.crossbar.noise),
+     .choices = noise_modes, .from_module = true, .unit = "-", .def = "output-referred",
+     .doc = "read noise summed exactly in distribution per column, or drawn per cell (reference)"},
+
+    {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
+     .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
+     .doc = "uniform signed mid-rise quantiser with clipping, or none (exact currents)"},
+    {.path = "hardware.adc.bits", .kind = FIELD_INT, .offset = OFF(hardware.adc.bits),
+     .bounds = LO | HI, .min = 1, .max = MX_ADC_MAX_BITS, .from_module = true, .unit = "bits",
+     .def = "8", .doc = "ADC resolution"},
+    {.path = "hardware.adc.range_percentile", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.range_percentile), .bounds = LO | HI | LO_OPEN, .min = 0,
+     .max = 100, .from_module = true, .unit = "%", .def = "99.9",
+     .doc = "full scale = this percentile of the column current magnitudes over the "
+            "calibration images"},
+};
+
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+static const field *field_find(const char *path)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(fields[i].path, path) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static size_t field_index(const field *f) { return (size_t)(f - fields); }
+
+static bool field_is_list(const field *f)
+{
+    return f->kind == FIELD_DOUBLES || f->kind == FIELD_SIZES;
+}
+
+/* The kind of one element: the field's own kind for scalars. */
+static field_kind element_kind(const field *f)
+{
+    return f->kind == FIELD_DOUBLES ? FIELD_DOUBLE : f->kind == FIELD_SIZES ? FIELD_SIZE : f->kind;
+}
+
+static void *field_ptr(mx_experiment_config *cfg, const field *f)
+{
+    return (char *)cfg + f->offset;
+}
+
+static const void *field_cptr(const mx_experiment_config *cfg, const field *f)
+{
+    return (const char *)cfg + f->offset;
+}
+
+/* -------------------------------------------------------- text helpers */
+
+/* A small appender that never overflows: text past the end is dropped. */
+typedef struct strbuf {
+    char *buf;
+    size_t size, len; /* len may exceed size: the length it would have had */
+} strbuf;
+
+static void sb_add(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = sb->len < sb->size ? sb->size - sb->len : 0;
+    int n = vsnprintf(room ? sb->buf + sb->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb->len += (size_t)n;
+}
+
+/* Copy user text for a message: one line, control characters as '?', at
+ * most SHOW_MAX_CHARS characters then "...", not cutting a UTF-8 sequence. */
+static void show_text(char *dst, size_t dst_size, const char *src, size_t len)
+{
+    size_t o = 0, chars = 0, i = 0;
+    assert(dst_size > SHOW_MAX_CHARS * 4 + 4);
+    for (; i < len && chars < SHOW_MAX_CHARS; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if ((c & 0xC0) != 0x80)
+            chars++;
+        dst[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+    }
+    if (i < len) {
+        while (o > 0 && ((unsigned char)dst[o - 1] & 0xC0) == 0x80)
+            o--;
+        if (o > 0 && ((unsigned char)dst[o - 1] & 0x80))
+            o--; /* the lead byte of the cut sequence */
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+/* Shortest text that reads back as exactly v, in fixed notation where %g
+ * would switch to an exponent for a whole number (1000, not 1e+03). */
+static void format_double(double v, char *buf, size_t size)
+{
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    snprintf(buf, size, "%.*g", prec, v);
+    const char *e = strchr(buf, 'e');
+    if (e) {
+        int exp10 = atoi(e + 1);
+        if (exp10 >= prec && exp10 < 17)
+            snprintf(buf, size, "%.*g", exp10 + 1, v);
+    }
+}
+
+/* Does s look like a number to a reader (so it is shown unquoted)? */
+static bool looks_numeric(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    (void)strtod(s, &end);
+    return *end == '\0';
+}
+
+/* "got ..." text for a value the user wrote. */
+static void show_value(char *dst, size_t dst_size, const char *text, bool quoted)
+{
+    char shown[SHOW_MAX_CHARS * 4 + 8];
+    show_text(shown, sizeof shown, text, strlen(text));
+    if (quoted)
+        snprintf(dst, dst_size, "the string \"%s\"", shown);
+    else if (looks_numeric(text))
+        snprintf(dst, dst_size, "%s", shown);
+    else
+        snprintf(dst, dst_size, "\"%s\"", shown);
+}
+
+/* Decimal integer: optional sign, digits only. OUT neg, mag. */
+static bool parse_integer(const char *s, bool *neg, unsigned long long *mag)
+{
+    *neg = false;
+    if (*s == '+' || *s == '-')
+        *neg = *s++ == '-';
+    if (*s < '0' || *s > '9')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    *mag = strtoull(s, NULL, 10);
+    return errno != ERANGE;
+}
+
+/* A finite decimal number (YAML's int and float forms; no hex, no .inf). */
+static bool parse_number(const char *s, double *out)
+{
+    bool digit = false;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digit = true;
+        else if (!strchr("+-.eE", *p))
+            return false;
+    }
+    if (!digit)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ------------------------------------------------ describing the range */
+
+static void choices_text(const field *f, strbuf *sb)
+{
+    sb_add(sb, "one of: ");
+    if (f->choices) {
+        for (size_t i = 0; f->choices[i].name; i++)
+            sb_add(sb, "%s%s", i ? ", " : "", f->choices[i].name);
+    } else {
+        const mx_device_type *const *types = mx_device_types();
+        for (size_t i = 0; types[i]; i++)
+            sb_add(sb, "%s%s", i ? ", " : "", types[i]->name);
+    }
+}
+
+/* " in [1, 16]", " > 0", ...: side < 0 / > 0 names only the lower / upper
+ * bound (for SPLIT fields), 0 both. */
+static void range_text(const field *f, int side, strbuf *sb)
+{
+    char lo[40], hi[40];
+    format_double(f->min, lo, sizeof lo);
+    format_double(f->max, hi, sizeof hi);
+    bool has_lo = (f->bounds & LO) && side <= 0, has_hi = (f->bounds & HI) && side >= 0;
+    if (has_lo && has_hi)
+        sb_add(sb, " in %c%s, %s%c", (f->bounds & LO_OPEN) ? '(' : '[', lo, hi,
+               (f->bounds & HI_OPEN) ? ')' : ']');
+    else if (has_lo)
+        sb_add(sb, " %s %s", (f->bounds & LO_OPEN) ? ">" : ">=", lo);
+    else if (has_hi)
+        sb_add(sb, " %s %s", (f->bounds & HI_OPEN) ? "<" : "<=", hi);
+}
+
+/* What one value (one element, for lists) of f must be: "an integer in
+ * [1, 16]", "one of: adam, sgd". */
+static void describe_element(const field *f, int side, strbuf *sb)
+{
+    if (f->bounds & ZERO_OK)
+        sb_add(sb, "0 or ");
+    switch (element_kind(f)) {
+    case FIELD_INT:
+    case FIELD_SIZE:
+        sb_add(sb, "an integer");
+        range_text(f, side, sb);
+        break;
+    case FIELD_U64:
+        sb_add(sb, "an integer in [0, %" PRIu64 "]", UINT64_MAX);
+        break;
+    case FIELD_DOUBLE:
+        sb_add(sb, "a number");
+        range_text(f, side, sb);
+        break;
+    case FIELD_BOOL:
+        sb_add(sb, "true or false");
+        break;
+    case FIELD_ENUM:
+    case FIELD_NAME:
+        choices_text(f, sb);
+        break;
+    case FIELD_DOUBLES:
+    case FIELD_SIZES:
+        assert(0 && "element_kind never returns a list kind");
+        break;
+    }
+}
+
+/* What the whole value of f must be ("a list of 1 to 7 integers >= 1"). */
+static void describe(const field *f, strbuf *sb)
+{
+    if (!field_is_list(f)) {
+        describe_element(f, 0, sb);
+        return;
+    }
+    if (f->min_count == f->max_count)
+        sb_add(sb, "a list of %zu ", f->min_count);
+    else
+        sb_add(sb, "a list of %zu to %zu ", f->min_count, f->max_count);
+    sb_add(sb, "%s", f->kind == FIELD_SIZES ? "integers" : "numbers");
+    range_text(f, 0, sb);
+}
+
+static void describe_str(const field *f, int side, bool element, char *buf, size_t size)
+{
+    strbuf sb = {buf, size, 0};
+    buf[0] = '\0';
+    if (element)
+        describe_element(f, side, &sb);
+    else
+        describe(f, &sb);
+}
+
+/* 0 when v is in range, else -1 (below) or +1 (above). */
+static int range_side(const field *f, double v)
+{
+    if ((f->bounds & ZERO_OK) && v == 0.0)
+        return 0;
+    if (f->bounds & LO) {
+        if ((f->bounds & LO_OPEN) ? !(v > f->min) : !(v >= f->min))
+            return -1;
+    }
+    if (f->bounds & HI) {
+        if ((f->bounds & HI_OPEN) ? !(v < f->max) : !(v <= f->max))
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------ decoding one value */
+
+/* Storage big enough for one element of any kind. */
+typedef union element {
+    int i;
+    size_t z;
+    uint64_t u;
+    double d;
+    char name[MX_CONFIG_NAME_BYTES];
+} element;
+
+static bool name_allowed(const field *f, const char *text)
+{
+    if (f->choices) {
+        for (size_t i = 0; f->choices[i].name; i++)
+            if (strcmp(f->choices[i].name, text) == 0)
+                return true;
+        return false;
+    }
+    return mx_device_lookup(text) != NULL;
+}
+
+/* Decode `text` as one element of f into *dst (typed by element_kind(f)).
+ * `quoted`: the YAML scalar was quoted or a block scalar, i.e. a string.
+ * On failure returns false and writes "expected X, got Y" into why. */
+static bool decode_element(const field *f, const char *text, bool quoted, element *dst,
+                           char *why, size_t why_size)
+{
+    char expect[256], got[SHOW_MAX_CHARS * 4 + 32];
+    field_kind kind = element_kind(f);
+    int side = 0;
+    bool ok = false;
+
+    if (kind == FIELD_ENUM || kind == FIELD_NAME) {
+        if (kind == FIELD_ENUM) {
+            for (size_t i = 0; f->choices[i].name; i++)
+                if (strcmp(f->choices[i].name, text) == 0) {
+                    dst->i = f->choices[i].value;
+                    return true;
+                }
+        } else if (strlen(text) < MX_CONFIG_NAME_BYTES && name_allowed(f, text)) {
+            snprintf(dst->name, sizeof dst->name, "%s", text);
+            return true;
+        }
+        show_value(got, sizeof got, text, false);
+        describe_str(f, 0, true, expect, sizeof expect);
+        snprintf(why, why_size, "expected %s, got %s", expect, got);
+        return false;
+    }
+
+    if (!quoted) {
+        bool neg;
+        unsigned long long mag;
+        double v;
+        switch (kind) {
+        case FIELD_INT:
+            if (parse_integer(text, &neg, &mag) && mag <= INT_MAX) {
+                v = neg ? -(double)mag : (double)mag;
+                side = range_side(f, v);
+                if (side == 0) {
+                    dst->i = neg ? -(int)mag : (int)mag;
+                    ok = true;
+                }
+            }
+            break;
+        case FIELD_SIZE:
+            if (parse_integer(text, &neg, &mag) && mag <= SIZE_MAX) {
+                v = neg ? -(double)mag : (double)mag;
+                side = (neg && mag > 0) ? -1 : range_side(f, v);
+                if (side == 0) {
+                    dst->z = (size_t)mag;
+                    ok = true;
+                }
+            }
+            break;
+        case FIELD_U64:
+            if (parse_integer(text, &neg, &mag) && (!neg || mag == 0) && mag <= UINT64_MAX) {
+                dst->u = (uint64_t)mag;
+                ok = true;
+            }
+            break;
+        case FIELD_DOUBLE:
+            if (parse_number(text, &v)) {
+                side = range_side(f, v);
+                if (side == 0) {
+                    dst->d = v;
+                    ok = true;
+                }
+            }
+            break;
+        case FIELD_BOOL:
+            if (!strcmp(text, "true") || !strcmp(text, "True") || !strcmp(text, "TRUE")) {
+                dst->i = 1;
+                ok = true;
+            } else if (!strcmp(text, "false") || !strcmp(text, "False") ||
+                       !strcmp(text, "FALSE")) {
+                dst->i = 0;
+                ok = true;
+            }
+            break;
+        default:
+            assert(0 && "handled above");
+            break;
+        }
+    }
+    if (ok)
+        return true;
+    describe_str(f, (f->bounds & SPLIT) ? side : 0, true, expect, sizeof expect);
+    if (*text == '\0' && !quoted)
+        snprintf(got, sizeof got, "nothing");
+    else
+        show_value(got, sizeof got, text, quoted);
+    snprintf(why, why_size, "expected %s, got %s", expect, got);
+    return false;
+}
+
+/* Strip blanks at both ends, in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+static void store_element(void *dst, field_kind kind, const element *e)
+{
+    switch (kind) {
+    case FIELD_INT:
+    case FIELD_BOOL:
+    case FIELD_ENUM:
+        *(int *)dst = e->i;
+        break;
+    case FIELD_SIZE:
+        *(size_t *)dst = e->z;
+        break;
+    case FIELD_U64:
+        *(uint64_t *)dst = e->u;
+        break;
+    case FIELD_DOUBLE:
+        *(double *)dst = e->d;
+        break;
+    case FIELD_NAME:
+        memcpy(dst, e->name, MX_CONFIG_NAME_BYTES);
+        break;
+    case FIELD_DOUBLES:
+    case FIELD_SIZES:
+        assert(0 && "lists are stored element by element");
+        break;
+    }
+}
+
+static size_t element_bytes(field_kind kind)
+{
+    return kind == FIELD_SIZE ? sizeof(size_t) : sizeof(double);
+}
+
+/* Decode a list written as text, "[a, b, c]" (brackets optional), and store
+ * it. On failure nothing is stored and `why`/`why_path` say what and where. */
+static bool set_list_text(mx_experiment_config *cfg, const field *f, const char *text,
+                          char *why, size_t why_size, char *why_path, size_t path_size)
+{
+    element vals[MX_CONFIG_MAX_HIDDEN > MX_DEVICE_PROG_NOISE_ORDER ? MX_CONFIG_MAX_HIDDEN
+                                                                   : MX_DEVICE_PROG_NOISE_ORDER];
+    char buf[SCALAR_MAX_BYTES];
+    char expect[256], got[SHOW_MAX_CHARS * 4 + 32];
+    snprintf(why_path, path_size, "%s", f->path);
+
+    size_t len = strlen(text);
+    if (len >= sizeof buf)
+        goto bad_list;
+    memcpy(buf, text, len + 1);
+    char *s = trim(buf);
+    len = strlen(s);
+    if (*s == '[') {
+        if (len < 2 || s[len - 1] != ']')
+            goto bad_list;
+        s[len - 1] = '\0';
+        s = trim(s + 1);
+    }
+    size_t n = 0;
+    /* Items separated by commas; "" is the empty list, refused by the count. */
+    char *item = *s ? s : NULL;
+    while (item) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        item = trim(item);
+        if (n == f->max_count || *item == '\0')
+            goto bad_list; /* too many, or an empty item as in "1,,2" */
+        if (!decode_element(f, item, false, &vals[n], why, why_size)) {
+            snprintf(why_path, path_size, "%s[%zu]", f->path, n);
+            return false;
+        }
+        n++;
+        item = comma ? comma + 1 : NULL;
+    }
+    if (n < f->min_count)
+        goto bad_list;
+    field_kind kind = element_kind(f);
+    char *dst = (char *)field_ptr(cfg, f);
+    for (size_t i = 0; i < n; i++)
+        store_element(dst + i * element_bytes(kind), kind, &vals[i]);
+    if (f->kind == FIELD_SIZES)
+        *(size_t *)((char *)cfg + f->count_offset) = n;
+    return true;
+
+bad_list:
+    describe_str(f, 0, false, expect, sizeof expect);
+    show_value(got, sizeof got, text, false);
+    snprintf(why, why_size, "expected %s, got %s", expect, got);
+    return false;
+}
+
+/* Set field f from its text (no YAML quoting: text is the scalar's value).
+ * On failure the field is unchanged; why_path/why say where and what. */
+static bool set_text(mx_experiment_config *cfg, const field *f, const char *text, char *why,
+                     size_t why_size, char *why_path, size_t path_size)
+{
+    if (field_is_list(f))
+        return set_list_text(cfg, f, text, why, why_size, why_path, path_size);
+    snprintf(why_path, path_size, "%s", f->path);
+    char buf[SCALAR_MAX_BYTES];
+    element e;
+    snprintf(buf, sizeof buf, "%s", text);
+    if (strlen(text) >= sizeof buf) {
+        char expect[256];
+        describe_str(f, 0, false, expect, sizeof expect);
+        snprintf(why, why_size, "expected %s, got a value of %zu characters", expect,
+                 strlen(text));
+        return false;
+    }
+    if (!decode_element(f, trim(buf), false, &e, why, why_size))
+        return false;
+    store_element(field_ptr(cfg, f), f->kind, &e);
+    return true;
+}
+
+/* ------------------------------------------------ writing one value */
+
+static void format_element(const field *f, const void *src, strbuf *sb)
+{
+    char num[40];
+    switch (element_kind(f)) {
+    case FIELD_INT:
+        sb_add(sb, "%d", *(const int *)src);
+        break;
+    case FIELD_SIZE:
+        sb_add(sb, "%zu", *(const size_t *)src);
+        break;
+    case FIELD_U64:
+        sb_add(sb, "%" PRIu64, *(const uint64_t *)src);
+        break;
+    case FIELD_DOUBLE:
+        format_double(*(const double *)src, num, sizeof num);
+        sb_add(sb, "%s", num);
+        break;
+    case FIELD_BOOL:
+        sb_add(sb, "%s", *(const int *)src ? "true" : "false");
+        break;
+    case FIELD_ENUM: {
+        int v = *(const int *)src;
+        for (size_t i = 0; f->choices[i].name; i++)
+            if (f->choices[i].value == v) {
+                sb_add(sb, "%s", f->choices[i].name);
+                return;
+            }
+        sb_add(sb, "%d", v); /* not a valid value: validation says so */
+        break;
+    }
+    case FIELD_NAME: {
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        const char *s = src;
+        show_text(shown, sizeof shown, s, strnlen(s, MX_CONFIG_NAME_BYTES));
+        sb_add(sb, "%s", shown);
+        break;
+    }
+    case FIELD_DOUBLES:
+    case FIELD_SIZES:
+        assert(0 && "element_kind never returns a list kind");
+        break;
+    }
+}
+
+static size_t list_count(const mx_experiment_config *cfg, const field *f)
+{
+    if (f->kind == FIELD_SIZES)
+        return *(const size_t *)((const char *)cfg + f->count_offset);
+    return f->max_count;
+}
+
+static void format_value(const mx_experiment_config *cfg, const field *f, strbuf *sb)
+{
+    const char *src = field_cptr(cfg, f);
+    if (!field_is_list(f)) {
+        format_element(f, src, sb);
+        return;
+    }
+    size_t n = list_count(cfg, f);
+    if (n > f->max_count)
+        n = f->max_count; /* corrupt count: validation reports it */
+    sb_add(sb, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_add(sb, ", ");
+        format_element(f, src + i * element_bytes(element_kind(f)), sb);
+    }
+    sb_add(sb, "]");
+}
+
+/* ------------------------------------------------ validation */
+
+/* Where a message points: a 1-based line and column, 0 = unknown. */
+typedef struct pos {
+    int line, col;
+} pos;
+
+/* Rewrite this thread's message "path: ..." as "file:line:col: path: ...
+ * suffix" (or "file: ..." without a position, or unchanged without a file). */
+static mx_status locate(mx_status st, const char *file, pos p, const char *suffix)
+{
+    char msg[MSG_BYTES];
+    mx_error_copy(msg, sizeof msg);
+    if (file && *file && p.line > 0)
+        return mx_fail(st, "%s:%d:%d: %s%s", file, p.line, p.col, msg, suffix);
+    if (file && *file)
+        return mx_fail(st, "%s: %s%s", file, msg, suffix);
+    return mx_fail(st, "%s%s", msg, suffix);
+}
+
+static mx_status fail_value(const field *f, const char *path, const mx_experiment_config *cfg,
+                            int side)
+{
+    char expect[256], got[256];
+    strbuf sb = {got, sizeof got, 0};
+    describe_str(f, (f->bounds & SPLIT) ? side : 0, false, expect, sizeof expect);
+    format_value(cfg, f, &sb);
+    return mx_fail(MX_EINVAL, "%s: expected %s, got %s", path, expect, got);
+}
+
+/* Is the stored value of f one the table allows? */
+static mx_status check_field(const mx_experiment_config *cfg, const field *f)
+{
+    const char *src = field_cptr(cfg, f);
+    switch (f->kind) {
+    case FIELD_INT: {
+        int side = range_side(f, *(const int *)src);
+        return side ? fail_value(f, f->path, cfg, side) : MX_OK;
+    }
+    case FIELD_SIZE: {
+        int side = range_side(f, (double)*(const size_t *)src);
+        return side ? fail_value(f, f->path, cfg, side) : MX_OK;
+    }
+    case FIELD_U64:
+        return MX_OK;
+    case FIELD_DOUBLE: {
+        double v = *(const double *)src;
+        int side = isfinite(v) ? range_side(f, v) : -1;
+        return side ? fail_value(f, f->path, cfg, side) : MX_OK;
+    }
+    case FIELD_BOOL:
+        return (*(const int *)src == 0 || *(const int *)src == 1) ? MX_OK
+                                                                  : fail_value(f, f->path, cfg, 0);
+    case FIELD_ENUM:
+        for (size_t i = 0; f->choices[i].name; i++)
+            if (f->choices[i].value == *(const int *)src)
+                return MX_OK;
+        return fail_value(f, f->path, cfg, 0);
+    case FIELD_NAME:
+        if (strnlen(src, MX_CONFIG_NAME_BYTES) < MX_CONFIG_NAME_BYTES && name_allowed(f, src))
+            return MX_OK;
+        return fail_value(f, f->path, cfg, 0);
+    case FIELD_DOUBLES:
+    case FIELD_SIZES: {
+        size_t n = list_count(cfg, f);
+        if (n < f->min_count || n > f->max_count) {
+            char expect[256];
+            describe_str(f, 0, false, expect, sizeof expect);
+            return mx_fail(MX_EINVAL, "%s: expected %s, got %zu values", f->path, expect, n);
+        }
+        for (size_t i = 0; i < n; i++) {
+            double v = f->kind == FIELD_SIZES ? (double)((const size_t *)src)[i]
+                                              : ((const double *)src)[i];
+            int side = isfinite(v) ? range_side(f, v) : -1;
+            if (side) {
+                char expect[256], got[40];
+                describe_str(f, side, true, expect, sizeof expect);
+                if (f->kind == FIELD_SIZES)
+                    snprintf(got, sizeof got, "%zu", ((const size_t *)src)[i]);
+                else
+                    format_double(v, got, sizeof got);
+                return mx_fail(MX_EINVAL, "%s[%zu]: expected %s, got %s", f->path, i, expect,
+                               got);
+            }
+        }
+        return MX_OK;
+    }
+    }
+    return MX_OK;
+}
+
+static size_t dataset_train_size(const char *name)
+{
+    for (size_t i = 0; i < sizeof dataset_sizes / sizeof dataset_sizes[0]; i++)
+        if (strcmp(dataset_sizes[i].name, name) == 0)
+            return dataset_sizes[i].n_train;
+    return 0;
+}
+
+/* The checks that involve two fields. OUT: blame[0..1], the fields whose
+ * place in the file the message should point at (first one written wins). */
+static mx_status check_cross(const mx_experiment_config *cfg, const field **blame)
+{
+    char a[40], b[40];
+    const mx_device_params *d = &cfg->hardware.device;
+    if (!(d->g_min_s < d->g_max_s)) {
+        blame[0] = field_find("hardware.device.g_min_s");
+        blame[1] = field_find("hardware.device.g_max_s");
+        format_double(d->g_max_s, a, sizeof a);
+        format_double(d->g_min_s, b, sizeof b);
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.g_min_s: expected less than hardware.device.g_max_s (%s), "
+                       "got %s",
+                       a, b);
+    }
+    if (d->stuck_at_gmin_frac + d->stuck_at_gmax_frac > 1.0) {
+        blame[0] = field_find("hardware.device.stuck_at_gmax");
+        blame[1] = field_find("hardware.device.stuck_at_gmin");
+        format_double(1.0 - d->stuck_at_gmin_frac, a, sizeof a);
+        format_double(d->stuck_at_gmax_frac, b, sizeof b);
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.stuck_at_gmax: expected at most 1 - "
+                       "hardware.device.stuck_at_gmin = %s, got %s",
+                       a, b);
+    }
+    size_t n_train = dataset_train_size(cfg->dataset.name);
+    const char *limit_name = "the training set size of";
+    if (cfg->dataset.train_limit != 0 && (n_train == 0 || cfg->dataset.train_limit < n_train)) {
+        n_train = cfg->dataset.train_limit;
+        limit_name = "dataset.train_limit";
+    }
+    if (n_train != 0) {
+        char limit[MX_CONFIG_NAME_BYTES + 64];
+        if (strcmp(limit_name, "dataset.train_limit") == 0)
+            snprintf(limit, sizeof limit, "dataset.train_limit (%zu)", n_train);
+        else
+            snprintf(limit, sizeof limit, "the %zu training examples of %s", n_train,
+                     cfg->dataset.name);
+        if (cfg->training.train.batch_size > n_train) {
+            blame[0] = field_find("training.batch_size");
+            blame[1] = field_find("dataset.train_limit");
+            return mx_fail(MX_EINVAL, "training.batch_size: expected at most %s, got %zu", limit,
+                           cfg->training.train.batch_size);
+        }
+        if (cfg->dataset.calibration_images > n_train) {
+            blame[0] = field_find("dataset.calibration_images");
+            blame[1] = field_find("dataset.train_limit");
+            return mx_fail(MX_EINVAL, "dataset.calibration_images: expected at most %s, got %zu",
+                           limit, cfg->dataset.calibration_images);
+        }
+    }
+    return MX_OK;
+}
+
+/* The field a module validator's message names ("hardware.adc.bits: ..."). */
+static const field *field_named_in_message(void)
+{
+    char path[PATH_BYTES];
+    mx_error_copy(path, sizeof path);
+    path[strcspn(path, ":[ ")] = '\0';
+    return field_find(path);
+}
+
+/* Every check of a resolved config. OUT: blame[0..1] as for check_cross. */
+static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
+{
+    blame[0] = blame[1] = NULL;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        mx_status st = check_field(cfg, &fields[i]);
+        if (st != MX_OK) {
+            blame[0] = &fields[i];
+            return st;
+        }
+    }
+    mx_status st = check_cross(cfg, blame);
+    if (st != MX_OK)
+        return st;
+    /* The modules' own checks: a backstop, as the table covers their ranges. */
+    const mx_device_type *type = mx_device_lookup(cfg->hardware.device_type);
+    assert(type); /* check_field ran name_allowed */
+    st = type->validate ? type->validate(&cfg->hardware.device) : MX_OK;
+    if (st == MX_OK)
+        st = mx_crossbar_config_validate(&cfg->hardware.crossbar);
+    if (st == MX_OK)
+        st = mx_adc_config_validate(&cfg->hardware.adc);
+    if (st == MX_OK)
+        st = mx_snn_config_validate(&cfg->snn);
+    if (st == MX_OK)
+        st = mx_train_config_validate(&cfg->training.train);
+    if (st != MX_OK)
+        blame[0] = field_named_in_message();
+    return st;
+}
+
+/* ------------------------------------------------ sweep points */
+
+static size_t axis_field_index(const mx_experiment_config *cfg, size_t a)
+{
+    const field *f = field_find(cfg->axes[a].path);
+    assert(f);
+    return field_index(f);
+}
+
+/* Which axis sweeps field f, or -1. */
+static int axis_of(const mx_experiment_config *cfg, const field *f)
+{
+    for (size_t a = 0; a < cfg->n_axes; a++)
+        if (strcmp(cfg->axes[a].path, f->path) == 0)
+            return (int)a;
+    return -1;
+}
+
+/* Split point k into one value index per axis, first axis outermost. */
+static void point_indices(const mx_experiment_config *cfg, size_t k, size_t *idx)
+{
+    for (size_t a = cfg->n_axes; a-- > 0;) {
+        idx[a] = k % cfg->axes[a].n_values;
+        k /= cfg->axes[a].n_values;
+    }
+}
+
+/* Set the swept fields of `out` to point idx's values. */
+static mx_status apply_point(mx_experiment_config *out, const size_t *idx)
+{
+    for (size_t a = 0; a < out->n_axes; a++) {
+        const field *f = &fields[axis_field_index(out, a)];
+        char why[MSG_BYTES], where[PATH_BYTES];
+        if (!set_text(out, f, out->axes[a].values[idx[a]], why, sizeof why, where, sizeof where))
+            return mx_fail(MX_EINVAL, "%s: %s", where, why);
+    }
+    return MX_OK;
+}
+
+/* " (at sweep point k: path=value, ...)" */
+static void point_suffix(const mx_experiment_config *cfg, size_t k, const size_t *idx,
+                         char *buf, size_t size)
+{
+    strbuf sb = {buf, size, 0};
+    buf[0] = '\0';
+    if (cfg->n_axes == 0)
+        return;
+    sb_add(&sb, " (at sweep point %zu:", k);
+    for (size_t a = 0; a < cfg->n_axes; a++) {
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        const char *v = cfg->axes[a].values[idx[a]];
+        show_text(shown, sizeof shown, v, strlen(v));
+        sb_add(&sb, "%s %s=%s", a ? "," : "", cfg->axes[a].path, shown);
+    }
+    sb_add(&sb, ")");
+}
+
+/* ------------------------------------------------ public: set/get/validate */
+
+void mx_config_default(mx_experiment_config *cfg)
+{
+    assert(cfg);
+    memset(cfg, 0, sizeof *cfg);
+    mx_train_config_default(&cfg->training.train);
+    mx_snn_config_default(&cfg->snn);
+    mx_device_params_default(&cfg->hardware.device);
+    mx_crossbar_config_default(&cfg->hardware.crossbar);
+    mx_adc_config_default(&cfg->hardware.adc);
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (fields[i].from_module)
+            continue;
+        char why[MSG_BYTES], where[PATH_BYTES];
+        bool ok = set_text(cfg, &fields[i], fields[i].def, why, sizeof why, where, sizeof where);
+        assert(ok && "every table default is valid");
+        (void)ok;
+    }
+}
+
+/* The nearest field path to an unknown one (edit distance), for a hint. */
+static const char *nearest_path(const char *path)
+{
+    size_t best = SIZE_MAX;
+    const char *best_path = fields[0].path;
+    size_t n = strlen(path);
+    if (n > PATH_BYTES)
+        n = PATH_BYTES;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *p = fields[i].path;
+        size_t m = strlen(p);
+        size_t row[PATH_BYTES + 1];
+        for (size_t j = 0; j <= m; j++)
+            row[j] = j;
+        for (size_t a = 1; a <= n; a++) {
+            size_t diag = row[0];
+            row[0] = a;
+            for (size_t j = 1; j <= m; j++) {
+                size_t up = row[j];
+                size_t cost = diag + (path[a - 1] != p[j - 1]);
+                size_t del = row[j] + 1, ins = row[j - 1] + 1;
+                row[j] = cost < del ? (cost < ins ? cost : ins) : (del < ins ? del : ins);
+                diag = up;
+            }
+        }
+        if (row[m] < best) {
+            best = row[m];
+            best_path = p;
+        }
+    }
+    /* Far from everything: give a typical path rather than a random one. */
+    return best <= n / 2 ? best_path : "hardware.adc.bits";
+}
+
+static mx_status fail_unknown_path(const char *shown_path, const char *path)
+{
+    return mx_fail(MX_ENOTFOUND, "%s: unknown field path (expected a field such as %s; see "
+                   "docs/config.md)", shown_path, nearest_path(path));
+}
+
+mx_status mx_config_set(mx_experiment_config *cfg, const char *path, const char *value)
+{
+    assert(cfg && path && value);
+    const field *f = field_find(path);
+    if (!f) {
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        show_text(shown, sizeof shown, path, strlen(path));
+        return fail_unknown_path(shown, path);
+    }
+    char why[MSG_BYTES], where[PATH_BYTES];
+    if (!set_text(cfg, f, value, why, sizeof why, where, sizeof where))
+        return mx_fail(MX_EINVAL, "%s: %s", where, why);
+    return MX_OK;
+}
+
+mx_status mx_config_get(const mx_experiment_config *cfg, const char *path, char *buf,
+                        size_t buf_size)
+{
+    assert(cfg && path && buf);
+    const field *f = field_find(path);
+    if (!f) {
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        show_text(shown, sizeof shown, path, strlen(path));
+        return fail_unknown_path(shown, path);
+    }
+    char text[512];
+    strbuf sb = {text, sizeof text, 0};
+    format_value(cfg, f, &sb);
+    if (sb.len >= buf_size)
+        return mx_fail(MX_EINVAL, "%s: a buffer of %zu bytes cannot hold the value (%zu bytes)",
+                       path, buf_size, sb.len + 1);
+    memcpy(buf, text, sb.len + 1);
+    return MX_OK;
+}
+
+int mx_config_field_is_numeric(const char *path)
+{
+    const field *f = field_find(path);
+    if (!f)
+        return 0;
+    switch (f->kind) {
+    case FIELD_INT:
+    case FIELD_SIZE:
+    case FIELD_U64:
+    case FIELD_DOUBLE:
+    case FIELD_BOOL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void mx_config_free(mx_experiment_config *cfg)
+{
+    if (!cfg)
+        return;
+    mx_free(cfg->text);
+    cfg->text = NULL;
+}
+
+/* ------------------------------------------------ YAML */
+
+typedef struct parse_ctx {
+    const char *file;
+    mx_experiment_config *cfg;
+} parse_ctx;
+
+static mx_status fail_at(const parse_ctx *ctx, pos p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static mx_status fail_at(const parse_ctx *ctx, pos p, const char *path, const char *fmt, ...)
+{
+    char what[MSG_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (p.line > 0)
+        return mx_fail(MX_EINVAL, "%s:%d:%d: %s: %s", ctx->file, p.line, p.col, path, what);
+    return mx_fail(MX_EINVAL, "%s: %s: %s", ctx->file, path, what);
+}
+
+/* Where a node starts: a scalar's own token, or the first scalar inside a
+ * collection; `fallback` (the key's place) when there is none. */
+static pos node_pos(struct fy_node *n, pos fallback)
+{
+    if (!n)
+        return fallback;
+    if (fy_node_is_scalar(n)) {
+        struct fy_token *t = fy_node_get_scalar_token(n);
+        const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+        if (!m)
+            return fallback;
+        /* The token of a quoted scalar or an alias starts after its quote or
+         * '*': point at that character, where the value is written. */
+        enum fy_node_style style = fy_node_get_style(n);
+        int quote = (style == FYNS_SINGLE_QUOTED || style == FYNS_DOUBLE_QUOTED ||
+                     style == FYNS_ALIAS) && m->column > 0;
+        return (pos){m->line + 1, m->column + 1 - quote};
+    }
+    void *it = NULL;
+    if (fy_node_is_sequence(n)) {
+        struct fy_node *c = fy_node_sequence_iterate(n, &it);
+        return c ? node_pos(c, fallback) : fallback;
+    }
+    struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
+    return pr ? node_pos(fy_node_pair_key(pr), fallback) : fallback;
+}
+
+static bool node_is_null(struct fy_node *n)
+{
+    if (!n)
+        return true;
+    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
+        return false;
+    size_t len;
+    const char *s = fy_node_get_scalar(n, &len);
+    return len == 0 || (len == 1 && s[0] == '~') ||
+           (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
+}
+
+/* "a mapping", "a list", "null", ... for "got ..." */
+static const char *node_kind_name(struct fy_node *n)
+{
+    if (node_is_null(n))
+        return "null";
+    if (fy_node_is_mapping(n))
+        return "a mapping";
+    if (fy_node_is_sequence(n))
+        return "a list";
+    if (fy_node_get_style(n) == FYNS_ALIAS)
+        return "an alias (anchors and aliases are not supported)";
+    return "a scalar";
+}
+
+/* A scalar node's text, NUL-terminated, into buf (SCALAR_MAX_BYTES).
+ * False if it is too long. OUT quoted: a quoted or block scalar. */
+static bool scalar_text(struct fy_node *n, char *buf, bool *quoted)
+{
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    enum fy_node_style style = fy_node_get_style(n);
+    *quoted = style != FYNS_PLAIN;
+    if (!s)
+        len = 0;
+    if (len >= SCALAR_MAX_BYTES)
+        return false;
+    if (len)
+        memcpy(buf, s, len);
+    buf[len] = '\0';
+    return true;
+}
+
+static bool is_scalar_value(struct fy_node *n)
+{
+    return n && fy_node_is_scalar(n) && fy_node_get_style(n) != FYNS_ALIAS;
+}
+
+/* Decode one YAML scalar node as an element of f. */
+static mx_status decode_node_element(const parse_ctx *ctx, const field *f, struct fy_node *n,
+                                     pos at, const char *path, element *e)
+{
+    char text[SCALAR_MAX_BYTES], why[MSG_BYTES], expect[256];
+    bool quoted;
+    if (!is_scalar_value(n) || node_is_null(n)) {
+        describe_str(f, 0, true, expect, sizeof expect);
+        return fail_at(ctx, at, path, "expected %s, got %s", expect,
+                       n && fy_node_is_scalar(n) && node_is_null(n) ? "null" : node_kind_name(n));
+    }
+    if (!scalar_text(n, text, &quoted)) {
+        describe_str(f, 0, true, expect, sizeof expect);
+        return fail_at(ctx, at, path, "expected %s, got a value of %zu characters", expect,
+                       fy_node_get_scalar_length(n));
+    }
+    if (!decode_element(f, text, quoted, e, why, sizeof why))
+        return fail_at(ctx, at, path, "%s", why);
+    return MX_OK;
+}
+
+/* Decode the value node of field f (key at key_pos) into ctx->cfg. */
+static mx_status decode_field(parse_ctx *ctx, const field *f, struct fy_node *value, pos key_pos)
+{
+    pos at = (value && fy_node_is_scalar(value)) ? node_pos(value, key_pos) : key_pos;
+    if (!field_is_list(f)) {
+        element e;
+        mx_status st = decode_node_element(ctx, f, value, at, f->path, &e);
+        if (st == MX_OK)
+            store_element(field_ptr(ctx->cfg, f), f->kind, &e);
+        return st;
+    }
+    char expect[256];
+    describe_str(f, 0, false, expect, sizeof expect);
+    if (!value || !fy_node_is_sequence(value))
+        return fail_at(ctx, at, f->path, "expected %s, got %s", expect, node_kind_name(value));
+    size_t n = (size_t)fy_node_sequence_item_count(value);
+    if (n < f->min_count || n > f->max_count) {
+        if (n == 0)
+            return fail_at(ctx, at, f->path, "expected %s, got an empty list", expect);
+        return fail_at(ctx, at, f->path, "expected %s, got %zu values", expect, n);
+    }
+    element vals[MX_CONFIG_MAX_HIDDEN > MX_DEVICE_PROG_NOISE_ORDER ? MX_CONFIG_MAX_HIDDEN
+                                                                   : MX_DEVICE_PROG_NOISE_ORDER];
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(value, &it)) != NULL; i++) {
+        char path[PATH_BYTES];
+        snprintf(path, sizeof path, "%s[%zu]", f->path, i);
+        mx_status st = decode_node_element(ctx, f, item, node_pos(item, at), path, &vals[i]);
+        if (st != MX_OK)
+            return st;
+    }
+    field_kind kind = element_kind(f);
+    char *dst = field_ptr(ctx->cfg, f);
+    for (size_t i = 0; i < n; i++)
+        store_element(dst + i * element_bytes(kind), kind, &vals[i]);
+    if (f->kind == FIELD_SIZES)
+        *(size_t *)((char *)ctx->cfg + f->count_offset) = n;
+    return MX_OK;
+}
+
+/* Is `path` ("hardware.adc") a section, i.e. a prefix of some field path? */
+static bool is_section(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strncmp(fields[i].path, path, n) == 0 && fields[i].path[n] == '.')
+            return true;
+    return false;
+}
+
+/* "type, bits, range_percentile": the keys a section (prefix "hardware.adc."
+ * or "" for the top level) may hold, in table order. */
+static void section_keys(const char *prefix, strbuf *sb)
+{
+    size_t plen = strlen(prefix);
+    const char *seen[N_FIELDS];
+    size_t seen_len[N_FIELDS], n_seen = 0;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *p = fields[i].path;
+        if (strncmp(p, prefix, plen) != 0)
+            continue;
+        const char *key = p + plen;
+        size_t klen = strcspn(key, ".");
+        bool dup = false;
+        for (size_t j = 0; j < n_seen && !dup; j++)
+            dup = seen_len[j] == klen && !strncmp(seen[j], key, klen);
+        if (dup)
+            continue;
+        seen[n_seen] = key;
+        seen_len[n_seen++] = klen;
+        sb_add(sb, "%s%.*s", n_seen > 1 ? ", " : "", (int)klen, key);
+    }
+    if (plen == 0)
+        sb_add(sb, ", sweep");
+}
+
+typedef struct seen_keys {
+    size_t n;
+    char key[MAPPING_MAX_KEYS][MX_CONFIG_NAME_BYTES];
+    pos at[MAPPING_MAX_KEYS];
+} seen_keys;
+
+/* Remember a key of a mapping; fail on a duplicate. */
+static mx_status note_key(const parse_ctx *ctx, seen_keys *seen, const char *key,
+                          const char *path, pos at)
+{
+    for (size_t i = 0; i < seen->n; i++)
+        if (strcmp(seen->key[i], key) == 0)
+            return fail_at(ctx, at, path,
+                           "expected each key once, got it again (first at line %d, column %d)",
+                           seen->at[i].line, seen->at[i].col);
+    assert(seen->n < MAPPING_MAX_KEYS); /* unknown keys fail first */
+    snprintf(seen->key[seen->n], MX_CONFIG_NAME_BYTES, "%s", key);
+    seen->at[seen->n++] = at;
+    return MX_OK;
+}
+
+/* A mapping key's text into buf (SCALAR_MAX_BYTES; a longer key is cut,
+ * which cannot make it match a field). Fails unless the key is a scalar. */
+static mx_status key_text(const parse_ctx *ctx, struct fy_node *key, const char *section,
+                          pos at, char *buf)
+{
+    if (!is_scalar_value(key))
+        return fail_at(ctx, at, *section ? section : "(top level)",
+                       "expected a plain key, got %s", node_kind_name(key));
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(key, &len);
+    if (!s)
+        len = 0;
+    if (len >= SCALAR_MAX_BYTES)
+        len = SCALAR_MAX_BYTES - 1;
+    if (len)
+        memcpy(buf, s, len);
+    buf[len] = '\0';
+    return MX_OK;
+}
+
+static mx_status parse_sweep(parse_ctx *ctx, struct fy_node *map, pos at);
+
+/* Walk a mapping whose keys are under `prefix` ("" or "hardware.adc."). */
+static mx_status parse_section(parse_ctx *ctx, struct fy_node *map, const char *prefix, pos at)
+{
+    char name[PATH_BYTES] = "(top level)";
+    if (prefix[0]) /* "hardware.adc." names the section "hardware.adc" */
+        snprintf(name, sizeof name, "%.*s", (int)strlen(prefix) - 1, prefix);
+    if (node_is_null(map))
+        return MX_OK; /* "adc:" with every key commented out: all defaults */
+    if (!fy_node_is_mapping(map))
+        return fail_at(ctx, node_pos(map, at), name, "expected a mapping, got %s",
+                       node_kind_name(map));
+    seen_keys seen = {0};
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair), *value = fy_node_pair_value(pair);
+        pos key_pos = node_pos(key, at);
+        char k[SCALAR_MAX_BYTES], path[PATH_BYTES];
+        mx_status st = key_text(ctx, key, name, key_pos, k);
+        if (st != MX_OK)
+            return st;
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        show_text(shown, sizeof shown, k, strlen(k));
+        snprintf(path, sizeof path, "%s%s", prefix, shown);
+        const field *f = field_find(path);
+        bool sweep = prefix[0] == '\0' && strcmp(k, "sweep") == 0;
+        if (!f && !sweep && !is_section(path)) {
+            char keys[MSG_BYTES];
+            strbuf sb = {keys, sizeof keys, 0};
+            section_keys(prefix, &sb);
+            return fail_at(ctx, key_pos, path, "unknown key (expected one of: %s)", keys);
+        }
+        st = note_key(ctx, &seen, k, path, key_pos);
+        if (st == MX_OK) {
+            if (sweep)
+                st = parse_sweep(ctx, value, key_pos);
+            else if (f)
+                st = decode_field(ctx, f, value, key_pos);
+            else {
+                char sub[PATH_BYTES + 1];
+                snprintf(sub, sizeof sub, "%s.", path);
+                st = parse_section(ctx, value, sub, key_pos);
+            }
+        }
+        if (st != MX_OK)
+            return st;
+    }
+    return MX_OK;
+}
+
+static mx_status parse_sweep(parse_ctx *ctx, struct fy_node *map, pos at)
+{
+    mx_experiment_config *cfg = ctx->cfg;
+    if (node_is_null(map))
+        return MX_OK;
+    if (!fy_node_is_mapping(map))
+        return fail_at(ctx, node_pos(map, at), "sweep",
+                       "expected a mapping from field paths to lists of values, got %s",
+                       node_kind_name(map));
+    seen_keys seen = {0};
+    void *it = NULL;
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *key = fy_node_pair_key(pair), *list = fy_node_pair_value(pair);
+        pos key_pos = node_pos(key, at);
+        char k[SCALAR_MAX_BYTES], path[PATH_BYTES], shown[SHOW_MAX_CHARS * 4 + 8];
+        mx_status st = key_text(ctx, key, "sweep", key_pos, k);
+        if (st != MX_OK)
+            return st;
+        show_text(shown, sizeof shown, k, strlen(k));
+        snprintf(path, sizeof path, "sweep.%s", shown);
+        const field *f = field_find(k);
+        if (!f)
+            return fail_at(ctx, key_pos, path,
+                           "unknown field path (expected a field such as %s; see docs/config.md)",
+                           nearest_path(k));
+        if (field_is_list(f))
+            return fail_at(ctx, key_pos, path,
+                           "expected a field with a single value, got a list-valued field "
+                           "(sweeping lists is not supported in this version)");
+        if (seen.n == MX_SWEEP_MAX_AXES)
+            return fail_at(ctx, key_pos, "sweep", "expected at most %d axes, got more",
+                           MX_SWEEP_MAX_AXES);
+        st = note_key(ctx, &seen, k, path, key_pos);
+        if (st != MX_OK)
+            return st;
+        if (!list || !fy_node_is_sequence(list))
+            return fail_at(ctx, key_pos, path, "expected a non-empty list of values, got %s",
+                           node_kind_name(list));
+        size_t n = (size_t)fy_node_sequence_item_count(list);
+        if (n == 0)
+            return fail_at(ctx, key_pos, path, "expected a non-empty list of values, got an "
+                           "empty list");
+        if (n > MX_SWEEP_MAX_VALUES)
+            return fail_at(ctx, key_pos, path, "expected at most %d values, got %zu",
+                           MX_SWEEP_MAX_VALUES, n);
+
+        size_t a = cfg->n_axes;
+        assert(strlen(f->path) < sizeof cfg->axes[a].path);
+        memcpy(cfg->axes[a].path, f->path, strlen(f->path) + 1);
+        cfg->axes[a].line = key_pos.line;
+        cfg->axes[a].column = key_pos.col;
+        void *vit = NULL;
+        struct fy_node *item;
+        for (size_t i = 0; (item = fy_node_sequence_iterate(list, &vit)) != NULL; i++) {
+            char vpath[PATH_BYTES + 32], text[SCALAR_MAX_BYTES];
+            snprintf(vpath, sizeof vpath, "%s[%zu]", path, i);
+            pos vpos = node_pos(item, key_pos);
+            element e;
+            st = decode_node_element(ctx, f, item, vpos, vpath, &e);
+            if (st != MX_OK)
+                return st;
+            bool quoted;
+            (void)scalar_text(item, text, &quoted); /* fits: decoded above */
+            if (strlen(text) >= MX_CONFIG_VALUE_BYTES)
+                return fail_at(ctx, vpos, vpath, "expected a value of at most %d characters, "
+                               "got %zu", MX_CONFIG_VALUE_BYTES - 1, strlen(text));
+            memcpy(cfg->axes[a].values[i], text, strlen(text) + 1);
+        }
+        cfg->axes[a].n_values = n;
+        cfg->n_axes = a + 1;
+    }
+    return MX_OK;
+}
+
+/* libfyaml's diagnostics never reach stderr: errors are collected, and
+ * anything printed is kept as a last resort message. */
+typedef struct diag_capture {
+    char text[256];
+} diag_capture;
+
+static void diag_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    diag_capture *cap = user;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+        len--;
+    if (len)
+        show_text(cap->text, sizeof cap->text, buf, len);
+}
+
+/* The first error libfyaml collected, as "file:line:col: syntax error: ...". */
+static mx_status fail_syntax(const char *file, struct fy_diag *diag, const diag_capture *cap)
+{
+    void *it = NULL;
+    struct fy_diag_error *e;
+    while ((e = fy_diag_errors_iterate(diag, &it)) != NULL) {
+        if (e->type < FYET_ERROR || !e->msg)
+            continue;
+        char shown[SHOW_MAX_CHARS * 4 + 8];
+        show_text(shown, sizeof shown, e->msg, strlen(e->msg));
+        return mx_fail(MX_EINVAL, "%s:%d:%d: syntax error: %s", file, e->line > 0 ? e->line : 1,
+                       e->column > 0 ? e->column : 1, shown);
+    }
+    return mx_fail(MX_EINVAL, "%s:1:1: syntax error: %s", file,
+                   cap->text[0] ? cap->text : "the YAML parser failed");
+}
+
+/* A libfyaml diagnostic object that never prints: errors are collected,
+ * and anything it would print lands in `cap`. NULL if out of memory. */
+static struct fy_diag *quiet_diag(diag_capture *cap)
+{
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = diag_output;
+    dcfg.user = cap;
+    dcfg.level = FYET_ERROR;
+    dcfg.colorize = false;
+    dcfg.show_source = dcfg.show_position = dcfg.show_type = dcfg.show_module = false;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (diag)
+        fy_diag_set_collect_errors(diag, true);
+    return diag;
+}
+
+/* Duplicate keys are let through so that we can name the field. */
+#define PARSE_FLAGS (FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_JSON_NONE)
+
+static mx_status parse_text(parse_ctx *ctx, const char *text, size_t len)
+{
+    diag_capture cap = {{0}};
+    struct fy_diag *diag = quiet_diag(&cap);
+    if (!diag)
+        return mx_fail(MX_ENOMEM, "%s: out of memory starting the YAML parser", ctx->file);
+    struct fy_parse_cfg pcfg = {.flags = PARSE_FLAGS, .diag = diag};
+    mx_status st = MX_OK;
+    struct fy_document *doc = NULL, *extra = NULL;
+    struct fy_parser *fyp = fy_parser_create(&pcfg);
+    if (!fyp || fy_parser_set_string(fyp, text, len) != 0) {
+        st = mx_fail(MX_ENOMEM, "%s: out of memory starting the YAML parser", ctx->file);
+        goto done;
+    }
+    doc = fy_parse_load_document(fyp);
+    if (doc && !fy_diag_got_error(diag))
+        extra = fy_parse_load_document(fyp);
+    if (fy_diag_got_error(diag)) {
+        st = fail_syntax(ctx->file, diag, &cap);
+        goto done;
+    }
+    if (extra) {
+        st = fail_at(ctx, node_pos(fy_document_root(extra), (pos){0, 0}), "(top level)",
+                     "expected a single YAML document, got more than one");
+        goto done;
+    }
+    if (doc) /* no document at all (empty text, only comments) = all defaults */
+        st = parse_section(ctx, fy_document_root(doc), "", (pos){1, 1});
+done:
+    if (extra)
+        fy_parse_document_destroy(fyp, extra);
+    if (doc)
+        fy_parse_document_destroy(fyp, doc);
+    if (fyp)
+        fy_parser_destroy(fyp);
+    fy_diag_destroy(diag);
+    return st;
+}
+
+/* ------------------------------------------------ locating a failure */
+
+/* The pair of `map` whose key is key[0..key_len). OUT key_pos (unchanged if
+ * not found). */
+static struct fy_node_pair *mapping_get(struct fy_node *map, const char *key, size_t key_len,
+                                        pos *key_pos)
+{
+    if (!map || !fy_node_is_mapping(map))
+        return NULL;
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    while ((pr = fy_node_mapping_iterate(map, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr);
+        size_t len = 0;
+        const char *s = is_scalar_value(k) ? fy_node_get_scalar(k, &len) : NULL;
+        if (s && len == key_len && memcmp(s, key, len) == 0) {
+            *key_pos = node_pos(k, *key_pos);
+            return pr;
+        }
+    }
+    return NULL;
+}
+
+/* Does the scalar node hold the value field f has in `current`? */
+static bool node_holds(struct fy_node *n, const field *f, const mx_experiment_config *current)
+{
+    char text[SCALAR_MAX_BYTES], why[MSG_BYTES], a[512], b[512];
+    bool quoted;
+    element e;
+    if (!is_scalar_value(n) || !scalar_text(n, text, &quoted) ||
+        !decode_element(f, text, quoted, &e, why, sizeof why))
+        return false;
+    strbuf sa = {a, sizeof a, 0}, sb = {b, sizeof b, 0};
+    format_element(f, &e, &sa);
+    format_value(current, f, &sb);
+    return strcmp(a, b) == 0;
+}
+
+/* Where the YAML text sets field f (value_index < 0) or value value_index of
+ * f's sweep axis; {0, 0} if nowhere. For a field, the place is given only if
+ * it still holds the value `current` has: after an override by
+ * mx_config_set, pointing at the file's line would mislead. Messages are
+ * rare, so the text is simply parsed again rather than keeping every
+ * position in the config. */
+static pos text_pos(const char *text, const field *f, int value_index,
+                    const mx_experiment_config *current)
+{
+    pos p = {0, 0};
+    diag_capture cap = {{0}};
+    struct fy_diag *diag = text ? quiet_diag(&cap) : NULL;
+    if (!diag)
+        return p;
+    struct fy_parse_cfg pcfg = {.flags = PARSE_FLAGS, .diag = diag};
+    struct fy_document *doc = fy_document_build_from_string(&pcfg, text, strlen(text));
+    struct fy_node *n = doc ? fy_document_root(doc) : NULL;
+    struct fy_node_pair *pr;
+    pos at = {0, 0};
+    if (n && value_index >= 0) {
+        pr = mapping_get(n, "sweep", strlen("sweep"), &at);
+        pr = pr ? mapping_get(fy_node_pair_value(pr), f->path, strlen(f->path), &at) : NULL;
+        struct fy_node *list = pr ? fy_node_pair_value(pr) : NULL;
+        struct fy_node *item =
+            list && fy_node_is_sequence(list) ? fy_node_sequence_get_by_index(list, value_index)
+                                              : NULL;
+        if (item)
+            p = node_pos(item, at);
+    } else if (n) {
+        for (const char *c = f->path;;) {
+            size_t len = strcspn(c, ".");
+            if (!(pr = mapping_get(n, c, len, &at)))
+                break;
+            n = fy_node_pair_value(pr);
+            if (c[len] == '\0') {
+                if (field_is_list(f) || node_holds(n, f, current))
+                    p = n && fy_node_is_scalar(n) ? node_pos(n, at) : at;
+                break;
+            }
+            c += len + 1;
+        }
+    }
+    if (doc)
+        fy_document_destroy(doc);
+    fy_diag_destroy(diag);
+    return p;
+}
+
+/* Rewrite the failure of a check_all(resolved) as "file:line:col: ...":
+ * the place is that of the first blamed field `base` sets — its sweep value
+ * of point idx if swept, else its own line. */
+static mx_status locate_failure(mx_status st, const mx_experiment_config *base,
+                                const mx_experiment_config *resolved, const field *const *blame,
+                                const size_t *idx, const char *suffix)
+{
+    pos p = {0, 0};
+    for (int b = 0; b < 2 && p.line == 0; b++) {
+        if (!blame[b])
+            continue;
+        int a = axis_of(base, blame[b]);
+        if (a >= 0 && idx) {
+            p = text_pos(base->text, blame[b], (int)idx[a], resolved);
+            if (p.line == 0)
+                p = (pos){base->axes[a].line, base->axes[a].column};
+        } else {
+            p = text_pos(base->text, blame[b], -1, resolved);
+        }
+    }
+    return locate(st, base->source_path, p, suffix);
+}
+
+/* ------------------------------------------------ validation and points */
+
+mx_status mx_config_validate(const mx_experiment_config *cfg)
+{
+    assert(cfg);
+    const field *blame[2];
+    if (cfg->n_axes == 0) {
+        mx_status st = check_all(cfg, blame);
+        return st == MX_OK ? MX_OK : locate_failure(st, cfg, cfg, blame, NULL, "");
+    }
+    mx_experiment_config *work = mx_alloc(sizeof *work);
+    if (!work)
+        return mx_fail(MX_ENOMEM, "%s: out of memory validating the sweep", cfg->source_path);
+    *work = *cfg;
+    work->text = NULL;
+    size_t n = mx_config_n_points(cfg);
+    if (n > VALIDATE_MAX_POINTS)
+        n = VALIDATE_MAX_POINTS;
+    mx_status st = MX_OK;
+    for (size_t k = 0; k < n && st == MX_OK; k++) {
+        size_t idx[MX_SWEEP_MAX_AXES];
+        point_indices(cfg, k, idx);
+        blame[0] = blame[1] = NULL;
+        st = apply_point(work, idx); /* sets every swept field: no reset needed */
+        if (st == MX_OK)
+            st = check_all(work, blame);
+        if (st != MX_OK) {
+            char suffix[MSG_BYTES];
+            point_suffix(cfg, k, idx, suffix, sizeof suffix);
+            st = locate_failure(st, cfg, work, blame, idx, suffix);
+        }
+    }
+    mx_free(work);
+    return st;
+}
+
+size_t mx_config_n_points(const mx_experiment_config *cfg)
+{
+    assert(cfg);
+    size_t n = 1;
+    for (size_t a = 0; a < cfg->n_axes; a++)
+        n *= cfg->axes[a].n_values; /* ≤ 64^8 = 2^48: no overflow */
+    return n;
+}
+
+mx_status mx_config_point(const mx_experiment_config *cfg, size_t k, mx_experiment_config *out)
+{
+    assert(cfg && out && cfg != out);
+    size_t n = mx_config_n_points(cfg);
+    if (k >= n)
+        return mx_fail(MX_EINVAL, "%s%ssweep: expected a point index below %zu, got %zu",
+                       cfg->source_path, cfg->source_path[0] ? ": " : "", n, k);
+    size_t idx[MX_SWEEP_MAX_AXES];
+    point_indices(cfg, k, idx);
+    *out = *cfg;
+    out->text = NULL;
+    const field *blame[2] = {NULL, NULL};
+    mx_status st = apply_point(out, idx);
+    if (st == MX_OK)
+        st = check_all(out, blame);
+    if (st == MX_OK)
+        return MX_OK;
+    char suffix[MSG_BYTES];
+    point_suffix(cfg, k, idx, suffix, sizeof suffix);
+    return locate_failure(st, cfg, out, blame, idx, suffix);
+}
+
+mx_status mx_config_parse(const char *text, size_t len, const char *source_path,
+                          mx_experiment_config *cfg)
+{
+    assert(cfg && (text || len == 0));
+    mx_config_default(cfg);
+    snprintf(cfg->source_path, sizeof cfg->source_path, "%s",
+             source_path && *source_path ? source_path : SOURCE_STRING);
+    if (len == SIZE_MAX || !(cfg->text = mx_alloc(len + 1)))
+        return mx_fail(MX_ENOMEM, "%s: out of memory copying the configuration",
+                       cfg->source_path);
+    if (len)
+        memcpy(cfg->text, text, len);
+    cfg->text[len] = '\0';
+
+    parse_ctx ctx = {.file = cfg->source_path, .cfg = cfg};
+    mx_status st = parse_text(&ctx, cfg->text, len);
+    if (st != MX_OK)
+        mx_config_free(cfg);
+    return st;
+}
+
+mx_status mx_config_load(const char *path, mx_experiment_config *cfg)
+{
+    assert(path && cfg);
+    mx_config_default(cfg);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mx_fail(MX_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    mx_status st = MX_OK;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= CONFIG_FILE_MAX_BYTES) {
+                st = mx_fail(MX_EIO, "%s: expected a configuration of at most %u bytes, got "
+                             "more", path, CONFIG_FILE_MAX_BYTES);
+                break;
+            }
+            size_t new_cap = cap ? cap * 2 : 4096;
+            char *grown = mx_alloc(new_cap);
+            if (!grown) {
+                st = mx_fail(MX_ENOMEM, "%s: out of memory reading the file", path);
+                break;
+            }
+            if (len)
+                memcpy(grown, buf, len);
+            mx_free(buf);
+            buf = grown;
+            cap = new_cap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror(fp))
+                st = mx_fail(MX_EIO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(fp);
+    if (st == MX_OK)
+        st = mx_config_parse(buf, len, path, cfg);
+    mx_free(buf);
+    return st;
+}
+
+const char *mx_config_default_text(void) { return mx_config_default_yaml; }
+
+mx_status mx_config_load_default(mx_experiment_config *cfg)
+{
+    return mx_config_parse(mx_config_default_yaml, mx_config_default_yaml_len, SOURCE_BUILTIN,
+                           cfg);
+}
+
+/* ------------------------------------------------ documentation */
+
+static void doc_markdown(strbuf *sb)
+{
+    const char *section = NULL;
+    size_t section_len = 0;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const field *f = &fields[i];
+        const char *dot = strrchr(f->path, '.');
+        size_t len = dot ? (size_t)(dot - f->path) : 0;
+        if (!section || len != section_len || strncmp(section, f->path, len) != 0) {
+            if (section)
+                sb_add(sb, "\n");
+            if (len)
+                sb_add(sb, "### `%.*s`\n\n", (int)len, f->path);
+            else
+                sb_add(sb, "### Top level\n\n");
+            sb_add(sb, "| Field | Default | Valid values | Unit | Meaning |\n");
+            sb_add(sb, "|---|---|---|---|---|\n");
+            section = f->path;
+            section_len = len;
+        }
+        char expect[256];
+        describe_str(f, 0, false, expect, sizeof expect);
+        sb_add(sb, "| `%s` | `%s` | %s | %s | %s |\n", f->path, f->def, expect, f->unit, f->doc);
+    }
+}
+
+mx_status mx_config_doc_markdown(char **out)
+{
+    assert(out);
+    *out = NULL;
+    strbuf count = {NULL, 0, 0};
+    doc_markdown(&count);
+    char *text = mx_alloc(count.len + 1);
+    if (!text)
+        return mx_fail(MX_ENOMEM, "config documentation: out of memory");
+    strbuf sb = {text, count.len + 1, 0};
+    doc_markdown(&sb);
+    *out = text;
+    return MX_OK;
+}

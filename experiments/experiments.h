@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * experiments.h: runs a sweep. Each sweep point (and repeat) goes
+ *   train (or load the cached network) → convert to an SNN → program the
+ *   crossbars → calibrate the ADC ranges → evaluate the test set on the
+ *   crossbar and on the exact digital reference → write the point to HDF5.
+ *
+ * Randomness (docs/numerics.md): streams are keyed by the root seed and
+ * named per stage. Hardware draws depend on (seed, repeat) only, not on the
+ * sweep point, so every point of repeat r sees the same underlying device
+ * draws scaled by its own σ (common random numbers: curves over σ are
+ * smooth, differences between points are not drowned in draw-to-draw noise).
+ * Every test image has its own encoder and read-noise stream, so results
+ * are identical at any thread count.
+ */
+#ifndef MX_EXPERIMENTS_H
+#define MX_EXPERIMENTS_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+#include "experiments/config.h"
+
+typedef struct mx_run_options {
+    const char *output_path; /* results file (written as <path>.partial, renamed when done) */
+    const char *data_dir;    /* NULL: search (see dataset.h) */
+    const char *cache_dir;   /* trained-network cache; NULL: <output dir>/cache */
+    int full;                /* evaluate the whole test set (overrides dataset.test_limit) */
+    int threads;             /* OpenMP threads; 0 = the OpenMP default */
+} mx_run_options;
+
+/* One line per (point, repeat) for the caller's summary table. */
+typedef struct mx_run_row {
+    size_t point, repeat;
+    char swept[256];         /* "d2d_sigma=0.1 bits=4 mode=plain" */
+    double accuracy, accuracy_snn_digital, accuracy_ann, adc_clip_rate;
+} mx_run_row;
+
+typedef struct mx_run_report {
+    size_t n_rows;
+    mx_run_row *rows;        /* owned; free with mx_run_report_free */
+    size_t n_test;
+    double seconds_total, seconds_training, seconds_eval;
+    size_t networks_trained, networks_cached;
+} mx_run_report;
+
+/* Run the sweep described by cfg. OUT: report (may be NULL). On failure the
+ * results stay in <output>.partial with status "incomplete" and the message
+ * says what failed at which point. */
+mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_options *opt,
+                            mx_run_report *report);
+void mx_run_report_free(mx_run_report *r);
+
+/* Request a clean stop after the current point (async-signal-safe). */
+void mx_experiment_request_stop(void);
+
+#endif /* MX_EXPERIMENTS_H */

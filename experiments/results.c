@@ -1,0 +1,975 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * results.c: the sweep's results file, the last stop of the data flow (layout
+ * in docs/results-format.md). The runner creates it from the base config,
+ * then for every finished (point, repeat) writes /points/<k>/<r>/ and appends
+ * one /summary row — the row goes last, so a row present means the point is
+ * whole — and flushes. When the sweep ends the status attribute becomes
+ * "complete" and <path>.partial is renamed to <path>. A sweep that was
+ * stopped is continued by reopening its .partial (mx_results_resume): the
+ * rows present are done, a group without its row is removed and redone.
+ *
+ * /summary's row type is built at run time from the sweep axes: a float64
+ * column for an axis whose every value is a number, a fixed-length string
+ * otherwise. A row's swept values are decoded from the point index (first
+ * axis outermost), so this file needs nothing from config.c.
+ *
+ * HDF5's automatic error printing is switched off (the library never prints);
+ * every failure is reported once through mx_fail naming the file, and every
+ * identifier a function opens is closed on every path out of it.
+ */
+#include "experiments/results.h"
+
+#include <hdf5.h>
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mx_build_config.h"
+
+#define SUMMARY_CHUNK_ROWS 256
+/* String columns are padded to a multiple of this so the float64 columns
+ * after them stay 8-byte aligned in the row. */
+#define STRING_COLUMN_ALIGN_BYTES 8
+#define PARTIAL_SUFFIX ".partial"
+
+typedef struct results_axis {
+    char path[MX_CONFIG_NAME_BYTES];
+    size_t n_values;
+    int numeric;       /* every value parsed as a finite number */
+    size_t offset;     /* of its column in a /summary row, bytes */
+    size_t str_bytes;  /* width of a string column, bytes */
+    double number[MX_SWEEP_MAX_VALUES];
+    char text[MX_SWEEP_MAX_VALUES][MX_CONFIG_VALUE_BYTES];
+} results_axis;
+
+struct mx_results {
+    hid_t file;
+    hid_t summary;   /* /summary dataset */
+    hid_t row_type;  /* its compound type, in memory and in the file */
+    hid_t points;    /* /points group */
+    size_t n_axes;
+    results_axis axes[MX_SWEEP_MAX_AXES];
+    size_t n_points;
+    size_t repeats;
+    size_t row_bytes;
+    hsize_t n_rows;       /* rows written to /summary */
+    unsigned char *row;   /* scratch for one row (row_bytes) */
+    unsigned char *done;  /* (n_points, repeats): 1 where the row is written */
+    char *path;           /* final name */
+    char *partial;        /* <path>.partial, the name while writing */
+};
+
+/* The metric columns after the swept ones, in order. n_test is a count
+ * (uint64); the rest are float64. */
+typedef struct metric_column {
+    const char *name;
+    int is_count;
+    size_t field; /* offsetof in mx_point_result */
+} metric_column;
+
+static const metric_column metric_columns[] = {
+    {"accuracy", 0, offsetof(mx_point_result, accuracy)},
+    {"accuracy_snn_digital", 0, offsetof(mx_point_result, accuracy_snn_digital)},
+    {"accuracy_ann", 0, offsetof(mx_point_result, accuracy_ann)},
+    {"adc_clip_rate", 0, offsetof(mx_point_result, adc_clip_rate)},
+    {"n_test", 1, offsetof(mx_point_result, n_test)},
+    {"eval_seconds", 0, offsetof(mx_point_result, eval_seconds)},
+};
+#define N_METRIC_COLUMNS (sizeof metric_columns / sizeof metric_columns[0])
+
+/* ---- small HDF5 helpers ------------------------------------------------ */
+
+/* Close any kind of identifier and mark it closed; harmless on an invalid
+ * one, so cleanup paths can call it unconditionally. */
+static void h5_close(hid_t *id)
+{
+    if (*id < 0)
+        return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: break;
+    }
+    *id = H5I_INVALID_HID;
+}
+
+/* Write (or replace) a scalar attribute of type `file_type` from `value`
+ * given in `mem_type`. Returns < 0 on failure. */
+static herr_t attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
+                         const void *value)
+{
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    herr_t rc = -1;
+    htri_t exists = H5Aexists(loc, name);
+    if (exists < 0 || (exists > 0 && H5Adelete(loc, name) < 0))
+        return -1;
+    space = H5Screate(H5S_SCALAR);
+    if (space < 0)
+        goto done;
+    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0)
+        goto done;
+    rc = H5Awrite(attr, mem_type, value);
+done:
+    h5_close(&attr);
+    h5_close(&space);
+    return rc;
+}
+
+/* Variable-length UTF-8 string: h5py reads it as str. */
+static herr_t attr_string(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    herr_t rc = -1;
+    if (type < 0)
+        return -1;
+    if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
+        rc = attr_write(loc, name, type, type, &value);
+    h5_close(&type);
+    return rc;
+}
+
+static herr_t attr_u64(hid_t loc, const char *name, uint64_t value)
+{
+    return attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value);
+}
+
+static herr_t attr_f64(hid_t loc, const char *name, double value)
+{
+    return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+/* A 1-D float64 dataset holding data[0..n). */
+static herr_t dataset_f64(hid_t loc, const char *name, const double *data, size_t n)
+{
+    hsize_t dims[1] = {n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dset = H5I_INVALID_HID;
+    herr_t rc = -1;
+    if (space < 0)
+        return -1;
+    dset = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (dset >= 0)
+        rc = n ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+    h5_close(&dset);
+    h5_close(&space);
+    return rc;
+}
+
+/* Why a file could not be opened: the system's reason when HDF5 left one
+ * in errno (it opens files with open(2)), else the usual suspects. */
+static const char *errno_text(int err, const char *fallback)
+{
+    return err ? strerror(err) : fallback;
+}
+
+static char *dup_string(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = mx_alloc(la + lb + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+/* ---- sweep axes -------------------------------------------------------- */
+
+/* A swept value as a number: the whole text (surrounding blanks allowed)
+ * must be a finite number, or a YAML boolean (1/0). */
+static int parse_number(const char *text, double *out)
+{
+    static const char *const truths[] = {"true", "True", "TRUE"};
+    static const char *const falsities[] = {"false", "False", "FALSE"};
+    while (isspace((unsigned char)*text))
+        text++;
+    size_t len = strlen(text);
+    while (len && isspace((unsigned char)text[len - 1]))
+        len--;
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (strlen(truths[i]) == len && !strncmp(text, truths[i], len)) {
+            *out = 1.0;
+            return 1;
+        }
+        if (strlen(falsities[i]) == len && !strncmp(text, falsities[i], len)) {
+            *out = 0.0;
+            return 1;
+        }
+    }
+    char *end;
+    double v = strtod(text, &end);
+    if (end != text + len || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int is_reserved_column(const char *name)
+{
+    if (!strcmp(name, "point") || !strcmp(name, "repeat"))
+        return 1;
+    for (size_t i = 0; i < N_METRIC_COLUMNS; i++)
+        if (!strcmp(name, metric_columns[i].name))
+            return 1;
+    return 0;
+}
+
+/* Copy cfg's axes, decide each column's type and lay out the row. */
+static mx_status plan_columns(mx_results *r, const mx_experiment_config *cfg)
+{
+    if (cfg->n_axes > MX_SWEEP_MAX_AXES)
+        return mx_fail(MX_EINVAL, "%s: %zu sweep axes, at most %d are supported", r->partial,
+                       cfg->n_axes, MX_SWEEP_MAX_AXES);
+    size_t offset = 2 * sizeof(uint64_t); /* point, repeat */
+    size_t n_points = 1;
+    r->n_axes = cfg->n_axes;
+    for (size_t a = 0; a < cfg->n_axes; a++) {
+        results_axis *ax = &r->axes[a];
+        const char *path = cfg->axes[a].path;
+        size_t n = cfg->axes[a].n_values;
+        if (memchr(path, '\0', sizeof cfg->axes[a].path) == NULL || path[0] == '\0')
+            return mx_fail(MX_EINVAL, "%s: sweep axis %zu has no path", r->partial, a);
+        if (n == 0 || n > MX_SWEEP_MAX_VALUES)
+            return mx_fail(MX_EINVAL, "%s: sweep axis %s has %zu values, expected 1..%d",
+                           r->partial, path, n, MX_SWEEP_MAX_VALUES);
+        if (is_reserved_column(path))
+            return mx_fail(MX_EINVAL, "%s: sweep axis %s clashes with a /summary column name",
+                           r->partial, path);
+        for (size_t b = 0; b < a; b++)
+            if (!strcmp(r->axes[b].path, path))
+                return mx_fail(MX_EINVAL, "%s: sweep axis %s appears twice", r->partial, path);
+        memcpy(ax->path, path, sizeof ax->path);
+        ax->n_values = n;
+        ax->numeric = 1;
+        size_t longest = 1;
+        for (size_t v = 0; v < n; v++) {
+            const char *text = cfg->axes[a].values[v];
+            size_t len = strnlen(text, MX_CONFIG_VALUE_BYTES);
+            if (len == MX_CONFIG_VALUE_BYTES)
+                return mx_fail(MX_EINVAL, "%s: sweep axis %s: value %zu is not terminated",
+                               r->partial, path, v);
+            memcpy(ax->text[v], text, len + 1);
+            if (len > longest)
+                longest = len;
+            if (ax->numeric && !parse_number(text, &ax->number[v]))
+                ax->numeric = 0;
+        }
+        ax->offset = offset;
+        ax->str_bytes = (longest + STRING_COLUMN_ALIGN_BYTES - 1) / STRING_COLUMN_ALIGN_BYTES *
+                        STRING_COLUMN_ALIGN_BYTES;
+        offset += ax->numeric ? sizeof(double) : ax->str_bytes;
+        n_points = mx_size_mul(n_points, n);
+        if (n_points == 0)
+            return mx_fail(MX_EINVAL, "%s: the sweep has too many points", r->partial);
+    }
+    r->n_points = n_points;
+    r->row_bytes = offset + N_METRIC_COLUMNS * sizeof(uint64_t);
+    return MX_OK;
+}
+
+/* Which value of every axis sweep point k takes: mixed radix, first axis
+ * outermost (slowest varying). OUT: idx[n_axes]. */
+static void decode_point(const mx_results *r, size_t k, size_t *idx)
+{
+    for (size_t a = r->n_axes; a-- > 0;) {
+        idx[a] = k % r->axes[a].n_values;
+        k /= r->axes[a].n_values;
+    }
+}
+
+static hid_t make_row_type(const mx_results *r)
+{
+    hid_t type = H5Tcreate(H5T_COMPOUND, r->row_bytes);
+    hid_t str = H5I_INVALID_HID;
+    if (type < 0)
+        return H5I_INVALID_HID;
+    if (H5Tinsert(type, "point", 0, H5T_NATIVE_UINT64) < 0 ||
+        H5Tinsert(type, "repeat", sizeof(uint64_t), H5T_NATIVE_UINT64) < 0)
+        goto fail;
+    for (size_t a = 0; a < r->n_axes; a++) {
+        const results_axis *ax = &r->axes[a];
+        if (ax->numeric) {
+            if (H5Tinsert(type, ax->path, ax->offset, H5T_NATIVE_DOUBLE) < 0)
+                goto fail;
+            continue;
+        }
+        str = H5Tcopy(H5T_C_S1);
+        if (str < 0 || H5Tset_size(str, ax->str_bytes) < 0 ||
+            H5Tset_strpad(str, H5T_STR_NULLPAD) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0 ||
+            H5Tinsert(type, ax->path, ax->offset, str) < 0)
+            goto fail;
+        h5_close(&str);
+    }
+    size_t offset = r->row_bytes - N_METRIC_COLUMNS * sizeof(uint64_t);
+    for (size_t i = 0; i < N_METRIC_COLUMNS; i++, offset += sizeof(uint64_t)) {
+        hid_t t = metric_columns[i].is_count ? H5T_NATIVE_UINT64 : H5T_NATIVE_DOUBLE;
+        if (H5Tinsert(type, metric_columns[i].name, offset, t) < 0)
+            goto fail;
+    }
+    return type;
+fail:
+    h5_close(&str);
+    h5_close(&type);
+    return H5I_INVALID_HID;
+}
+
+/* ---- create / write / close -------------------------------------------- */
+
+static mx_status write_root_attrs(const mx_results *r, const mx_experiment_config *cfg)
+{
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now == (time_t)-1 || !gmtime_r(&now, &tm) ||
+        !strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(created, sizeof created, "unknown");
+    const char *source = memchr(cfg->source_path, '\0', sizeof cfg->source_path)
+                             ? cfg->source_path
+                             : "";
+    struct {
+        const char *name;
+        const char *value;
+    } strings[] = {
+        {"memxbar_version", MX_VERSION},
+        {"git_describe", MX_GIT_DESCRIBE},
+        {"config", cfg->text ? cfg->text : ""},
+        {"config_source", source},
+        {"created", created},
+        {"status", "incomplete"},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        if (attr_string(r->file, strings[i].name, strings[i].value) < 0)
+            return mx_fail(MX_EIO, "%s: cannot write root attribute %s", r->partial,
+                           strings[i].name);
+    if (attr_u64(r->file, "root_seed", cfg->seed) < 0)
+        return mx_fail(MX_EIO, "%s: cannot write root attribute root_seed", r->partial);
+    if (attr_u64(r->file, "n_points", r->n_points) < 0)
+        return mx_fail(MX_EIO, "%s: cannot write root attribute n_points", r->partial);
+    if (attr_u64(r->file, "repeats", cfg->repeats) < 0)
+        return mx_fail(MX_EIO, "%s: cannot write root attribute repeats", r->partial);
+    return MX_OK;
+}
+
+static mx_status create_summary(mx_results *r)
+{
+    hsize_t dims[1] = {0}, max_dims[1] = {H5S_UNLIMITED}, chunk[1] = {SUMMARY_CHUNK_ROWS};
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    mx_status st = MX_OK;
+    space = H5Screate_simple(1, dims, max_dims);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot set up /summary", r->partial);
+        goto done;
+    }
+    r->summary = H5Dcreate2(r->file, "summary", r->row_type, space, H5P_DEFAULT, dcpl,
+                            H5P_DEFAULT);
+    if (r->summary < 0)
+        st = mx_fail(MX_EIO, "%s: cannot create /summary", r->partial);
+done:
+    h5_close(&dcpl);
+    h5_close(&space);
+    return st;
+}
+
+/* Close every identifier r holds; returns < 0 if closing the file failed
+ * (its last writes may be lost). */
+static herr_t close_handles(mx_results *r)
+{
+    herr_t rc = 0;
+    h5_close(&r->summary);
+    h5_close(&r->row_type);
+    h5_close(&r->points);
+    if (r->file >= 0) {
+        rc = H5Fclose(r->file);
+        r->file = H5I_INVALID_HID;
+    }
+    return rc;
+}
+
+static void free_results(mx_results *r)
+{
+    mx_free(r->done);
+    mx_free(r->row);
+    mx_free(r->path);
+    mx_free(r->partial);
+    mx_free(r);
+}
+
+/* The writer without a file: names, columns and scratch. */
+static mx_status results_alloc(const char *path, const mx_experiment_config *cfg,
+                               mx_results **out)
+{
+    *out = NULL;
+    mx_results *r = mx_calloc(1, sizeof *r);
+    if (!r)
+        return mx_fail(MX_ENOMEM, "%s: no memory for the results writer", path);
+    r->file = r->summary = r->row_type = r->points = H5I_INVALID_HID;
+    r->repeats = cfg->repeats;
+    r->path = dup_string(path, "");
+    r->partial = dup_string(path, PARTIAL_SUFFIX);
+    if (!r->path || !r->partial) {
+        free_results(r);
+        return mx_fail(MX_ENOMEM, "%s: no memory for the results writer", path);
+    }
+    mx_status st = cfg->repeats == 0
+                       ? mx_fail(MX_EINVAL, "%s: repeats is 0, expected at least 1", r->partial)
+                       : plan_columns(r, cfg);
+    size_t n_done = mx_size_mul(r->n_points, r->repeats);
+    if (st == MX_OK && n_done == 0)
+        st = mx_fail(MX_EINVAL, "%s: the sweep has too many points", r->partial);
+    if (st == MX_OK) {
+        r->row = mx_calloc(1, r->row_bytes);
+        r->done = mx_calloc(n_done, 1);
+        if (!r->row || !r->done)
+            st = mx_fail(MX_ENOMEM, "%s: no memory for the results writer", path);
+    }
+    if (st == MX_OK && (r->row_type = make_row_type(r)) < 0)
+        st = mx_fail(MX_EIO, "%s: cannot build the /summary row type", r->partial);
+    if (st != MX_OK) {
+        h5_close(&r->row_type);
+        free_results(r);
+        return st;
+    }
+    *out = r;
+    return MX_OK;
+}
+
+mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
+                            mx_results **out)
+{
+    assert(path && cfg && out);
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mx_results *r;
+    mx_status st = results_alloc(path, cfg, &r);
+    if (st != MX_OK)
+        return st;
+
+    errno = 0;
+    r->file = H5Fcreate(r->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (r->file < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot create HDF5 file (%s)", r->partial,
+                     errno_text(errno, "directory missing or not writable?"));
+        close_handles(r);
+        free_results(r);
+        return st;
+    }
+    st = write_root_attrs(r, cfg);
+    if (st == MX_OK)
+        st = create_summary(r);
+    if (st == MX_OK) {
+        r->points = H5Gcreate2(r->file, "points", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (r->points < 0)
+            st = mx_fail(MX_EIO, "%s: cannot create /points", r->partial);
+    }
+    if (st == MX_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+    if (st != MX_OK) {
+        close_handles(r);
+        remove(r->partial);
+        free_results(r);
+        return st;
+    }
+    *out = r;
+    return MX_OK;
+}
+
+/* The swept values of point k as attributes of `group`. */
+static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *idx)
+{
+    for (size_t a = 0; a < r->n_axes; a++) {
+        const results_axis *ax = &r->axes[a];
+        herr_t rc = ax->numeric ? attr_f64(group, ax->path, ax->number[idx[a]])
+                                : attr_string(group, ax->path, ax->text[idx[a]]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void fill_row(const mx_results *r, const mx_point_result *res, const size_t *idx)
+{
+    unsigned char *row = r->row;
+    uint64_t u = res->point;
+    memset(row, 0, r->row_bytes);
+    memcpy(row, &u, sizeof u);
+    u = res->repeat;
+    memcpy(row + sizeof u, &u, sizeof u);
+    for (size_t a = 0; a < r->n_axes; a++) {
+        const results_axis *ax = &r->axes[a];
+        if (ax->numeric)
+            memcpy(row + ax->offset, &ax->number[idx[a]], sizeof(double));
+        else /* null-padded; the text never exceeds the column width */
+            memcpy(row + ax->offset, ax->text[idx[a]], strlen(ax->text[idx[a]]));
+    }
+    size_t offset = r->row_bytes - N_METRIC_COLUMNS * sizeof(uint64_t);
+    const unsigned char *base = (const unsigned char *)res;
+    for (size_t i = 0; i < N_METRIC_COLUMNS; i++, offset += sizeof(uint64_t)) {
+        if (metric_columns[i].is_count) {
+            size_t count;
+            memcpy(&count, base + metric_columns[i].field, sizeof count);
+            u = count;
+            memcpy(row + offset, &u, sizeof u);
+        } else {
+            memcpy(row + offset, base + metric_columns[i].field, sizeof(double));
+        }
+    }
+}
+
+static herr_t append_row(mx_results *r)
+{
+    hsize_t start[1] = {r->n_rows}, count[1] = {1}, new_size[1] = {r->n_rows + 1};
+    hid_t file_space = H5I_INVALID_HID, mem_space = H5I_INVALID_HID;
+    herr_t rc = -1;
+    if (H5Dset_extent(r->summary, new_size) < 0)
+        return -1;
+    file_space = H5Dget_space(r->summary);
+    mem_space = H5Screate_simple(1, count, NULL);
+    if (file_space >= 0 && mem_space >= 0 &&
+        H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+        rc = H5Dwrite(r->summary, r->row_type, mem_space, file_space, H5P_DEFAULT, r->row);
+    h5_close(&mem_space);
+    h5_close(&file_space);
+    if (rc < 0) /* leave the table as it was */
+        H5Dset_extent(r->summary, start);
+    else
+        r->n_rows++;
+    return rc;
+}
+
+mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *point_cfg,
+                                 const mx_point_result *res)
+{
+    (void)point_cfg; /* swept values come from the base config given at create */
+    assert(r && res);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (res->point >= r->n_points)
+        return mx_fail(MX_EINVAL, "%s: point %zu out of range (the sweep has %zu)", r->partial,
+                       res->point, r->n_points);
+    if (res->repeat >= r->repeats)
+        return mx_fail(MX_EINVAL, "%s: repeat %zu out of range (the sweep has %zu)",
+                       r->partial, res->repeat, r->repeats);
+    if (res->n_layers > MX_RESULTS_MAX_LAYERS)
+        return mx_fail(MX_EINVAL, "%s: point %zu: %zu layers, at most %d", r->partial,
+                       res->point, res->n_layers, MX_RESULTS_MAX_LAYERS);
+
+    unsigned char *done = &r->done[res->point * r->repeats + res->repeat];
+    if (*done)
+        return mx_fail(MX_EINVAL, "%s: point %zu repeat %zu is already written", r->partial,
+                       res->point, res->repeat);
+
+    char point_name[32], repeat_name[32];
+    snprintf(point_name, sizeof point_name, "%zu", res->point);
+    snprintf(repeat_name, sizeof repeat_name, "%zu", res->repeat);
+    size_t idx[MX_SWEEP_MAX_AXES];
+    decode_point(r, res->point, idx);
+
+    hid_t point_group = H5I_INVALID_HID, group = H5I_INVALID_HID;
+    mx_status st = MX_OK;
+    int created = 0, appended = 0;
+    htri_t exists = H5Lexists(r->points, point_name, H5P_DEFAULT);
+    if (exists > 0)
+        point_group = H5Gopen2(r->points, point_name, H5P_DEFAULT);
+    else if (exists == 0)
+        point_group = H5Gcreate2(r->points, point_name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (point_group < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot create /points/%s", r->partial, point_name);
+        goto done;
+    }
+    exists = H5Lexists(point_group, repeat_name, H5P_DEFAULT);
+    if (exists != 0) {
+        st = exists > 0 ? mx_fail(MX_EINVAL, "%s: point %zu repeat %zu is already written",
+                                  r->partial, res->point, res->repeat)
+                        : mx_fail(MX_EIO, "%s: cannot read /points/%s", r->partial, point_name);
+        goto done;
+    }
+    group = H5Gcreate2(point_group, repeat_name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot create /points/%s/%s", r->partial, point_name,
+                     repeat_name);
+        goto done;
+    }
+    created = 1;
+    if (write_point_attrs(r, group, idx) < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot write the swept values of /points/%s/%s", r->partial,
+                     point_name, repeat_name);
+        goto done;
+    }
+    const struct {
+        const char *name;
+        const double *data;
+        size_t n;
+    } sets[] = {
+        {"accuracy_vs_step", res->accuracy_vs_step, res->timesteps},
+        {"layer_rel_rms_error", res->layer_rel_rms_error, res->n_layers},
+        {"layer_mean_error", res->layer_mean_error, res->n_layers},
+        {"layer_clip_rate", res->layer_clip_rate, res->n_layers},
+        {"layer_adc_range_a", res->layer_adc_range_a, res->n_layers},
+        {"layer_spike_rate", res->layer_spike_rate, res->n_layers},
+    };
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        if (!sets[i].data)
+            continue;
+        if (dataset_f64(group, sets[i].name, sets[i].data, sets[i].n) < 0) {
+            st = mx_fail(MX_EIO, "%s: cannot write /points/%s/%s/%s", r->partial, point_name,
+                         repeat_name, sets[i].name);
+            goto done;
+        }
+    }
+    fill_row(r, res, idx);
+    if (append_row(r) < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot append row %llu to /summary", r->partial,
+                     (unsigned long long)r->n_rows);
+        goto done;
+    }
+    appended = 1;
+    *done = 1;
+    if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+done:
+    h5_close(&group);
+    /* A point that failed before its row leaves no group behind, so writing
+     * it again can succeed. */
+    if (st != MX_OK && created && !appended && point_group >= 0)
+        H5Ldelete(point_group, repeat_name, H5P_DEFAULT);
+    h5_close(&point_group);
+    return st;
+}
+
+/* ---- resume ------------------------------------------------------------ */
+
+/* Is string attribute `name` of loc equal to `expected`? 1 yes, 0 no, < 0 it
+ * is missing or not a variable-length string (this writer's kind). */
+static int attr_string_equals(hid_t loc, const char *name, const char *expected)
+{
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    char *value = NULL;
+    int result = -1;
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    attr = H5Aopen(loc, name, H5P_DEFAULT);
+    ftype = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    mtype = H5Tcopy(H5T_C_S1);
+    if (ftype >= 0 && mtype >= 0 && H5Tget_class(ftype) == H5T_STRING &&
+        H5Tis_variable_str(ftype) > 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, &value) >= 0 &&
+        value)
+        result = strcmp(value, expected) == 0;
+    if (value)
+        H5free_memory(value);
+    h5_close(&mtype);
+    h5_close(&ftype);
+    h5_close(&attr);
+    return result;
+}
+
+static herr_t attr_read_u64(hid_t loc, const char *name, uint64_t *value)
+{
+    if (H5Aexists(loc, name) <= 0)
+        return -1;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    herr_t rc = attr >= 0 ? H5Aread(attr, H5T_NATIVE_UINT64, value) : -1;
+    h5_close(&attr);
+    return rc;
+}
+
+/* Does the file hold the sweep cfg describes? Compares the config text,
+ * seed, repeats and the /summary columns (so the sweep axes). */
+static mx_status check_same_sweep(mx_results *r, const mx_experiment_config *cfg)
+{
+    uint64_t seed = 0, repeats = 0;
+    int same_text = attr_string_equals(r->file, "config", cfg->text ? cfg->text : "");
+    if (same_text < 0 || attr_read_u64(r->file, "root_seed", &seed) < 0 ||
+        attr_read_u64(r->file, "repeats", &repeats) < 0)
+        return mx_fail(MX_EFORMAT, "%s: missing root attributes (not a memxbar results file?)",
+                       r->partial);
+    if (!same_text)
+        return mx_fail(MX_EMISMATCH, "%s: written for a different config text; cannot resume",
+                       r->partial);
+    if (seed != cfg->seed || repeats != cfg->repeats)
+        return mx_fail(MX_EMISMATCH,
+                       "%s: written with seed %llu and %llu repeats, not %llu and %zu; "
+                       "cannot resume",
+                       r->partial, (unsigned long long)seed, (unsigned long long)repeats,
+                       (unsigned long long)cfg->seed, cfg->repeats);
+    hid_t ftype = H5Dget_type(r->summary);
+    htri_t same_columns = ftype >= 0 ? H5Tequal(ftype, r->row_type) : -1;
+    h5_close(&ftype);
+    if (same_columns <= 0)
+        return mx_fail(MX_EMISMATCH, "%s: /summary columns differ from this sweep's axes; "
+                                     "cannot resume",
+                       r->partial);
+    return MX_OK;
+}
+
+/* Mark the rows already in /summary as done. */
+static mx_status load_done(mx_results *r)
+{
+    hid_t space = H5Dget_space(r->summary), mtype = H5I_INVALID_HID;
+    uint64_t *pairs = NULL;
+    hsize_t dims[1];
+    mx_status st = MX_OK;
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary is not a 1-D table", r->partial);
+        goto done;
+    }
+    if (dims[0] > (hsize_t)r->n_points * (hsize_t)r->repeats) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary has %llu rows, more than the sweep has",
+                     r->partial, (unsigned long long)dims[0]);
+        goto done;
+    }
+    size_t n = (size_t)dims[0];
+    if (n > 0) {
+        pairs = mx_alloc(n * 2 * sizeof *pairs);
+        if (!pairs) {
+            st = mx_fail(MX_ENOMEM, "%s: no memory for %zu rows", r->partial, n);
+            goto done;
+        }
+        mtype = H5Tcreate(H5T_COMPOUND, 2 * sizeof *pairs);
+        if (mtype < 0 || H5Tinsert(mtype, "point", 0, H5T_NATIVE_UINT64) < 0 ||
+            H5Tinsert(mtype, "repeat", sizeof *pairs, H5T_NATIVE_UINT64) < 0 ||
+            H5Dread(r->summary, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, pairs) < 0) {
+            st = mx_fail(MX_EIO, "%s: cannot read /summary", r->partial);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = pairs[2 * i], rep = pairs[2 * i + 1];
+        if (k >= r->n_points || rep >= r->repeats || r->done[k * r->repeats + rep]) {
+            st = mx_fail(MX_EFORMAT, "%s: /summary row %zu (point %llu, repeat %llu) is out of "
+                                     "range or repeated",
+                         r->partial, i, (unsigned long long)k, (unsigned long long)rep);
+            goto done;
+        }
+        r->done[k * r->repeats + rep] = 1;
+    }
+    r->n_rows = n;
+done:
+    mx_free(pairs);
+    h5_close(&mtype);
+    h5_close(&space);
+    return st;
+}
+
+/* Remove /points/<k>/<r> groups without a /summary row: a writer killed in
+ * the middle of a point leaves one, and the point is redone. */
+static mx_status remove_unfinished_groups(mx_results *r)
+{
+    for (size_t k = 0; k < r->n_points; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "%zu", k);
+        htri_t exists = H5Lexists(r->points, name, H5P_DEFAULT);
+        if (exists < 0)
+            return mx_fail(MX_EFORMAT, "%s: cannot read /points", r->partial);
+        if (exists == 0)
+            continue;
+        hid_t group = H5Gopen2(r->points, name, H5P_DEFAULT);
+        if (group < 0)
+            return mx_fail(MX_EFORMAT, "%s: /points/%s is not a group", r->partial, name);
+        for (size_t rep = 0; rep < r->repeats; rep++) {
+            char rname[32];
+            snprintf(rname, sizeof rname, "%zu", rep);
+            if (r->done[k * r->repeats + rep])
+                continue;
+            exists = H5Lexists(group, rname, H5P_DEFAULT);
+            if (exists < 0 || (exists > 0 && H5Ldelete(group, rname, H5P_DEFAULT) < 0)) {
+                h5_close(&group);
+                return mx_fail(MX_EIO, "%s: cannot remove the unfinished /points/%s/%s",
+                               r->partial, name, rname);
+            }
+        }
+        h5_close(&group);
+    }
+    return MX_OK;
+}
+
+mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
+                            mx_results **out)
+{
+    assert(path && cfg && out);
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mx_results *r;
+    mx_status st = results_alloc(path, cfg, &r);
+    if (st != MX_OK)
+        return st;
+    errno = 0;
+    htri_t is_h5 = H5Fis_hdf5(r->partial);
+    if (is_h5 < 0)
+        st = errno == ENOENT
+                 ? mx_fail(MX_ENOTFOUND, "%s: no unfinished sweep to resume", r->partial)
+                 : mx_fail(MX_EIO, "%s: cannot open (%s)", r->partial,
+                           errno_text(errno, "unreadable?"));
+    else if (is_h5 == 0)
+        st = mx_fail(MX_EFORMAT, "%s: not an HDF5 file", r->partial);
+    if (st == MX_OK) {
+        errno = 0;
+        r->file = H5Fopen(r->partial, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (r->file < 0)
+            st = errno == EAGAIN || errno == EWOULDBLOCK
+                     ? mx_fail(MX_EIO, "%s: locked by another process (a sweep still writing "
+                                       "it?)",
+                               r->partial)
+                     : mx_fail(MX_EIO, "%s: cannot open for writing (%s)", r->partial,
+                               errno_text(errno, "truncated, corrupt or read-only?"));
+    }
+    if (st == MX_OK) {
+        if (H5Lexists(r->file, "summary", H5P_DEFAULT) > 0)
+            r->summary = H5Dopen2(r->file, "summary", H5P_DEFAULT);
+        if (H5Lexists(r->file, "points", H5P_DEFAULT) > 0)
+            r->points = H5Gopen2(r->file, "points", H5P_DEFAULT);
+        if (r->summary < 0 || r->points < 0)
+            st = mx_fail(MX_EFORMAT, "%s: no /summary or /points (not a memxbar results file?)",
+                         r->partial);
+    }
+    if (st == MX_OK)
+        st = check_same_sweep(r, cfg);
+    if (st == MX_OK)
+        st = load_done(r);
+    if (st == MX_OK)
+        st = remove_unfinished_groups(r);
+    if (st == MX_OK && attr_string(r->file, "status", "incomplete") < 0)
+        st = mx_fail(MX_EIO, "%s: cannot write root attribute status", r->partial);
+    if (st == MX_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+        st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+    if (st != MX_OK) {
+        close_handles(r);
+        free_results(r);
+        return st;
+    }
+    *out = r;
+    return MX_OK;
+}
+
+int mx_results_has_point(const mx_results *r, size_t point, size_t repeat)
+{
+    assert(r);
+    if (point >= r->n_points || repeat >= r->repeats)
+        return 0;
+    return r->done[point * r->repeats + repeat];
+}
+
+mx_status mx_results_close(mx_results *r, int complete)
+{
+    if (!r)
+        return MX_OK;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    mx_status st = MX_OK;
+    if (complete) {
+        hsize_t expected = (hsize_t)r->n_points * (hsize_t)r->repeats;
+        if (r->n_rows != expected)
+            st = mx_fail(MX_EINVAL,
+                         "%s: cannot mark complete: %llu of %llu (point, repeat) rows written",
+                         r->partial, (unsigned long long)r->n_rows,
+                         (unsigned long long)expected);
+        else if (attr_string(r->file, "status", "complete") < 0)
+            st = mx_fail(MX_EIO, "%s: cannot set status to complete", r->partial);
+    }
+    if (close_handles(r) < 0 && st == MX_OK)
+        st = mx_fail(MX_EIO, "%s: cannot close the HDF5 file (disk full?)", r->partial);
+    if (complete && st == MX_OK && rename(r->partial, r->path) != 0)
+        st = mx_fail(MX_EIO, "%s: cannot rename to %s: %s", r->partial, r->path,
+                     strerror(errno));
+    free_results(r);
+    return st;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *accuracy,
+                                   size_t cap)
+{
+    assert(path && n_rows && (accuracy || cap == 0));
+    *n_rows = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    errno = 0;
+    htri_t is_h5 = H5Fis_hdf5(path);
+    if (is_h5 < 0)
+        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
+                       errno_text(errno, "missing or unreadable?"));
+    if (is_h5 == 0)
+        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+
+    hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    double *all = NULL;
+    mx_status st = MX_OK;
+    errno = 0;
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) /* HDF5's flock(2) */
+            st = mx_fail(MX_EIO, "%s: locked by another process (a sweep still writing it? "
+                                 "set HDF5_USE_FILE_LOCKING=FALSE to read it anyway)", path);
+        else
+            st = mx_fail(MX_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        goto done;
+    }
+    htri_t has = H5Lexists(file, "summary", H5P_DEFAULT);
+    if (has > 0)
+        dset = H5Dopen2(file, "summary", H5P_DEFAULT);
+    if (dset < 0) {
+        st = mx_fail(MX_EFORMAT, "%s: no /summary table (not a memxbar results file?)", path);
+        goto done;
+    }
+    ftype = H5Dget_type(dset);
+    space = H5Dget_space(dset);
+    int member = ftype >= 0 && H5Tget_class(ftype) == H5T_COMPOUND
+                     ? H5Tget_member_index(ftype, "accuracy")
+                     : -1;
+    if (member < 0 || H5Tget_member_class(ftype, (unsigned)member) != H5T_FLOAT) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary has no float column 'accuracy'", path);
+        goto done;
+    }
+    hsize_t dims[1];
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary is not a 1-D table", path);
+        goto done;
+    }
+    if (dims[0] > SIZE_MAX / sizeof(double)) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary has too many rows (%llu)", path,
+                     (unsigned long long)dims[0]);
+        goto done;
+    }
+    size_t n = (size_t)dims[0];
+    if (n > 0) {
+        all = mx_alloc(n * sizeof *all);
+        mtype = H5Tcreate(H5T_COMPOUND, sizeof(double));
+        if (!all) {
+            st = mx_fail(MX_ENOMEM, "%s: no memory for %zu rows", path, n);
+            goto done;
+        }
+        if (mtype < 0 || H5Tinsert(mtype, "accuracy", 0, H5T_NATIVE_DOUBLE) < 0 ||
+            H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0) {
+            st = mx_fail(MX_EIO, "%s: cannot read /summary", path);
+            goto done;
+        }
+        for (size_t i = 0; i < n && i < cap; i++)
+            accuracy[i] = all[i];
+    }
+    *n_rows = n;
+done:
+    mx_free(all);
+    h5_close(&mtype);
+    h5_close(&space);
+    h5_close(&ftype);
+    h5_close(&dset);
+    h5_close(&file);
+    return st;
+}

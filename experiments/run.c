@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * run.c: the sweep runner (see experiments.h for the stages and the seeding
+ * scheme). Trained networks are kept in memory for the run and cached in
+ * HDF5 under the cache folder, keyed by every setting that shapes training,
+ * so a second sweep does not retrain.
+ */
+#include "experiments/experiments.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <omp.h>
+
+#include "calibration/calibration.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "crossbar/crossbar.h"
+#include "experiments/dataset.h"
+#include "experiments/results.h"
+#include "experiments/weights.h"
+#include "snn/snn.h"
+#include "snn/train.h"
+
+#define RUN_MAX_NETWORKS 64
+#define RUN_KEY_BYTES 4096
+/* Calibration examples use read/encoder stream items from here on, apart
+ * from the test images' items 0..n_test−1. */
+#define RUN_CALIB_ITEM_BASE ((uint64_t)1 << 40)
+
+static volatile sig_atomic_t stop_requested;
+
+void mx_experiment_request_stop(void) { stop_requested = 1; }
+
+#define RUN_MAX_DIGITAL 64
+
+/* The digital SNN's accuracy depends on the network, the SNN settings and the
+ * repeat (its input spikes), not on the hardware: kept per network. */
+typedef struct digital_result {
+    char key[512]; /* SNN settings and repeat */
+    double accuracy;
+} digital_result;
+
+typedef struct net_entry {
+    char key[RUN_KEY_BYTES];
+    mx_mlp *mlp;
+    double ann_accuracy; /* on the evaluated test images */
+    digital_result digital[RUN_MAX_DIGITAL];
+    size_t n_digital;
+} net_entry;
+
+typedef struct run_ctx {
+    const mx_run_options *opt;
+    char cache_dir[1024];
+    mx_dataset train, test;
+    size_t n_test;
+    net_entry nets[RUN_MAX_NETWORKS];
+    size_t n_nets;
+    mx_run_report *report;
+} run_ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A 64-bit seed derived from the root seed for a named stage and an index. */
+static uint64_t derive_seed(uint64_t root, const char *stage, uint64_t index)
+{
+    mx_rng r;
+    mx_rng_init_named(&r, root, stage, index);
+    uint64_t lo = mx_rng_u32(&r);
+    return lo | ((uint64_t)mx_rng_u32(&r) << 32);
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static mx_status append_fields(const mx_experiment_config *cfg, const char *const *paths,
+                               char *key, size_t key_size)
+{
+    for (size_t i = 0; paths[i]; i++) {
+        char value[256];
+        mx_status st = mx_config_get(cfg, paths[i], value, sizeof value);
+        if (st)
+            return st;
+        size_t used = strlen(key);
+        snprintf(key + used, key_size - used, "%s=%s;", paths[i], value);
+    }
+    return MX_OK;
+}
+
+static const char *const plain_key_paths[] = {
+    "seed", "dataset.name", "dataset.train_limit", "model.hidden", "training.optimizer",
+    "training.epochs", "training.batch_size", "training.learning_rate", "training.lr_decay",
+    "training.momentum", "training.weight_decay", NULL};
+static const char *const snn_key_paths[] = {
+    "snn.neuron", "snn.timesteps", "snn.tau_mem_s", "snn.dt_s", "snn.encoder", "snn.max_rate_hz",
+    "snn.norm_percentile", "dataset.calibration_images", NULL};
+static const char *const noise_key_paths[] = {
+    "training.noise_epochs", "hardware.device.type", "hardware.device.g_min_s",
+    "hardware.device.g_max_s", "hardware.device.levels", "hardware.device.prog_noise",
+    "hardware.device.stuck_at_gmin", "hardware.device.stuck_at_gmax", NULL};
+
+static double training_sigma(const mx_experiment_config *cfg)
+{
+    return cfg->training.noise_sigma < 0.0 ? cfg->hardware.device.d2d_sigma
+                                           : cfg->training.noise_sigma;
+}
+
+static mx_status training_key(const mx_experiment_config *cfg, int noise_aware, char *key,
+                              size_t key_size)
+{
+    key[0] = '\0';
+    mx_status st = append_fields(cfg, plain_key_paths, key, key_size);
+    if (!st && noise_aware) {
+        st = append_fields(cfg, noise_key_paths, key, key_size);
+        size_t used = strlen(key);
+        snprintf(key + used, key_size - used, "noise_sigma=%.17g;", training_sigma(cfg));
+    }
+    return st;
+}
+
+static mx_status make_dir(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return mx_fail(MX_EIO, "%s: cannot create folder: %s", path, strerror(errno));
+    return MX_OK;
+}
+
+/* Does programming through the device change weights at all at the training
+ * σ? If not, noise-aware training is plain training (the same network). */
+static int training_perturbs(const mx_experiment_config *cfg)
+{
+    const mx_device_params *p = &cfg->hardware.device;
+    return training_sigma(cfg) > 0.0 || p->levels > 0 || p->stuck_at_gmin_frac > 0.0 ||
+           p->stuck_at_gmax_frac > 0.0 || p->prog_noise_coeffs[0] != 0.0 ||
+           p->prog_noise_coeffs[1] != 0.0 || p->prog_noise_coeffs[2] != 0.0;
+}
+
+/* Find, load or train the network a config asks for. */
+static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg, int noise_aware,
+                             net_entry **out)
+{
+    noise_aware = noise_aware && training_perturbs(cfg);
+    char key[RUN_KEY_BYTES];
+    mx_status st = training_key(cfg, noise_aware, key, sizeof key);
+    if (st)
+        return st;
+    for (size_t i = 0; i < ctx->n_nets; i++)
+        if (strcmp(ctx->nets[i].key, key) == 0) {
+            *out = &ctx->nets[i];
+            return MX_OK;
+        }
+    if (ctx->n_nets == RUN_MAX_NETWORKS)
+        return mx_fail(MX_EINVAL, "sweep needs more than %d distinct trained networks",
+                       RUN_MAX_NETWORKS);
+    net_entry *e = &ctx->nets[ctx->n_nets];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/net-%016llx.h5", ctx->cache_dir,
+             (unsigned long long)fnv1a64(key));
+
+    double cached_acc = NAN;
+    st = mx_weights_load(path, key, &e->mlp, &cached_acc);
+    if (!st) {
+        ctx->report->networks_cached++;
+        mx_log(MX_LOG_INFO, "loaded trained network %s", path);
+    } else if (st == MX_EIO || st == MX_ENOTFOUND || st == MX_EFORMAT || st == MX_EMISMATCH) {
+        /* Not cached yet — or a damaged or colliding cache file, which is
+         * retrained and overwritten. */
+        if (st == MX_EFORMAT || st == MX_EMISMATCH)
+            mx_log(MX_LOG_WARN, "ignoring cached network: %s", mx_last_error());
+        mx_clear_error();
+        double t0 = now_s();
+        const size_t dim = ctx->train.dim;
+        if (noise_aware) {
+            net_entry *plain;
+            st = get_network(ctx, cfg, 0, &plain);
+            if (st)
+                return st;
+            st = mx_mlp_clone(plain->mlp, &e->mlp);
+            if (st)
+                return st;
+            mx_noise_aware na = {.device = mx_device_lookup(cfg->hardware.device_type),
+                                 .params = cfg->hardware.device};
+            na.params.d2d_sigma = training_sigma(cfg);
+            na.params.read_noise_sigma = 0.0;
+            char what[96];
+            snprintf(what, sizeof what, "training (noise-aware, sigma %g)", na.params.d2d_sigma);
+            mx_log(MX_LOG_INFO, "%s: %zu epochs from the plain network", what,
+                   cfg->training.noise_epochs);
+            st = mx_train(e->mlp, &cfg->training.train, 0, cfg->training.noise_epochs,
+                          ctx->train.x, ctx->train.y, ctx->train.n,
+                          derive_seed(cfg->seed, "seed.train-noise", 0), &na, what, NULL);
+        } else {
+            size_t sizes[MX_MLP_MAX_LAYERS + 1];
+            size_t L = cfg->model.n_hidden + 1;
+            sizes[0] = dim;
+            for (size_t l = 0; l < cfg->model.n_hidden; l++)
+                sizes[l + 1] = cfg->model.hidden[l];
+            sizes[L] = ctx->train.n_classes;
+            st = mx_mlp_create(sizes, L, derive_seed(cfg->seed, "seed.init", 0), &e->mlp);
+            if (!st) {
+                mx_log(MX_LOG_INFO, "training (plain): %zu epochs", cfg->training.train.epochs);
+                st = mx_train(e->mlp, &cfg->training.train, 0, cfg->training.train.epochs,
+                              ctx->train.x, ctx->train.y, ctx->train.n,
+                              derive_seed(cfg->seed, "seed.train", 0), NULL, "training (plain)",
+                              NULL);
+            }
+        }
+        if (st) {
+            mx_mlp_destroy(e->mlp);
+            e->mlp = NULL;
+            return st;
+        }
+        ctx->report->seconds_training += now_s() - t0;
+        ctx->report->networks_trained++;
+        double full_acc = NAN;
+        if (ctx->test.n > 0)
+            mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->test.n, &full_acc);
+        if ((st = make_dir(ctx->cache_dir)) ||
+            (st = mx_weights_save(path, e->mlp, key, full_acc))) {
+            /* A cache that cannot be written only costs time next run. */
+            mx_log(MX_LOG_WARN, "could not cache the trained network: %s", mx_last_error());
+            mx_clear_error();
+        }
+    } else {
+        return mx_fail_context(st, "trained-network cache");
+    }
+    st = mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->n_test, &e->ann_accuracy);
+    if (st) {
+        mx_mlp_destroy(e->mlp);
+        e->mlp = NULL;
+        return st;
+    }
+    ctx->n_nets++;
+    *out = e;
+    return MX_OK;
+}
+
+/* Per-image results of one evaluation pass. */
+typedef struct eval_out {
+    int *pred;                  /* (n, T) prediction after each step */
+    mx_snn_layer_stats *stats;  /* (n, L) */
+} eval_out;
+
+static mx_status evaluate(const mx_snn *net, const mx_dataset *test, size_t n, uint64_t seed,
+                          int compare, eval_out *out, const char *what)
+{
+    const size_t T = mx_snn_get_config(net)->timesteps, L = mx_snn_n_layers(net);
+    memset(out->stats, 0, n * L * sizeof *out->stats);
+    mx_status status = MX_OK;
+    char message[2048] = "";
+    size_t done = 0;
+#pragma omp parallel
+    {
+        mx_snn_state *s = NULL;
+        mx_status st = mx_snn_state_create(net, &s);
+#pragma omp for schedule(dynamic, 4)
+        for (size_t i = 0; i < n; i++) {
+            if (!st && !status) {
+                int pred;
+                st = mx_snn_run(net, s, test->x + i * test->dim, seed, i, compare,
+                                out->pred + i * T, &pred, out->stats + i * L);
+            }
+            size_t d;
+#pragma omp atomic capture
+            d = ++done;
+            if (omp_get_thread_num() == 0)
+                mx_progress(what, d, n);
+        }
+        if (st) {
+#pragma omp critical(run_eval_error)
+            if (!status) {
+                status = st;
+                mx_error_copy(message, sizeof message);
+            }
+        }
+        mx_snn_state_destroy(s);
+    }
+    mx_progress(what, n, n);
+    if (status)
+        mx_error_set(message);
+    return status;
+}
+
+static double accuracy_at(const eval_out *e, const uint8_t *labels, size_t n, size_t T,
+                          size_t t)
+{
+    size_t correct = 0;
+    for (size_t i = 0; i < n; i++)
+        correct += e->pred[i * T + t] == (int)labels[i];
+    return (double)correct / (double)n;
+}
+
+static void describe_point(const mx_experiment_config *base, const mx_experiment_config *pc,
+                           char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (size_t a = 0; a < base->n_axes; a++) {
+        char value[128];
+        if (mx_config_get(pc, base->axes[a].path, value, sizeof value))
+            snprintf(value, sizeof value, "?");
+        const char *name = strrchr(base->axes[a].path, '.');
+        name = name ? name + 1 : base->axes[a].path;
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%s%s=%s", a ? " " : "", name, value);
+    }
+}
+
+/* One (point, repeat): convert, program, calibrate, evaluate, write. */
+static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
+                           const mx_experiment_config *pc, size_t k, size_t r, mx_results *res)
+{
+    const size_t n = ctx->n_test, T = pc->snn.timesteps;
+    net_entry *e;
+    mx_status st = get_network(ctx, pc, pc->training.mode == MX_TRAINING_NOISE_AWARE, &e);
+    if (st)
+        return st;
+    const size_t n_calib = pc->dataset.calibration_images < ctx->train.n
+                               ? pc->dataset.calibration_images
+                               : ctx->train.n;
+    mx_snn *net = NULL;
+    st = mx_snn_from_mlp(e->mlp, &pc->snn, ctx->train.x, n_calib, &net);
+    if (st)
+        return st;
+    const size_t L = mx_snn_n_layers(net);
+    mx_matmul *mm[MX_SNN_MAX_LAYERS] = {0};
+    eval_out ev = {0};
+    int *pred_digital = NULL;
+    double *acc_vs_step = mx_calloc(T, sizeof(double));
+    ev.pred = mx_alloc(mx_size_mul(n, T) * sizeof(int));
+    ev.stats = mx_alloc(mx_size_mul(n, L) * sizeof(mx_snn_layer_stats));
+    pred_digital = mx_alloc(mx_size_mul(n, T) * sizeof(int));
+    if (!acc_vs_step || !ev.pred || !ev.stats || !pred_digital)
+        st = mx_fail(MX_ENOMEM, "evaluation: out of memory");
+
+    const uint64_t hw_seed = derive_seed(pc->seed, "seed.hardware", r);
+    const uint64_t eval_seed = derive_seed(pc->seed, "seed.eval", r);
+    const mx_device_type *dev = mx_device_lookup(pc->hardware.device_type);
+    double t0 = now_s();
+
+    /* Digital reference: the same SNN, the same input spikes — once per
+     * network, SNN settings and repeat. */
+    double acc_digital = 0.0;
+    char dkey[512] = "";
+    if (!st)
+        st = append_fields(pc, snn_key_paths, dkey, sizeof dkey);
+    if (!st)
+        snprintf(dkey + strlen(dkey), sizeof dkey - strlen(dkey), "repeat=%zu;", r);
+    digital_result *cached = NULL;
+    for (size_t i = 0; !st && i < e->n_digital; i++)
+        if (strcmp(e->digital[i].key, dkey) == 0)
+            cached = &e->digital[i];
+    if (!st && cached) {
+        acc_digital = cached->accuracy;
+    } else if (!st) {
+        eval_out dig = {.pred = pred_digital, .stats = ev.stats};
+        st = evaluate(net, &ctx->test, n, eval_seed, 0, &dig, "evaluating (digital SNN)");
+        if (!st) {
+            acc_digital = accuracy_at(&dig, ctx->test.y, n, T, T - 1);
+            if (e->n_digital < RUN_MAX_DIGITAL) {
+                snprintf(e->digital[e->n_digital].key, sizeof e->digital[0].key, "%s", dkey);
+                e->digital[e->n_digital++].accuracy = acc_digital;
+            }
+        }
+    }
+    for (size_t l = 0; l < L && !st; l++) {
+        size_t n_out, n_in;
+        const float *w = mx_snn_weights(net, l, &n_out, &n_in);
+        st = mx_matmul_create(w, n_out, n_in, &pc->hardware.crossbar, dev, &pc->hardware.device,
+                              &pc->hardware.adc, hw_seed, (uint32_t)l, &mm[l]);
+        if (!st)
+            st = mx_snn_set_backend(net, l, mm[l]);
+    }
+    double range_a[MX_SNN_MAX_LAYERS] = {0};
+    if (!st && pc->hardware.adc.kind != MX_ADC_NONE)
+        st = mx_calibrate_adc_ranges(net, ctx->train.x, n_calib, ctx->train.dim,
+                                     pc->hardware.adc.range_percentile, eval_seed,
+                                     RUN_CALIB_ITEM_BASE, range_a);
+    char what[320], swept[256];
+    describe_point(base, pc, swept, sizeof swept);
+    snprintf(what, sizeof what, "point %zu/%zu %s", k + 1, mx_config_n_points(base), swept);
+    if (!st)
+        st = evaluate(net, &ctx->test, n, eval_seed, 1, &ev, what);
+    double eval_seconds = now_s() - t0;
+    ctx->report->seconds_eval += eval_seconds;
+
+    if (!st) {
+        double rel_rms[MX_SNN_MAX_LAYERS], mean_err[MX_SNN_MAX_LAYERS], clip[MX_SNN_MAX_LAYERS],
+            spike_rate[MX_SNN_MAX_LAYERS];
+        uint64_t conv_all = 0, clip_all = 0;
+        for (size_t l = 0; l < L; l++) {
+            mx_snn_layer_stats s = {0};
+            for (size_t i = 0; i < n; i++) { /* fixed order: same sums at any thread count */
+                const mx_snn_layer_stats *x = &ev.stats[i * L + l];
+                s.err_sq_sum += x->err_sq_sum;
+                s.ref_sq_sum += x->ref_sq_sum;
+                s.err_sum += x->err_sum;
+                s.n_values += x->n_values;
+                s.spikes += x->spikes;
+                s.mm.conversions += x->mm.conversions;
+                s.mm.clipped += x->mm.clipped;
+            }
+            size_t n_out;
+            mx_snn_weights(net, l, &n_out, NULL);
+            rel_rms[l] = s.ref_sq_sum > 0.0 ? sqrt(s.err_sq_sum / s.ref_sq_sum) : 0.0;
+            mean_err[l] = s.n_values ? s.err_sum / (double)s.n_values : 0.0;
+            clip[l] = s.mm.conversions ? (double)s.mm.clipped / (double)s.mm.conversions : 0.0;
+            spike_rate[l] = (double)s.spikes / ((double)n * (double)T * (double)n_out);
+            conv_all += s.mm.conversions;
+            clip_all += s.mm.clipped;
+        }
+        for (size_t t = 0; t < T; t++)
+            acc_vs_step[t] = accuracy_at(&ev, ctx->test.y, n, T, t);
+        mx_point_result pr = {
+            .point = k,
+            .repeat = r,
+            .n_test = n,
+            .accuracy = acc_vs_step[T - 1],
+            .accuracy_snn_digital = acc_digital,
+            .accuracy_ann = e->ann_accuracy,
+            .adc_clip_rate = conv_all ? (double)clip_all / (double)conv_all : 0.0,
+            .eval_seconds = eval_seconds,
+            .timesteps = T,
+            .accuracy_vs_step = acc_vs_step,
+            .n_layers = L,
+            .layer_rel_rms_error = rel_rms,
+            .layer_mean_error = mean_err,
+            .layer_clip_rate = clip,
+            .layer_adc_range_a = range_a,
+            .layer_spike_rate = spike_rate,
+        };
+        st = mx_results_write_point(res, pc, &pr);
+        if (!st) {
+            mx_run_report *rep = ctx->report;
+            mx_run_row *row = &rep->rows[rep->n_rows++];
+            row->point = k;
+            row->repeat = r;
+            snprintf(row->swept, sizeof row->swept, "%s", swept);
+            row->accuracy = pr.accuracy;
+            row->accuracy_snn_digital = acc_digital;
+            row->accuracy_ann = e->ann_accuracy;
+            row->adc_clip_rate = pr.adc_clip_rate;
+            mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
+                                "ANN %.2f %%",
+                   k + 1, mx_config_n_points(base), swept, 100.0 * pr.accuracy,
+                   100.0 * acc_digital, 100.0 * e->ann_accuracy);
+        }
+    }
+    for (size_t l = 0; l < L; l++)
+        mx_matmul_destroy(mm[l]);
+    mx_snn_destroy(net);
+    mx_free(acc_vs_step);
+    mx_free(ev.pred);
+    mx_free(ev.stats);
+    mx_free(pred_digital);
+    return st;
+}
+
+void mx_run_report_free(mx_run_report *r)
+{
+    if (!r)
+        return;
+    mx_free(r->rows);
+    r->rows = NULL;
+    r->n_rows = 0;
+}
+
+static mx_status load_data(run_ctx *ctx, const mx_experiment_config *cfg)
+{
+    char dir[1024];
+    mx_status st = mx_data_dir_find(ctx->opt->data_dir, dir, sizeof dir);
+    if (st)
+        return st;
+    size_t test_limit = ctx->opt->full ? 0 : cfg->dataset.test_limit;
+    st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TRAIN, cfg->dataset.train_limit,
+                         &ctx->train);
+    if (!st)
+        st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TEST, test_limit, &ctx->test);
+    if (st)
+        return st;
+    ctx->n_test = ctx->test.n;
+    mx_log(MX_LOG_INFO, "dataset %s from %s: %zu training, %zu test examples", cfg->dataset.name,
+           dir, ctx->train.n, ctx->test.n);
+    return MX_OK;
+}
+
+mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_options *opt,
+                            mx_run_report *report)
+{
+    mx_run_report local = {0};
+    mx_run_report *rep = report ? report : &local;
+    memset(rep, 0, sizeof *rep);
+    double t_start = now_s();
+    if (opt->threads > 0)
+        omp_set_num_threads(opt->threads);
+    stop_requested = 0;
+
+    static run_ctx ctx_storage;
+    run_ctx *ctx = &ctx_storage;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->opt = opt;
+    ctx->report = rep;
+    if (opt->cache_dir) {
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
+    } else {
+        const char *slash = strrchr(opt->output_path, '/');
+        int dir_len = slash ? (int)(slash - opt->output_path) : 1;
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%.*s/cache", dir_len,
+                 slash ? opt->output_path : ".");
+    }
+
+    const size_t n_points = mx_config_n_points(cfg);
+    mx_results *res = NULL;
+    mx_status st = mx_config_validate(cfg);
+    if (!st) {
+        rep->rows = mx_calloc(n_points * cfg->repeats, sizeof(mx_run_row));
+        st = rep->rows ? MX_OK : mx_fail(MX_ENOMEM, "out of memory");
+    }
+    /* Resolve every point before any work, so a bad sweep fails at once. */
+    for (size_t k = 0; k < n_points && !st; k++) {
+        mx_experiment_config pc;
+        st = mx_config_point(cfg, k, &pc);
+    }
+    if (!st)
+        st = load_data(ctx, cfg);
+    if (!st)
+        st = mx_results_create(opt->output_path, cfg, &res);
+    for (size_t k = 0; k < n_points && !st; k++) {
+        mx_experiment_config pc;
+        st = mx_config_point(cfg, k, &pc);
+        for (size_t r = 0; r < cfg->repeats && !st; r++) {
+            if (stop_requested) {
+                st = mx_fail(MX_EINTERRUPT, "stopped after %zu of %zu points", k, n_points);
+                break;
+            }
+            st = run_point(ctx, cfg, &pc, k, r, res);
+            if (st)
+                mx_fail_context(st, "sweep point %zu", k + 1);
+        }
+    }
+    rep->n_test = ctx->n_test;
+    if (res) {
+        mx_status cst = mx_results_close(res, st == MX_OK);
+        if (!st)
+            st = cst;
+    }
+    for (size_t i = 0; i < ctx->n_nets; i++)
+        mx_mlp_destroy(ctx->nets[i].mlp);
+    mx_dataset_free(&ctx->train);
+    mx_dataset_free(&ctx->test);
+    rep->seconds_total = now_s() - t_start;
+    if (!report)
+        mx_run_report_free(&local); /* a caller's report keeps the rows done so far */
+    return st;
+}
