@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * main.c: the memxbar command-line program. It parses arguments, installs a
+ * stderr logger and a progress bar, calls experiments/, prints the summary —
+ * and is the only place that prints or exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/progress.h"
+#include "core/core.h"
+#include "experiments/config.h"
+#include "experiments/experiments.h"
+#include "mx_build_config.h"
+
+#define MAX_OVERRIDES 64
+
+static const char usage[] =
+    "usage: memxbar sweep [CONFIG.yaml] [options]\n"
+    "       memxbar --version | --help\n"
+    "\n"
+    "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
+    "network, run it on the emulated crossbar at every sweep point, write HDF5.\n"
+    "Without CONFIG the built-in default sweep runs (examples/default.yaml).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE   results file (default: results/<config name>.h5)\n"
+    "  --data DIR          dataset folder (default: $MEMXBAR_DATA, ./data, ../shared/data)\n"
+    "  --cache DIR         trained-network cache (default: <output folder>/cache)\n"
+    "  --full              evaluate the whole test set (overrides dataset.test_limit)\n"
+    "  --set PATH=VALUE    override one config field, e.g. --set hardware.adc.bits=6\n"
+    "  --threads N         worker threads (default: all cores)\n"
+    "  -q, --quiet         no progress, only the summary\n"
+    "  -v, --verbose       also per-epoch training losses\n";
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    mx_experiment_request_stop();
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "memxbar: %s%s%s\n", what ? what : "", what ? ": " : "", mx_last_error());
+    return 1;
+}
+
+static int make_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
+                          const char *output)
+{
+    printf("\n%-44s %10s %10s %8s %8s\n", "sweep point", "crossbar", "digital", "ANN",
+           "ADC clip");
+    printf("%-44s %10s %10s %8s %8s\n", "", "SNN %", "SNN %", "%", "%");
+    for (size_t i = 0; i < rep->n_rows; i++) {
+        const mx_run_row *r = &rep->rows[i];
+        char label[300];
+        if (cfg->repeats > 1)
+            snprintf(label, sizeof label, "%s #%zu", r->swept, r->repeat);
+        else
+            snprintf(label, sizeof label, "%s", r->swept[0] ? r->swept : "(no sweep)");
+        printf("%-44s %10.2f %10.2f %8.2f %8.3f\n", label, 100 * r->accuracy,
+               100 * r->accuracy_snn_digital, 100 * r->accuracy_ann, 100 * r->adc_clip_rate);
+    }
+    printf("\n%zu points x %zu repeats on %zu test images in %.1f s (training %.1f s, %zu "
+           "networks trained, %zu from cache; evaluation %.1f s)\nresults: %s\n",
+           mx_config_n_points(cfg), cfg->repeats, rep->n_test, rep->seconds_total,
+           rep->seconds_training, rep->networks_trained, rep->networks_cached,
+           rep->seconds_eval, output);
+}
+
+static int cmd_sweep(int argc, char **argv)
+{
+    const char *config_path = NULL, *output = NULL;
+    const char *overrides[MAX_OVERRIDES];
+    size_t n_overrides = 0;
+    mx_run_options opt = {0};
+    cli_output out = {0};
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int has_next = i + 1 < argc;
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next)
+            output = argv[++i];
+        else if (!strcmp(a, "--data") && has_next)
+            opt.data_dir = argv[++i];
+        else if (!strcmp(a, "--cache") && has_next)
+            opt.cache_dir = argv[++i];
+        else if (!strcmp(a, "--full"))
+            opt.full = 1;
+        else if (!strcmp(a, "--threads") && has_next)
+            opt.threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--set") && has_next) {
+            if (n_overrides == MAX_OVERRIDES) {
+                fprintf(stderr, "memxbar: at most %d --set options\n", MAX_OVERRIDES);
+                return 2;
+            }
+            overrides[n_overrides++] = argv[++i];
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+            out.quiet = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            out.verbose = 1;
+        else if (a[0] == '-' ) {
+            fprintf(stderr, "memxbar: unknown or incomplete option '%s'\n\n%s", a, usage);
+            return 2;
+        } else if (!config_path)
+            config_path = a;
+        else {
+            fprintf(stderr, "memxbar: unexpected argument '%s'\n\n%s", a, usage);
+            return 2;
+        }
+    }
+    if (opt.threads < 0) {
+        fprintf(stderr, "memxbar: --threads: expected a positive number\n");
+        return 2;
+    }
+    mx_experiment_config cfg;
+    mx_status st = config_path ? mx_config_load(config_path, &cfg) : mx_config_load_default(&cfg);
+    if (st)
+        return fail(NULL);
+    for (size_t i = 0; i < n_overrides; i++) {
+        char path[MX_CONFIG_NAME_BYTES];
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq == overrides[i] || (size_t)(eq - overrides[i]) >= sizeof path) {
+            fprintf(stderr, "memxbar: --set %s: expected PATH=VALUE\n", overrides[i]);
+            mx_config_free(&cfg);
+            return 2;
+        }
+        snprintf(path, sizeof path, "%.*s", (int)(eq - overrides[i]), overrides[i]);
+        if (mx_config_set(&cfg, path, eq + 1)) {
+            mx_config_free(&cfg);
+            return fail("--set");
+        }
+    }
+    char default_output[512];
+    if (!output) {
+        const char *base = config_path ? strrchr(config_path, '/') : NULL;
+        base = base ? base + 1 : (config_path ? config_path : "default.yaml");
+        const char *dot = strrchr(base, '.');
+        int len = dot ? (int)(dot - base) : (int)strlen(base);
+        snprintf(default_output, sizeof default_output, "results/%.*s.h5", len, base);
+        output = default_output;
+    }
+    if (make_parent_dir(output) != 0) {
+        fprintf(stderr, "memxbar: %s: cannot create its folder: %s\n", output, strerror(errno));
+        mx_config_free(&cfg);
+        return 1;
+    }
+    opt.output_path = output;
+    cli_output_install(&out);
+    signal(SIGINT, on_sigint);
+    if (!out.quiet)
+        fprintf(stderr, "memxbar %s (%s): %s, %zu sweep points x %zu repeats -> %s\n",
+                MX_VERSION, MX_GIT_DESCRIBE, cfg.source_path, mx_config_n_points(&cfg),
+                cfg.repeats, output);
+    mx_run_report rep;
+    st = mx_experiment_run(&cfg, &opt, &rep);
+    int code = 0;
+    if (st == MX_EINTERRUPT) {
+        fprintf(stderr, "memxbar: %s; finished points are in %s.partial\n", mx_last_error(),
+                output);
+        code = 130;
+    } else if (st) {
+        fprintf(stderr, "memxbar: %s\n", mx_last_error());
+        if (rep.n_rows)
+            fprintf(stderr, "memxbar: the %zu points finished before the error are in %s.partial\n",
+                    rep.n_rows, output);
+        code = 1;
+    } else {
+        print_summary(&cfg, &rep, output);
+    }
+    mx_run_report_free(&rep);
+    mx_config_free(&cfg);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("memxbar %s (%s)\n", MX_VERSION, MX_GIT_DESCRIBE);
+        return 0;
+    }
+    if (!strcmp(argv[1], "sweep"))
+        return cmd_sweep(argc - 2, argv + 2);
+    fprintf(stderr, "memxbar: unknown command '%s'\n\n%s", argv[1], usage);
+    return 2;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Plot a memxbar results file: accuracy against the first numeric swept field,
+one line per combination of the other swept fields (error bars over repeats),
+and accuracy against time step for every point. Writes PNGs beside the file.
+
+    scripts/plot_results.py results/default.h5
+
+Needs Debian's python3-h5py and python3-matplotlib (installed by memxbar.sh);
+run it with /usr/bin/python3.
+"""
+import sys
+from collections import defaultdict
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
+           "n_test", "eval_seconds", "point", "repeat")
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def main(path):
+    with h5py.File(path, "r") as f:
+        s = f["summary"][()]
+        axes = [n for n in s.dtype.names if n not in METRICS]
+        numeric = [a for a in axes if s.dtype[a].kind == "f"]
+        if not axes:
+            print("no swept fields: nothing to plot against")
+            return 0
+        x_axis = numeric[0] if numeric else axes[0]
+        others = [a for a in axes if a != x_axis]
+        groups = defaultdict(lambda: defaultdict(list))
+        for row in s:
+            key = tuple(text(row[a]) for a in others)
+            groups[key][float(row[x_axis]) if x_axis in numeric else text(row[x_axis])].append(
+                100.0 * row["accuracy"])
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        for key, pts in sorted(groups.items()):
+            xs = sorted(pts)
+            mean = [np.mean(pts[x]) for x in xs]
+            err = [np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
+            label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar SNN"
+            ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, label=label)
+        digital = 100.0 * float(np.max(s["accuracy_snn_digital"]))
+        ax.axhline(digital, color="gray", ls="--", lw=1, label=f"digital SNN ({digital:.2f} %)")
+        ax.set_xlabel(x_axis + (" (relative σ)" if x_axis.endswith("sigma") else ""))
+        ax.set_ylabel("test accuracy of the crossbar SNN (%)")
+        n_test = int(s["n_test"][0])
+        ax.set_title(f"{path}: {n_test} test images, error bars: std over repeats")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        out1 = path.rsplit(".", 1)[0] + "-accuracy.png"
+        fig.tight_layout()
+        fig.savefig(out1, dpi=120)
+
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        for k in sorted(f["points"], key=int):
+            for r in sorted(f["points"][k], key=int):
+                g = f["points"][k][r]
+                acc = 100.0 * g["accuracy_vs_step"][()]
+                label = ", ".join(f"{a.split('.')[-1]}={text(g.attrs[a])}" for a in axes if a in g.attrs)
+                ax.plot(np.arange(1, len(acc) + 1), acc, lw=1, label=label if r == "0" else None)
+        ax.set_xlabel("time step")
+        ax.set_ylabel("accuracy using spikes so far (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+        out2 = path.rsplit(".", 1)[0] + "-timesteps.png"
+        fig.tight_layout()
+        fig.savefig(out2, dpi=120)
+    print(out1)
+    print(out2)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: scripts/plot_results.py RESULTS.h5")
+    sys.exit(main(sys.argv[1]))
