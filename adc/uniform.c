@@ -77,17 +77,24 @@ size_t mx_adc_convert(const mx_adc *adc, float *current_a, size_t n)
     const float inv_step = (float)(1.0 / adc->step_a);
     const float step = (float)adc->step_a;
     const float kmin = (float)adc->code_min, kmax = (float)adc->code_max;
-    size_t clipped = 0;
+    const float lo = kmin - 1.0f, hi = kmax + 1.0f;
+    /* Written as selects so the compiler vectorises it: a tile read converts
+     * hundreds of currents at once (an integer count vectorises; a float sum
+     * would not without reassociation). */
+    uint32_t clipped = 0;
     for (size_t i = 0; i < n; i++) {
-        float k = floorf(current_a[i] * inv_step);
-        if (k < kmin) {
-            k = kmin;
-            clipped++;
-        } else if (k > kmax) {
-            k = kmax;
-            clipped++;
-        }
-        current_a[i] = (k + 0.5f) * step;
+        const float x = current_a[i];
+        float q = x * inv_step;
+        q = q > lo ? q : lo; /* NaN lands on lo, never in the int cast */
+        q = q < hi ? q : hi;
+        float k = (float)(int32_t)q;
+        k = k > q ? k - 1.0f : k; /* floor */
+        clipped += (k < kmin) | (k > kmax);
+        k = k > kmin ? k : kmin;
+        k = k < kmax ? k : kmax;
+        /* x − x is 0 for a finite current and NaN otherwise: a NaN or
+         * infinite current comes out NaN for the caller's finiteness check. */
+        current_a[i] = (k + 0.5f) * step + (x - x);
     }
     return clipped;
 }

@@ -41,7 +41,7 @@ void mx_rng_init_named(mx_rng *r, uint64_t seed, const char *name, uint64_t item
     mx_rng_init(r, seed, mx_stream_id(name), item);
 }
 
-static void refill(mx_rng *r)
+void mx_rng_refill(mx_rng *r)
 {
     philox4x32_ctr_t c = {{r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3]}};
     philox4x32_key_t k = {{r->key[0], r->key[1]}};
@@ -52,16 +52,9 @@ static void refill(mx_rng *r)
     r->pos = 0;
 }
 
-uint32_t mx_rng_u32(mx_rng *r)
-{
-    if (r->pos >= 4)
-        refill(r);
-    return r->buf[r->pos++];
-}
-
 void mx_rng_block(mx_rng *r, uint32_t out[4])
 {
-    refill(r);
+    mx_rng_refill(r);
     for (int i = 0; i < 4; i++)
         out[i] = r->buf[i];
     r->pos = 4;

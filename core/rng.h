@@ -36,8 +36,16 @@ void mx_rng_init(mx_rng *r, uint64_t seed, uint32_t stream_id, uint64_t item);
 /* Convenience: mx_rng_init with mx_stream_id(name). */
 void mx_rng_init_named(mx_rng *r, uint64_t seed, const char *name, uint64_t item);
 
-/* Next 32 random bits. */
-uint32_t mx_rng_u32(mx_rng *r);
+/* Compute the next block into buf (internal; used by the inline fast path). */
+void mx_rng_refill(mx_rng *r);
+
+/* Next 32 random bits. Inline: the encoder draws one per input per step. */
+static inline uint32_t mx_rng_u32(mx_rng *r)
+{
+    if (r->pos >= 4)
+        mx_rng_refill(r);
+    return r->buf[r->pos++];
+}
 
 /* The next whole block of 4 words (any partly used block is skipped), for
  * models that spend exactly one block per item (one cell, one neuron). */

@@ -119,10 +119,17 @@ static void reram_program(const mx_device_params *p, const float *g_target_s, fl
         double fault = mx_u01(u[0]);
         double xi_d2d = 0.0, xi_prog = 0.0;
         if (any_noise) {
-            double radius = sqrt(-2.0 * log(mx_u01(u[1])));
-            double angle = 2.0 * M_PI * mx_u01(u[2]);
-            xi_d2d = radius * cos(angle);
-            xi_prog = any_prog ? radius * sin(angle) : 0.0;
+            /* Box–Muller in single precision: the draws end in float
+             * conductances, and logf/sincosf cost a third of log/sin/cos —
+             * this function runs for every cell at every minibatch of
+             * noise-aware training. */
+            float radius = sqrtf(-2.0f * logf((float)mx_u01(u[1])));
+            float sn, cs;
+            float angle = (float)(2.0 * M_PI * mx_u01(u[2]));
+            sn = sinf(angle);
+            cs = cosf(angle);
+            xi_d2d = (double)(radius * cs);
+            xi_prog = any_prog ? (double)(radius * sn) : 0.0;
         }
         double g;
         if (fault < p->stuck_at_gmin_frac) {
@@ -133,7 +140,7 @@ static void reram_program(const mx_device_params *p, const float *g_target_s, fl
             double target = mx_device_quantise(p, (double)g_target_s[i]);
             double g_hat = target / p->g_max_s;
             double sigma_prog = p->g_max_s * (c0 + c1 * g_hat + c2 * g_hat * g_hat);
-            g = s > 0.0 ? target * exp(s * xi_d2d - 0.5 * s2) : target;
+            g = s > 0.0 ? target * (double)expf((float)(s * xi_d2d - 0.5 * s2)) : target;
             if (sigma_prog > 0.0)
                 g += sigma_prog * xi_prog;
             g = clamp(g, p->g_min_s, p->g_max_s);

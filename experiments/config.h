@@ -54,7 +54,8 @@ typedef struct mx_experiment_config {
         mx_train_config train;   /* optimizer, epochs, batch, rate (see mlp.h) */
         mx_training_mode mode;   /* MX_TRAINING_PLAIN */
         size_t noise_epochs;     /* noise-aware fine-tuning epochs, starting from
-                                    the plain network; 5 */
+                                    the plain network; 2 */
+        double noise_learning_rate; /* learning rate of the noise-aware fine-tuning; 3e-4 */
         double noise_sigma;      /* device variation σ used while training; < 0 =
                                     the evaluated device's d2d_sigma; -1 */
     } training;

@@ -34,8 +34,8 @@ typedef struct mx_train_config {
     mx_optimizer optimizer; /* MX_OPT_ADAM */
     size_t epochs;          /* passes over the training set; 15 */
     size_t batch_size;      /* examples per minibatch; 128 */
-    double learning_rate;   /* Adam step size / SGD rate; 1e-3 */
-    double lr_decay;        /* learning rate multiplied by this after each epoch; 0.8 */
+    double learning_rate;   /* Adam step size / SGD rate; 4e-3 */
+    double lr_decay;        /* learning rate multiplied by this after each epoch; 0.75 */
     double momentum;        /* SGD momentum; 0.9 */
     double weight_decay;    /* L2 coefficient; 0 */
 } mx_train_config;
