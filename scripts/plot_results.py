@@ -24,7 +24,11 @@ METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
 
 
 def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def main(path):
@@ -50,11 +54,14 @@ def main(path):
             label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar SNN"
             ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, label=label)
         digital = 100.0 * float(np.max(s["accuracy_snn_digital"]))
-        ax.axhline(digital, color="gray", ls="--", lw=1, label=f"digital SNN ({digital:.2f} %)")
+        ax.axhline(digital, color="gray", ls="--", lw=1,
+                   label=f"digital SNN, best network ({digital:.2f} %)")
         ax.set_xlabel(x_axis + (" (relative σ)" if x_axis.endswith("sigma") else ""))
         ax.set_ylabel("test accuracy of the crossbar SNN (%)")
         n_test = int(s["n_test"][0])
-        ax.set_title(f"{path}: {n_test} test images, error bars: std over repeats")
+        repeats = int(s["repeat"].max()) + 1
+        spread = "error bars: std over repeats" if repeats > 1 else "1 repeat"
+        ax.set_title(f"{path}: {n_test} test images, {spread}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         out1 = path.rsplit(".", 1)[0] + "-accuracy.png"
