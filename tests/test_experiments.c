@@ -3,8 +3,8 @@
  * test_experiments.c: the whole path — YAML config → training → conversion →
  * crossbar → calibration → evaluation → HDF5 — on the UCI digits (small and
  * fast): the results file is complete and readable, the same seed gives
- * identical /summary at 1 and 2 threads, the network cache is used on a
- * second run, and a bad sweep point or missing data is refused before any
+ * identical /summary at 1 and 2 threads (training included), the network
+ * cache is used on a second run, and a bad sweep point or missing data is refused before any
  * file is written.
  */
 #include "tests/support/mx_test.h"
@@ -83,12 +83,12 @@ static size_t read_summary(const char *path, summary_row *rows, size_t cap)
     return (size_t)n;
 }
 
-static void run_sweep(const char *out, int threads, mx_run_report *rep)
+static void run_sweep(const char *out, int threads, const char *cache_name, mx_run_report *rep)
 {
     mx_experiment_config cfg;
     assert_int_equal(mx_config_parse(small_sweep, strlen(small_sweep), "small.yaml", &cfg), MX_OK);
     char cache[320];
-    snprintf(cache, sizeof cache, "%s/cache", tmp_dir);
+    snprintf(cache, sizeof cache, "%s/%s", tmp_dir, cache_name);
     mx_run_options opt = {.output_path = out, .cache_dir = cache, .threads = threads};
     mx_status st = mx_experiment_run(&cfg, &opt, rep);
     if (st)
@@ -100,12 +100,16 @@ static void run_sweep(const char *out, int threads, mx_run_report *rep)
 static void test_sweep_writes_complete_results_identical_at_one_and_two_threads(void **state)
 {
     (void)state;
-    char out1[320], out2[320], partial[340];
+    char out1[320], out2[320], out3[320], partial[340];
     snprintf(out1, sizeof out1, "%s/one.h5", tmp_dir);
     snprintf(out2, sizeof out2, "%s/two.h5", tmp_dir);
-    mx_run_report rep1, rep2;
-    run_sweep(out1, 1, &rep1);
-    run_sweep(out2, 2, &rep2);
+    snprintf(out3, sizeof out3, "%s/three.h5", tmp_dir);
+    mx_run_report rep1, rep2, rep3;
+    /* Runs 1 and 2 each train from scratch (separate caches), at 1 and 2
+     * threads; run 3 finds run 1's networks in its cache. */
+    run_sweep(out1, 1, "cache-a", &rep1);
+    run_sweep(out2, 2, "cache-b", &rep2);
+    run_sweep(out3, 2, "cache-a", &rep3);
     /* Complete files only: the .partial was renamed away. */
     snprintf(partial, sizeof partial, "%s.partial", out1);
     assert_int_not_equal(access(out1, R_OK), -1);
@@ -114,19 +118,23 @@ static void test_sweep_writes_complete_results_identical_at_one_and_two_threads(
     /* plain, and noise-aware at σ = 0.3 (at σ = 0 noise-aware training
      * perturbs nothing: it is the plain network) */
     assert_int_equal(rep1.networks_trained, 2);
-    assert_int_equal(rep2.networks_trained, 0);
-    assert_int_equal(rep2.networks_cached, 2);
+    assert_int_equal(rep2.networks_trained, 2);
+    assert_int_equal(rep3.networks_trained, 0);
+    assert_int_equal(rep3.networks_cached, 2);
 
-    summary_row a[8], b[8];
-    size_t na = read_summary(out1, a, 8), nb = read_summary(out2, b, 8);
+    summary_row a[8], b[8], c[8];
+    size_t na = read_summary(out1, a, 8), nb = read_summary(out2, b, 8),
+           nc = read_summary(out3, c, 8);
     assert_int_equal(na, 4);
     assert_int_equal(nb, 4);
+    assert_int_equal(nc, 4);
     for (size_t i = 0; i < na; i++) {
         print_message("point %llu sigma %.1f: crossbar %.3f digital %.3f ann %.3f clip %.4f\n",
                       (unsigned long long)a[i].point, a[i].sigma, a[i].accuracy,
                       a[i].accuracy_snn_digital, a[i].accuracy_ann, a[i].adc_clip_rate);
         assert_int_equal(a[i].point, i);
-        assert_memory_equal(&a[i], &b[i], sizeof a[i]); /* bit-identical */
+        assert_memory_equal(&a[i], &b[i], sizeof a[i]); /* bit-identical, training included */
+        assert_memory_equal(&a[i], &c[i], sizeof a[i]); /* and from the cache */
         assert_true(a[i].accuracy > 0.5);                /* a working classifier */
     }
     /* Rows follow the sweep: σ is the outer axis. */
@@ -140,6 +148,7 @@ static void test_sweep_writes_complete_results_identical_at_one_and_two_threads(
     assert_close(acc[2], a[2].accuracy, 0.0, 0.0);
     mx_run_report_free(&rep1);
     mx_run_report_free(&rep2);
+    mx_run_report_free(&rep3);
 }
 
 static void test_invalid_sweep_point_is_refused_before_anything_is_written(void **state)
