@@ -19,6 +19,7 @@
  * identifier a function opens is closed on every path out of it.
  */
 #include "experiments/results.h"
+#include "experiments/h5io.h"
 
 #include <hdf5.h>
 
@@ -86,69 +87,14 @@ static const metric_column metric_columns[] = {
 
 /* ---- small HDF5 helpers ------------------------------------------------ */
 
-/* Close any kind of identifier and mark it closed; harmless on an invalid
- * one, so cleanup paths can call it unconditionally. */
-static void h5_close(hid_t *id)
-{
-    if (*id < 0)
-        return;
-    switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
-    case H5I_GROUP: H5Gclose(*id); break;
-    case H5I_DATASET: H5Dclose(*id); break;
-    case H5I_DATASPACE: H5Sclose(*id); break;
-    case H5I_DATATYPE: H5Tclose(*id); break;
-    case H5I_ATTR: H5Aclose(*id); break;
-    case H5I_GENPROP_LST: H5Pclose(*id); break;
-    default: break;
-    }
-    *id = H5I_INVALID_HID;
-}
-
-/* Write (or replace) a scalar attribute of type `file_type` from `value`
- * given in `mem_type`. Returns < 0 on failure. */
-static herr_t attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
-                         const void *value)
-{
-    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    herr_t rc = -1;
-    htri_t exists = H5Aexists(loc, name);
-    if (exists < 0 || (exists > 0 && H5Adelete(loc, name) < 0))
-        return -1;
-    space = H5Screate(H5S_SCALAR);
-    if (space < 0)
-        goto done;
-    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0)
-        goto done;
-    rc = H5Awrite(attr, mem_type, value);
-done:
-    h5_close(&attr);
-    h5_close(&space);
-    return rc;
-}
-
-/* Variable-length UTF-8 string: h5py reads it as str. */
-static herr_t attr_string(hid_t loc, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    herr_t rc = -1;
-    if (type < 0)
-        return -1;
-    if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
-        rc = attr_write(loc, name, type, type, &value);
-    h5_close(&type);
-    return rc;
-}
-
 static herr_t attr_u64(hid_t loc, const char *name, uint64_t value)
 {
-    return attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &value);
+    return mx_h5_attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &value);
 }
 
 static herr_t attr_f64(hid_t loc, const char *name, double value)
 {
-    return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+    return mx_h5_attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &value);
 }
 
 /* A 1-D float64 dataset holding data[0..n). */
@@ -163,16 +109,9 @@ static herr_t dataset_f64(hid_t loc, const char *name, const double *data, size_
     dset = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (dset >= 0)
         rc = n ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
-    h5_close(&dset);
-    h5_close(&space);
+    mx_h5_close(&dset);
+    mx_h5_close(&space);
     return rc;
-}
-
-/* Why a file could not be opened: the system's reason when HDF5 left one
- * in errno (it opens files with open(2)), else the usual suspects. */
-static const char *errno_text(int err, const char *fallback)
-{
-    return err ? strerror(err) : fallback;
 }
 
 static char *dup_string(const char *a, const char *b)
@@ -313,7 +252,7 @@ static hid_t make_row_type(const mx_results *r)
             H5Tset_strpad(str, H5T_STR_NULLPAD) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0 ||
             H5Tinsert(type, ax->path, ax->offset, str) < 0)
             goto fail;
-        h5_close(&str);
+        mx_h5_close(&str);
     }
     size_t offset = r->row_bytes - N_METRIC_COLUMNS * sizeof(uint64_t);
     for (size_t i = 0; i < N_METRIC_COLUMNS; i++, offset += sizeof(uint64_t)) {
@@ -323,8 +262,8 @@ static hid_t make_row_type(const mx_results *r)
     }
     return type;
 fail:
-    h5_close(&str);
-    h5_close(&type);
+    mx_h5_close(&str);
+    mx_h5_close(&type);
     return H5I_INVALID_HID;
 }
 
@@ -353,7 +292,7 @@ static mx_status write_root_attrs(const mx_results *r, const mx_experiment_confi
         {"status", "incomplete"},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
-        if (attr_string(r->file, strings[i].name, strings[i].value) < 0)
+        if (mx_h5_attr_string(r->file, strings[i].name, strings[i].value) < 0)
             return mx_fail(MX_EIO, "%s: cannot write root attribute %s", r->partial,
                            strings[i].name);
     if (attr_u64(r->file, "root_seed", cfg->seed) < 0)
@@ -381,8 +320,8 @@ static mx_status create_summary(mx_results *r)
     if (r->summary < 0)
         st = mx_fail(MX_EIO, "%s: cannot create /summary", r->partial);
 done:
-    h5_close(&dcpl);
-    h5_close(&space);
+    mx_h5_close(&dcpl);
+    mx_h5_close(&space);
     return st;
 }
 
@@ -391,9 +330,9 @@ done:
 static herr_t close_handles(mx_results *r)
 {
     herr_t rc = 0;
-    h5_close(&r->summary);
-    h5_close(&r->row_type);
-    h5_close(&r->points);
+    mx_h5_close(&r->summary);
+    mx_h5_close(&r->row_type);
+    mx_h5_close(&r->points);
     if (r->file >= 0) {
         rc = H5Fclose(r->file);
         r->file = H5I_INVALID_HID;
@@ -441,7 +380,7 @@ static mx_status results_alloc(const char *path, const mx_experiment_config *cfg
     if (st == MX_OK && (r->row_type = make_row_type(r)) < 0)
         st = mx_fail(MX_EIO, "%s: cannot build the /summary row type", r->partial);
     if (st != MX_OK) {
-        h5_close(&r->row_type);
+        mx_h5_close(&r->row_type);
         free_results(r);
         return st;
     }
@@ -464,7 +403,7 @@ mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
     r->file = H5Fcreate(r->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (r->file < 0) {
         st = mx_fail(MX_EIO, "%s: cannot create HDF5 file (%s)", r->partial,
-                     errno_text(errno, "directory missing or not writable?"));
+                     mx_h5_errno_text(errno, "directory missing or not writable?"));
         close_handles(r);
         free_results(r);
         return st;
@@ -495,7 +434,7 @@ static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *
     for (size_t a = 0; a < r->n_axes; a++) {
         const results_axis *ax = &r->axes[a];
         herr_t rc = ax->numeric ? attr_f64(group, ax->path, ax->number[idx[a]])
-                                : attr_string(group, ax->path, ax->text[idx[a]]);
+                                : mx_h5_attr_string(group, ax->path, ax->text[idx[a]]);
         if (rc < 0)
             return rc;
     }
@@ -543,8 +482,8 @@ static herr_t append_row(mx_results *r)
     if (file_space >= 0 && mem_space >= 0 &&
         H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
         rc = H5Dwrite(r->summary, r->row_type, mem_space, file_space, H5P_DEFAULT, r->row);
-    h5_close(&mem_space);
-    h5_close(&file_space);
+    mx_h5_close(&mem_space);
+    mx_h5_close(&file_space);
     if (rc < 0) /* leave the table as it was */
         H5Dset_extent(r->summary, start);
     else
@@ -642,12 +581,12 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
     if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
         st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
 done:
-    h5_close(&group);
+    mx_h5_close(&group);
     /* A point that failed before its row leaves no group behind, so writing
      * it again can succeed. */
     if (st != MX_OK && created && !appended && point_group >= 0)
         H5Ldelete(point_group, repeat_name, H5P_DEFAULT);
-    h5_close(&point_group);
+    mx_h5_close(&point_group);
     return st;
 }
 
@@ -672,9 +611,9 @@ static int attr_string_equals(hid_t loc, const char *name, const char *expected)
         result = strcmp(value, expected) == 0;
     if (value)
         H5free_memory(value);
-    h5_close(&mtype);
-    h5_close(&ftype);
-    h5_close(&attr);
+    mx_h5_close(&mtype);
+    mx_h5_close(&ftype);
+    mx_h5_close(&attr);
     return result;
 }
 
@@ -684,7 +623,7 @@ static herr_t attr_read_u64(hid_t loc, const char *name, uint64_t *value)
         return -1;
     hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
     herr_t rc = attr >= 0 ? H5Aread(attr, H5T_NATIVE_UINT64, value) : -1;
-    h5_close(&attr);
+    mx_h5_close(&attr);
     return rc;
 }
 
@@ -709,7 +648,7 @@ static mx_status check_same_sweep(mx_results *r, const mx_experiment_config *cfg
                        (unsigned long long)cfg->seed, cfg->repeats);
     hid_t ftype = H5Dget_type(r->summary);
     htri_t same_columns = ftype >= 0 ? H5Tequal(ftype, r->row_type) : -1;
-    h5_close(&ftype);
+    mx_h5_close(&ftype);
     if (same_columns <= 0)
         return mx_fail(MX_EMISMATCH, "%s: /summary columns differ from this sweep's axes; "
                                      "cannot resume",
@@ -762,8 +701,8 @@ static mx_status load_done(mx_results *r)
     r->n_rows = n;
 done:
     mx_free(pairs);
-    h5_close(&mtype);
-    h5_close(&space);
+    mx_h5_close(&mtype);
+    mx_h5_close(&space);
     return st;
 }
 
@@ -789,12 +728,12 @@ static mx_status remove_unfinished_groups(mx_results *r)
                 continue;
             exists = H5Lexists(group, rname, H5P_DEFAULT);
             if (exists < 0 || (exists > 0 && H5Ldelete(group, rname, H5P_DEFAULT) < 0)) {
-                h5_close(&group);
+                mx_h5_close(&group);
                 return mx_fail(MX_EIO, "%s: cannot remove the unfinished /points/%s/%s",
                                r->partial, name, rname);
             }
         }
-        h5_close(&group);
+        mx_h5_close(&group);
     }
     return MX_OK;
 }
@@ -815,7 +754,7 @@ mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
         st = errno == ENOENT
                  ? mx_fail(MX_ENOTFOUND, "%s: no unfinished sweep to resume", r->partial)
                  : mx_fail(MX_EIO, "%s: cannot open (%s)", r->partial,
-                           errno_text(errno, "unreadable?"));
+                           mx_h5_errno_text(errno, "unreadable?"));
     else if (is_h5 == 0)
         st = mx_fail(MX_EFORMAT, "%s: not an HDF5 file", r->partial);
     if (st == MX_OK) {
@@ -827,7 +766,7 @@ mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
                                        "it?)",
                                r->partial)
                      : mx_fail(MX_EIO, "%s: cannot open for writing (%s)", r->partial,
-                               errno_text(errno, "truncated, corrupt or read-only?"));
+                               mx_h5_errno_text(errno, "truncated, corrupt or read-only?"));
     }
     if (st == MX_OK) {
         if (H5Lexists(r->file, "summary", H5P_DEFAULT) > 0)
@@ -844,7 +783,7 @@ mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
         st = load_done(r);
     if (st == MX_OK)
         st = remove_unfinished_groups(r);
-    if (st == MX_OK && attr_string(r->file, "status", "incomplete") < 0)
+    if (st == MX_OK && mx_h5_attr_string(r->file, "status", "incomplete") < 0)
         st = mx_fail(MX_EIO, "%s: cannot write root attribute status", r->partial);
     if (st == MX_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
         st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
@@ -878,7 +817,7 @@ mx_status mx_results_close(mx_results *r, int complete)
                          "%s: cannot mark complete: %llu of %llu (point, repeat) rows written",
                          r->partial, (unsigned long long)r->n_rows,
                          (unsigned long long)expected);
-        else if (attr_string(r->file, "status", "complete") < 0)
+        else if (mx_h5_attr_string(r->file, "status", "complete") < 0)
             st = mx_fail(MX_EIO, "%s: cannot set status to complete", r->partial);
     }
     if (close_handles(r) < 0 && st == MX_OK)
@@ -902,7 +841,7 @@ mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *acc
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 < 0)
         return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
-                       errno_text(errno, "missing or unreadable?"));
+                       mx_h5_errno_text(errno, "missing or unreadable?"));
     if (is_h5 == 0)
         return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
 
@@ -966,10 +905,10 @@ mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *acc
     *n_rows = n;
 done:
     mx_free(all);
-    h5_close(&mtype);
-    h5_close(&space);
-    h5_close(&ftype);
-    h5_close(&dset);
-    h5_close(&file);
+    mx_h5_close(&mtype);
+    mx_h5_close(&space);
+    mx_h5_close(&ftype);
+    mx_h5_close(&dset);
+    mx_h5_close(&file);
     return st;
 }

@@ -14,6 +14,7 @@
  * path.
  */
 #include "experiments/weights.h"
+#include "experiments/h5io.h"
 
 #include <hdf5.h>
 
@@ -27,64 +28,7 @@
 #define WEIGHTS_FORMAT_VERSION 1
 #define TMP_SUFFIX ".tmp"
 
-/* Close any kind of identifier and mark it closed; harmless on an invalid
- * one, so cleanup paths can call it unconditionally. */
-static void h5_close(hid_t *id)
-{
-    if (*id < 0)
-        return;
-    switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
-    case H5I_GROUP: H5Gclose(*id); break;
-    case H5I_DATASET: H5Dclose(*id); break;
-    case H5I_DATASPACE: H5Sclose(*id); break;
-    case H5I_DATATYPE: H5Tclose(*id); break;
-    case H5I_ATTR: H5Aclose(*id); break;
-    case H5I_GENPROP_LST: H5Pclose(*id); break;
-    default: break;
-    }
-    *id = H5I_INVALID_HID;
-}
-
-/* Why a file could not be opened: the system's reason when HDF5 left one
- * in errno (it opens files with open(2)), else the usual suspects. */
-static const char *errno_text(int err, const char *fallback)
-{
-    return err ? strerror(err) : fallback;
-}
-
 /* ---- writing ------------------------------------------------------------ */
-
-/* An attribute of `n` elements (scalar when n == 0). Returns < 0 on failure. */
-static herr_t attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
-                         size_t n, const void *value)
-{
-    hsize_t dims[1] = {n};
-    hid_t space = n ? H5Screate_simple(1, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t attr = H5I_INVALID_HID;
-    herr_t rc = -1;
-    if (space < 0)
-        return -1;
-    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr >= 0)
-        rc = H5Awrite(attr, mem_type, value);
-    h5_close(&attr);
-    h5_close(&space);
-    return rc;
-}
-
-/* Variable-length UTF-8 string: h5py reads it as str. */
-static herr_t attr_string(hid_t loc, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1);
-    herr_t rc = -1;
-    if (type < 0)
-        return -1;
-    if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
-        rc = attr_write(loc, name, type, type, 0, &value);
-    h5_close(&type);
-    return rc;
-}
 
 static mx_status check_net(const char *path, const mx_mlp *net)
 {
@@ -121,9 +65,9 @@ static herr_t write_layer(hid_t layers, size_t l, const mx_mlp *net)
                           H5P_DEFAULT);
     if (dset >= 0)
         rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, net->w[l]);
-    h5_close(&dset);
-    h5_close(&space);
-    h5_close(&group);
+    mx_h5_close(&dset);
+    mx_h5_close(&space);
+    mx_h5_close(&group);
     return rc;
 }
 
@@ -147,7 +91,7 @@ mx_status mx_weights_save(const char *path, const mx_mlp *net, const char *key,
     hid_t layers = H5I_INVALID_HID;
     if (file < 0) {
         st = mx_fail(MX_EIO, "%s: cannot create HDF5 file (%s)", tmp,
-                     errno_text(errno, "directory missing or not writable?"));
+                     mx_h5_errno_text(errno, "directory missing or not writable?"));
         mx_free(tmp);
         return st;
     }
@@ -155,14 +99,14 @@ mx_status mx_weights_save(const char *path, const mx_mlp *net, const char *key,
     uint64_t sizes[MX_MLP_MAX_LAYERS + 1];
     for (size_t l = 0; l <= net->n_layers; l++)
         sizes[l] = net->sizes[l];
-    if (attr_string(file, "format", WEIGHTS_FORMAT) < 0 ||
-        attr_write(file, "format_version", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &version) < 0 ||
-        attr_write(file, "n_layers", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &n_layers) < 0 ||
-        attr_write(file, "sizes", H5T_STD_U64LE, H5T_NATIVE_UINT64, net->n_layers + 1, sizes) <
+    if (mx_h5_attr_string(file, "format", WEIGHTS_FORMAT) < 0 ||
+        mx_h5_attr_write(file, "format_version", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &version) < 0 ||
+        mx_h5_attr_write(file, "n_layers", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &n_layers) < 0 ||
+        mx_h5_attr_write(file, "sizes", H5T_STD_U64LE, H5T_NATIVE_UINT64, net->n_layers + 1, sizes) <
             0 ||
-        attr_string(file, "key", key ? key : "") < 0 ||
+        mx_h5_attr_string(file, "key", key ? key : "") < 0 ||
         (!isnan(ann_test_accuracy) &&
-         attr_write(file, "ann_test_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
+         mx_h5_attr_write(file, "ann_test_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
                     &ann_test_accuracy) < 0)) {
         st = mx_fail(MX_EIO, "%s: cannot write the root attributes", tmp);
         goto done;
@@ -179,7 +123,7 @@ mx_status mx_weights_save(const char *path, const mx_mlp *net, const char *key,
         }
     }
 done:
-    h5_close(&layers);
+    mx_h5_close(&layers);
     if (H5Fclose(file) < 0 && st == MX_OK)
         st = mx_fail(MX_EIO, "%s: cannot close the HDF5 file (disk full?)", tmp);
     if (st == MX_OK && rename(tmp, path) != 0)
@@ -218,9 +162,9 @@ static mx_status open_attr(const char *path, hid_t file, const char *name, H5T_c
     *attr_out = attr;
     attr = H5I_INVALID_HID;
 done:
-    h5_close(&space);
-    h5_close(&type);
-    h5_close(&attr);
+    mx_h5_close(&space);
+    mx_h5_close(&type);
+    mx_h5_close(&attr);
     return st;
 }
 
@@ -266,9 +210,9 @@ static mx_status read_string_attr(const char *path, hid_t file, const char *name
 done:
     if (vlen)
         H5free_memory(vlen);
-    h5_close(&mtype);
-    h5_close(&ftype);
-    h5_close(&attr);
+    mx_h5_close(&mtype);
+    mx_h5_close(&ftype);
+    mx_h5_close(&attr);
     return st;
 }
 
@@ -283,7 +227,7 @@ static mx_status read_u64_attr(const char *path, hid_t file, const char *name, s
         return st;
     if (H5Aread(attr, H5T_NATIVE_UINT64, out) < 0)
         st = mx_fail(MX_EFORMAT, "%s: cannot read root attribute %s", path, name);
-    h5_close(&attr);
+    mx_h5_close(&attr);
     return st;
 }
 
@@ -316,9 +260,9 @@ static mx_status open_layer(const char *path, hid_t file, size_t l, const size_t
     *dset_out = dset;
     dset = H5I_INVALID_HID;
 done:
-    h5_close(&space);
-    h5_close(&type);
-    h5_close(&dset);
+    mx_h5_close(&space);
+    mx_h5_close(&type);
+    mx_h5_close(&dset);
     return st;
 }
 
@@ -334,7 +278,7 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 < 0)
         return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
-                       errno_text(errno, "missing or unreadable?"));
+                       mx_h5_errno_text(errno, "missing or unreadable?"));
     if (is_h5 == 0)
         return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
 
@@ -402,7 +346,7 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
             goto done;
         if (H5Aread(attr, H5T_NATIVE_DOUBLE, &accuracy) < 0)
             st = mx_fail(MX_EFORMAT, "%s: cannot read root attribute ann_test_accuracy", path);
-        h5_close(&attr);
+        mx_h5_close(&attr);
         if (st != MX_OK)
             goto done;
     } else if (has_accuracy < 0) {
@@ -438,8 +382,8 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
     }
 done:
     for (size_t l = 0; l < MX_MLP_MAX_LAYERS; l++)
-        h5_close(&dsets[l]);
-    h5_close(&file);
+        mx_h5_close(&dsets[l]);
+    mx_h5_close(&file);
     mx_free(format);
     mx_free(key);
     if (st != MX_OK) {

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * h5io.c: shared HDF5 helpers of results.c and weights.c (see h5io.h).
+ */
+#include "experiments/h5io.h"
+
+#include <string.h>
+
+void mx_h5_close(hid_t *id)
+{
+    if (*id < 0)
+        return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: break;
+    }
+    *id = H5I_INVALID_HID;
+}
+
+herr_t mx_h5_attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, size_t n,
+                        const void *value)
+{
+    htri_t exists = H5Aexists(loc, name);
+    if (exists < 0 || (exists > 0 && H5Adelete(loc, name) < 0))
+        return -1;
+    hsize_t dims[1] = {n};
+    hid_t space = n ? H5Screate_simple(1, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t attr = H5I_INVALID_HID;
+    herr_t rc = -1;
+    if (space < 0)
+        return -1;
+    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr >= 0)
+        rc = H5Awrite(attr, mem_type, value);
+    mx_h5_close(&attr);
+    mx_h5_close(&space);
+    return rc;
+}
+
+herr_t mx_h5_attr_string(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    herr_t rc = -1;
+    if (type < 0)
+        return -1;
+    if (H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0)
+        rc = mx_h5_attr_write(loc, name, type, type, 0, &value);
+    mx_h5_close(&type);
+    return rc;
+}
+
+const char *mx_h5_errno_text(int err, const char *fallback)
+{
+    return err ? strerror(err) : fallback;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * h5io.h: the few HDF5 helpers every HDF5 file of memxbar needs (results,
+ * weights): closing any handle, writing attributes, explaining why a file
+ * would not open. Internal to experiments/.
+ */
+#ifndef MX_H5IO_H
+#define MX_H5IO_H
+
+#include <stddef.h>
+
+#include <hdf5.h>
+
+/* Close any kind of identifier and mark it closed; harmless on an invalid
+ * one, so cleanup paths can call it unconditionally. */
+void mx_h5_close(hid_t *id);
+
+/* Write an attribute of `n` elements (scalar when n == 0) of type
+ * `file_type` from `value` in `mem_type`, replacing one of the same name.
+ * Returns < 0 on failure. */
+herr_t mx_h5_attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, size_t n,
+                        const void *value);
+
+/* A variable-length UTF-8 string attribute: h5py reads it as str. */
+herr_t mx_h5_attr_string(hid_t loc, const char *name, const char *value);
+
+/* Why a file could not be opened: the system's reason when HDF5 left one in
+ * errno (it opens files with open(2)), else `fallback`. */
+const char *mx_h5_errno_text(int err, const char *fallback);
+
+#endif /* MX_H5IO_H */
