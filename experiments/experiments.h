@@ -26,7 +26,8 @@ typedef struct mx_run_options {
     const char *data_dir;    /* NULL: search (see dataset.h) */
     const char *cache_dir;   /* trained-network cache; NULL: <output dir>/cache */
     int full;                /* evaluate the whole test set (overrides dataset.test_limit) */
-    int threads;             /* OpenMP threads; 0 = the OpenMP default */
+    int threads;             /* OpenMP threads for the process (omp_set_num_threads);
+                                0 = leave the OpenMP default */
 } mx_run_options;
 
 /* One line per (point, repeat) for the caller's summary table. */

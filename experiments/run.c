@@ -273,17 +273,25 @@ static mx_status evaluate(const mx_snn *net, const mx_dataset *test, size_t n, u
     mx_status status = MX_OK;
     char message[2048] = "";
     size_t done = 0;
+    int any_failed = 0; /* lets the other threads skip the rest after a failure */
 #pragma omp parallel
     {
         mx_snn_state *s = NULL;
         mx_status st = mx_snn_state_create(net, &s);
 #pragma omp for schedule(dynamic, 4)
         for (size_t i = 0; i < n; i++) {
-            if (!st && !status) {
+            int failed;
+#pragma omp atomic read
+            failed = any_failed;
+            if (!st && !failed) {
                 int pred;
                 st = mx_snn_run(net, s, test->x + i * test->dim, seed, i,
                                 compare && i < RUN_COMPARE_IMAGES,
                                 out->pred + i * T, &pred, out->stats + i * L);
+                if (st) {
+#pragma omp atomic write
+                    any_failed = 1;
+                }
             }
             size_t d;
 #pragma omp atomic capture
@@ -519,18 +527,20 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         omp_set_num_threads(opt->threads);
     stop_requested = 0;
 
-    static run_ctx ctx_storage;
-    run_ctx *ctx = &ctx_storage;
-    memset(ctx, 0, sizeof *ctx);
+    run_ctx *ctx = mx_calloc(1, sizeof *ctx); /* megabytes of keys: not on the stack */
+    if (!ctx)
+        return mx_fail(MX_ENOMEM, "sweep: out of memory");
     ctx->opt = opt;
     ctx->report = rep;
     if (opt->cache_dir) {
         snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
-    } else {
+    } else { /* beside the results file */
         const char *slash = strrchr(opt->output_path, '/');
-        int dir_len = slash ? (int)(slash - opt->output_path) : 1;
-        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%.*s/cache", dir_len,
-                 slash ? opt->output_path : ".");
+        if (slash)
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%.*s/cache",
+                     (int)(slash - opt->output_path), opt->output_path);
+        else
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "cache");
     }
 
     const size_t n_points = mx_config_n_points(cfg);
@@ -572,6 +582,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         mx_mlp_destroy(ctx->nets[i].mlp);
     mx_dataset_free(&ctx->train);
     mx_dataset_free(&ctx->test);
+    mx_free(ctx);
     rep->seconds_total = now_s() - t_start;
     if (!report)
         mx_run_report_free(&local); /* a caller's report keeps the rows done so far */
