@@ -338,9 +338,11 @@ static void describe_point(const mx_experiment_config *base, const mx_experiment
     }
 }
 
-/* One (point, repeat): convert, program, calibrate, evaluate, write. */
+/* One (point, repeat): convert, program, calibrate, evaluate, write.
+ * `eta` is the caller's estimate of the rest of the sweep, for the label. */
 static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
-                           const mx_experiment_config *pc, size_t k, size_t r, mx_results *res)
+                           const mx_experiment_config *pc, size_t k, size_t r, mx_results *res,
+                           const char *eta)
 {
     const size_t n = ctx->n_test, T = pc->snn.timesteps;
     net_entry *e;
@@ -410,7 +412,8 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
                                      RUN_CALIB_ITEM_BASE, range_a);
     char what[320], swept[256];
     describe_point(base, pc, swept, sizeof swept);
-    snprintf(what, sizeof what, "point %zu/%zu %s", k + 1, mx_config_n_points(base), swept);
+    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
+             swept);
     if (!st)
         st = evaluate(net, &ctx->test, n, eval_seed, 1, &ev, what);
     double eval_seconds = now_s() - t0;
@@ -559,6 +562,9 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         st = load_data(ctx, cfg);
     if (!st)
         st = mx_results_create(opt->output_path, cfg, &res);
+    const size_t n_runs = n_points * cfg->repeats;
+    size_t runs_done = 0;
+    const double sweep_started = now_s();
     for (size_t k = 0; k < n_points && !st; k++) {
         mx_experiment_config pc;
         st = mx_config_point(cfg, k, &pc);
@@ -567,7 +573,18 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
                 st = mx_fail(MX_EINTERRUPT, "stopped after %zu of %zu points", k, n_points);
                 break;
             }
-            st = run_point(ctx, cfg, &pc, k, r, res);
+            /* The rest of the sweep at the mean pace of the points so far,
+             * training excluded (it happens once per network). */
+            char eta[64] = "";
+            if (runs_done > 0) {
+                double per_run =
+                    (now_s() - sweep_started - rep->seconds_training) / (double)runs_done;
+                double left = per_run * (double)(n_runs - runs_done);
+                snprintf(eta, sizeof eta, " (sweep ETA %dm%02ds)", (int)left / 60,
+                         (int)left % 60);
+            }
+            st = run_point(ctx, cfg, &pc, k, r, res, eta);
+            runs_done++;
             if (st)
                 mx_fail_context(st, "sweep point %zu", k + 1);
         }
