@@ -98,6 +98,8 @@ typedef struct field {
     double min, max;
     const choice *choices;  /* FIELD_ENUM, FIELD_NAME; NULL-name terminated */
     bool from_module;       /* default set by the owning module's *_default() */
+    bool whole_run;         /* applies to the whole run (data loaded once, repeats
+                               loop): cannot be swept */
     const char *unit;
     const char *def;        /* default, as mx_config_get writes it */
     const char *doc;
@@ -137,17 +139,21 @@ static const struct {
 static const field fields[] = {
     {.path = "seed", .kind = FIELD_U64, .offset = OFF(seed), .unit = "-", .def = "1",
      .doc = "root seed of every random stream"},
-    {.path = "repeats", .kind = FIELD_SIZE, .offset = OFF(repeats), .bounds = LO, .min = 1,
+    {.path = "repeats", .whole_run = true,
+     .kind = FIELD_SIZE, .offset = OFF(repeats), .bounds = LO, .min = 1,
      .unit = "-", .def = "1",
      .doc = "independent repeats per sweep point (hardware redrawn each time)"},
 
-    {.path = "dataset.name", .kind = FIELD_NAME, .offset = OFF(dataset.name),
+    {.path = "dataset.name", .whole_run = true,
+     .kind = FIELD_NAME, .offset = OFF(dataset.name),
      .choices = dataset_names, .unit = "-", .def = "mnist",
      .doc = "dataset (digits = UCI optical digits, 8x8)"},
-    {.path = "dataset.train_limit", .kind = FIELD_SIZE, .offset = OFF(dataset.train_limit),
+    {.path = "dataset.train_limit", .whole_run = true,
+     .kind = FIELD_SIZE, .offset = OFF(dataset.train_limit),
      .bounds = LO, .min = 0, .unit = "examples", .def = "0",
      .doc = "training examples used (the first ones); 0 = all"},
-    {.path = "dataset.test_limit", .kind = FIELD_SIZE, .offset = OFF(dataset.test_limit),
+    {.path = "dataset.test_limit", .whole_run = true,
+     .kind = FIELD_SIZE, .offset = OFF(dataset.test_limit),
      .bounds = LO, .min = 0, .unit = "examples", .def = "2000",
      .doc = "test examples evaluated (the first ones); 0 = all"},
     {.path = "dataset.calibration_images", .kind = FIELD_SIZE,
@@ -346,12 +352,14 @@ static void sb_add(strbuf *sb, const char *fmt, ...)
 }
 
 /* Copy user text for a message: one line, control characters as '?', at
- * most SHOW_MAX_CHARS characters then "...", not cutting a UTF-8 sequence. */
+ * most SHOW_MAX_CHARS characters then "...", not cutting a UTF-8 sequence.
+ * Bytes are capped too (4 per character): invalid UTF-8 such as a run of
+ * continuation bytes counts no characters and must not overrun dst. */
 static void show_text(char *dst, size_t dst_size, const char *src, size_t len)
 {
     size_t o = 0, chars = 0, i = 0;
     assert(dst_size > SHOW_MAX_CHARS * 4 + 4);
-    for (; i < len && chars < SHOW_MAX_CHARS; i++) {
+    for (; i < len && chars < SHOW_MAX_CHARS && o < SHOW_MAX_CHARS * 4; i++) {
         unsigned char c = (unsigned char)src[i];
         if ((c & 0xC0) != 0x80)
             chars++;
@@ -1556,6 +1564,10 @@ static mx_status parse_sweep(parse_ctx *ctx, struct fy_node *map, pos at)
             return fail_at(ctx, key_pos, path,
                            "expected a field with a single value, got a list-valued field "
                            "(sweeping lists is not supported in this version)");
+        if (f->whole_run)
+            return fail_at(ctx, key_pos, path,
+                           "expected a field that can vary between sweep points, got one that "
+                           "applies to the whole run (run one sweep per value instead)");
         if (seen.n == MX_SWEEP_MAX_AXES)
             return fail_at(ctx, key_pos, "sweep", "expected at most %d axes, got more",
                            MX_SWEEP_MAX_AXES);
@@ -1967,7 +1979,8 @@ static void doc_markdown(strbuf *sb)
         }
         char expect[256];
         describe_str(f, 0, false, expect, sizeof expect);
-        sb_add(sb, "| `%s` | `%s` | %s | %s | %s |\n", f->path, f->def, expect, f->unit, f->doc);
+        sb_add(sb, "| `%s` | `%s` | %s | %s | %s%s |\n", f->path, f->def, expect, f->unit, f->doc,
+               f->whole_run ? " (whole run: not sweepable)" : "");
     }
 }
 

@@ -112,7 +112,8 @@ mx_status mx_config_set(mx_experiment_config *cfg, const char *path, const char 
 /* Write a field's current value as text into buf. */
 mx_status mx_config_get(const mx_experiment_config *cfg, const char *path, char *buf,
                         size_t buf_size);
-/* Is the field numeric (int/float/bool), so a results column can be float64? */
+/* Is the field numeric (an integer, float or bool field)? 0 for choices, names,
+ * lists and unknown paths. */
 int mx_config_field_is_numeric(const char *path);
 
 /* Number of sweep points (product of axis lengths; 1 with no axes). */

@@ -4,7 +4,8 @@
  *
  *   /                 attrs: memxbar_version, git_describe, root_seed, config
  *                     (full YAML text), config_source, created, status
- *                     ("incomplete" until the sweep finishes, then "complete")
+ *                     ("incomplete" until the sweep finishes, then "complete"),
+ *                     n_points, repeats
  *   /summary          compound table, one row per (sweep point, repeat): point,
  *                     repeat, each swept field (float64, or a string for
  *                     choices) and the metrics — pandas/h5py read it in one call
@@ -56,7 +57,7 @@ typedef struct mx_results mx_results;
 mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
                             mx_results **out);
 /* Reopen <path>.partial, left by an interrupted run of the same sweep, to
- * continue it (the sweep's --resume). MX_ENOTFOUND if there is no such file;
+ * continue it (groundwork: the CLI has no --resume yet). MX_ENOTFOUND if there is no such file;
  * MX_EMISMATCH if it was written for a different config text, seed, repeats
  * or sweep axes; MX_EFORMAT if it is not a results file. A point group left
  * without its /summary row (the writer died mid-point) is removed, so that

@@ -67,9 +67,10 @@ mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
                              float *const *w_forward, double *loss);
 void mx_mlp_trainer_set_epoch(mx_mlp_trainer *tr, size_t epoch);
 
-/* Forward pass of n examples: OUT logits (n, classes). `acts` optional:
- * per hidden layer l (1..n_layers-1) a buffer (n, sizes[l]) receiving the
- * ReLU activations. Processes in chunks; allocation free except scratch it
+/* Forward pass of n examples: OUT logits (n, classes). `acts` optional
+ * (n_layers - 1 entries, each may be NULL): acts[l - 1] is a buffer
+ * (n, sizes[l]) receiving the ReLU activations of hidden layer l
+ * (1..n_layers-1). Processes in chunks; allocation free except scratch it
  * makes once per call. */
 mx_status mx_mlp_forward(const mx_mlp *net, const float *x, size_t n, float *logits,
                          float *const *acts);

@@ -390,6 +390,16 @@ static void test_sweep_errors_point_at_the_axis_or_the_value(void **state)
     expect_parse_error("sweep:\n  model.hidden: [[100], [200]]\n",
                        "t.yaml:2:3: sweep.model.hidden: expected a field with a single value, got "
                        "a list-valued field (sweeping lists is not supported in this version)");
+    /* Fields that shape the whole run (data loaded once, the repeat loop)
+     * would be silently ignored per point: refused. */
+    expect_parse_error("sweep:\n  dataset.name: [mnist, digits]\n",
+                       "t.yaml:2:3: sweep.dataset.name: expected a field that can vary between "
+                       "sweep points, got one that applies to the whole run (run one sweep per "
+                       "value instead)");
+    expect_parse_error("sweep:\n  repeats: [1, 2]\n",
+                       "t.yaml:2:3: sweep.repeats: expected a field that can vary between sweep "
+                       "points, got one that applies to the whole run (run one sweep per value "
+                       "instead)");
     expect_parse_error("sweep:\n  training.mode: [plain, clever]\n",
                        "t.yaml:2:26: sweep.training.mode[1]: expected one of: plain, noise-aware, "
                        "got \"clever\"");
@@ -402,7 +412,8 @@ static void test_sweeps_beyond_the_axis_and_value_limits_are_refused(void **stat
 {
     (void)state;
     static const char *const paths[] = {
-        "seed", "repeats", "dataset.test_limit", "training.epochs", "snn.timesteps",
+        "seed", "dataset.calibration_images", "training.batch_size", "training.epochs",
+        "snn.timesteps",
         "snn.dt_s", "hardware.adc.bits", "hardware.crossbar.dac_bits", "hardware.device.levels"};
     char yaml[4096];
     size_t n = (size_t)snprintf(yaml, sizeof yaml, "sweep:\n");
@@ -586,6 +597,24 @@ static void test_set_refuses_bad_values_and_unknown_paths_leaving_the_field(void
         assert_field(&cfg, schema_defaults[i][0], schema_defaults[i][1]);
 }
 
+/* Invalid UTF-8 (a run of continuation bytes counts no characters) is cut
+ * by bytes too, so quoting it in a message cannot overrun the buffer. */
+static void test_invalid_utf8_in_a_message_is_cut_without_overrunning(void **state)
+{
+    (void)state;
+    mx_experiment_config cfg;
+    mx_config_default(&cfg);
+    char junk[300];
+    memset(junk, 0x80, sizeof junk - 1);
+    junk[sizeof junk - 1] = '\0';
+    assert_int_equal(mx_config_set(&cfg, junk, "1"), MX_ENOTFOUND);
+    assert_message("...: unknown field path (expected a field such as hardware.adc.bits; see "
+                   "docs/config.md)");
+    junk[200] = '\0'; /* under SCALAR_MAX_BYTES, so the value itself is decoded */
+    assert_int_equal(mx_config_set(&cfg, "dataset.name", junk), MX_EINVAL);
+    assert_message("dataset.name: expected one of: mnist, fashion-mnist, digits, got \"...\"");
+}
+
 static void test_get_refuses_a_buffer_too_small_and_unknown_paths(void **state)
 {
     (void)state;
@@ -745,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_every_message_is_one_line_starting_with_file_line_column),
         cmocka_unit_test(test_set_then_get_round_trips_every_field),
         cmocka_unit_test(test_set_refuses_bad_values_and_unknown_paths_leaving_the_field),
+        cmocka_unit_test(test_invalid_utf8_in_a_message_is_cut_without_overrunning),
         cmocka_unit_test(test_get_refuses_a_buffer_too_small_and_unknown_paths),
         cmocka_unit_test(test_numeric_fields_are_flagged_for_float_columns),
         cmocka_unit_test(test_names_and_choices_can_be_quoted_and_swept),
