@@ -4,6 +4,7 @@
  */
 #include "experiments/h5io.h"
 
+#include <errno.h>
 #include <string.h>
 
 void mx_h5_close(hid_t *id)
@@ -58,4 +59,16 @@ herr_t mx_h5_attr_string(hid_t loc, const char *name, const char *value)
 const char *mx_h5_errno_text(int err, const char *fallback)
 {
     return err ? strerror(err) : fallback;
+}
+
+mx_status mx_h5_open_read(const char *path, hid_t *file)
+{
+    errno = 0;
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file >= 0)
+        return MX_OK;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) /* HDF5's flock(2) */
+        return mx_fail(MX_EIO, "%s: locked by another process (a sweep still writing it? "
+                               "set HDF5_USE_FILE_LOCKING=FALSE to read it anyway)", path);
+    return mx_fail(MX_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
 }

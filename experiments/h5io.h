@@ -11,6 +11,8 @@
 
 #include <hdf5.h>
 
+#include "core/core.h"
+
 /* Close any kind of identifier and mark it closed; harmless on an invalid
  * one, so cleanup paths can call it unconditionally. */
 void mx_h5_close(hid_t *id);
@@ -23,6 +25,11 @@ herr_t mx_h5_attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_
 
 /* A variable-length UTF-8 string attribute: h5py reads it as str. */
 herr_t mx_h5_attr_string(hid_t loc, const char *name, const char *value);
+
+/* Open an existing HDF5 file read-only. MX_EIO if another process holds
+ * HDF5's lock on it (a sweep still writing it), MX_EFORMAT if it is not a
+ * readable HDF5 file; the message names the path. OUT: *file. */
+mx_status mx_h5_open_read(const char *path, hid_t *file);
 
 /* Why a file could not be opened: the system's reason when HDF5 left one in
  * errno (it opens files with open(2)), else `fallback`. */

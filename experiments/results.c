@@ -849,16 +849,8 @@ mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *acc
     hid_t space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
     double *all = NULL;
     mx_status st = MX_OK;
-    errno = 0;
-    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) /* HDF5's flock(2) */
-            st = mx_fail(MX_EIO, "%s: locked by another process (a sweep still writing it? "
-                                 "set HDF5_USE_FILE_LOCKING=FALSE to read it anyway)", path);
-        else
-            st = mx_fail(MX_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    if ((st = mx_h5_open_read(path, &file)) != MX_OK)
         goto done;
-    }
     htri_t has = H5Lexists(file, "summary", H5P_DEFAULT);
     if (has > 0)
         dset = H5Dopen2(file, "summary", H5P_DEFAULT);

@@ -292,16 +292,8 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
     for (size_t l = 0; l < MX_MLP_MAX_LAYERS; l++)
         dsets[l] = H5I_INVALID_HID;
 
-    errno = 0;
-    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) /* HDF5's flock(2) */
-            st = mx_fail(MX_EIO, "%s: locked by another process (a sweep still writing it? "
-                                 "set HDF5_USE_FILE_LOCKING=FALSE to read it anyway)", path);
-        else
-            st = mx_fail(MX_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    if ((st = mx_h5_open_read(path, &file)) != MX_OK)
         goto done;
-    }
     if ((st = read_string_attr(path, file, "format", &format)) != MX_OK)
         goto done;
     if (strcmp(format, WEIGHTS_FORMAT) != 0) {
