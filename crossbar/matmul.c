@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
  * matmul.c: the analog matmul — weights mapped to differential conductance
- * pairs, programmed through a device model, read tile by tile with
- * Ohm/Kirchhoff column currents, read noise and a per-column ADC, partial
- * sums added digitally (see crossbar.h for the signal chain).
+ * pairs, programmed through a device model (and aged to t_inference_s where
+ * the model ages), read tile by tile with Ohm/Kirchhoff column currents, read
+ * noise and a per-column ADC, partial sums added digitally (see crossbar.h
+ * for the signal chain).
  *
  * Fast path (mx_matmul_forward): event-driven — only rows with a non-zero
  * drive are accumulated, only row tiles with an active row are read and
@@ -75,22 +76,38 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
     mm->map.siemens_per_unit = window / w_abs_max;
     const double spu = mm->map.siemens_per_unit;
     const uint32_t stream = mx_stream_id("device.program");
+    const uint32_t age_stream = mx_stream_id("device.age");
+    const double t_s = mm->dev.t_inference_s;
+    const int ages = mm->device->age && t_s > 0.0;
 
     /* Row j of the crossbar holds input j's weights to every output. Each row
-     * draws from its own stream item, so rows program in any order. */
+     * draws from its own stream item, so rows program in any order. The
+     * row's targets are written to its g_diff and g_sq rows first (they are
+     * scratch until the end of the row), so ageing sees them without an
+     * allocation; programming reads them back unchanged. */
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < n_in; j++) {
         float *gp = mm->g_pos + j * n_out, *gn = mm->g_neg + j * n_out;
+        float *gd = mm->g_diff + j * n_out, *gs = mm->g_sq + j * n_out;
+        float *tp = gd, *tn = gs; /* targets, S */
         for (size_t o = 0; o < n_out; o++) {
             double wv = (double)w[o * n_in + j];
-            gp[o] = (float)(g_min + (wv > 0.0 ? wv * spu : 0.0));
-            gn[o] = (float)(g_min + (wv < 0.0 ? -wv * spu : 0.0));
+            tp[o] = (float)(g_min + (wv > 0.0 ? wv * spu : 0.0));
+            tn[o] = (float)(g_min + (wv < 0.0 ? -wv * spu : 0.0));
         }
+        const uint64_t item = ((uint64_t)layer_id << 32) | (uint64_t)j;
         mx_rng rng;
-        mx_rng_init(&rng, seed, stream, ((uint64_t)layer_id << 32) | (uint64_t)j);
-        mm->device->program(&mm->dev, gp, gp, n_out, &rng);
-        mm->device->program(&mm->dev, gn, gn, n_out, &rng);
-        float *gd = mm->g_diff + j * n_out, *gs = mm->g_sq + j * n_out;
+        mx_rng_init(&rng, seed, stream, item);
+        mm->device->program(&mm->dev, tp, gp, n_out, &rng);
+        mm->device->program(&mm->dev, tn, gn, n_out, &rng);
+        if (ages) {
+            /* Drift and accumulated noise until evaluation, from a stream of
+             * its own so programming draws stay as they were. */
+            mx_rng age_rng;
+            mx_rng_init(&age_rng, seed, age_stream, item);
+            mm->device->age(&mm->dev, tp, gp, gp, n_out, t_s, &age_rng);
+            mm->device->age(&mm->dev, tn, gn, gn, n_out, t_s, &age_rng);
+        }
         for (size_t o = 0; o < n_out; o++) {
             gd[o] = gp[o] - gn[o];
             gs[o] = gp[o] * gp[o] + gn[o] * gn[o];

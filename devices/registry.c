@@ -8,6 +8,7 @@
 
 static const mx_device_type *const device_types[] = {
     &mx_device_reram,
+    &mx_device_pcm,
     NULL,
 };
 

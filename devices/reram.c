@@ -17,7 +17,8 @@
  * c = (0.0105392, 0.0786, −0.046924) and g_max = 25 µS it is their fit
  * (σ[µS] = 0.26348 + 1.9650ĝ − 1.1731ĝ²; paper-tables.md §6.2).
  * Stuck-at faults (a fraction of cells stuck at g_min or g_max regardless of
- * target) are drawn per cell at programming.
+ * target) are drawn per cell at programming. Defaults, quantisation, the
+ * shared checks and the read live in cell.c; the cell does not age.
  *
  * Draws: each cell spends exactly one Philox block of 4 words whatever the
  * parameters, so streams stay aligned: word 0 is the fault uniform, words 1–2
@@ -30,40 +31,13 @@
 #include <assert.h>
 #include <math.h>
 
-#define RERAM_DEFAULT_G_MIN_S 1e-6
-#define RERAM_DEFAULT_G_MAX_S 1e-5
-#define RERAM_MAX_LEVELS 65536
-
-void mx_device_params_default(mx_device_params *p)
-{
-    *p = (mx_device_params){
-        .g_min_s = RERAM_DEFAULT_G_MIN_S,
-        .g_max_s = RERAM_DEFAULT_G_MAX_S,
-        .levels = 0,
-        .d2d_sigma = 0.0,
-        .prog_noise_coeffs = {0.0, 0.0, 0.0},
-        .read_noise_sigma = 0.0,
-        .stuck_at_gmin_frac = 0.0,
-        .stuck_at_gmax_frac = 0.0,
-    };
-}
-
 static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status reram_validate(const mx_device_params *p)
 {
-    if (!(isfinite(p->g_min_s) && p->g_min_s > 0.0))
-        return mx_fail(MX_EINVAL, "hardware.device.g_min_s: expected a conductance > 0 S, got %g",
-                       p->g_min_s);
-    if (!(isfinite(p->g_max_s) && p->g_max_s > p->g_min_s))
-        return mx_fail(MX_EINVAL,
-                       "hardware.device.g_min_s: expected less than hardware.device.g_max_s "
-                       "(%g S), got %g S",
-                       p->g_max_s, p->g_min_s);
-    if (p->levels != 0 && (p->levels < 2 || p->levels > RERAM_MAX_LEVELS))
-        return mx_fail(MX_EINVAL,
-                       "hardware.device.levels: expected 0 (continuous) or 2..%d, got %d",
-                       RERAM_MAX_LEVELS, p->levels);
+    mx_status st = mx_device_validate_cell(p);
+    if (st != MX_OK)
+        return st;
     if (!finite_nonneg(p->d2d_sigma))
         return mx_fail(MX_EINVAL, "hardware.device.d2d_sigma: expected a number >= 0, got %g",
                        p->d2d_sigma);
@@ -71,38 +45,10 @@ static mx_status reram_validate(const mx_device_params *p)
         if (!isfinite(p->prog_noise_coeffs[i]))
             return mx_fail(MX_EINVAL, "hardware.device.prog_noise[%d]: expected a finite number",
                            i);
-    if (!finite_nonneg(p->read_noise_sigma))
-        return mx_fail(MX_EINVAL,
-                       "hardware.device.read_noise_sigma: expected a number >= 0, got %g",
-                       p->read_noise_sigma);
-    if (!(finite_nonneg(p->stuck_at_gmin_frac) && p->stuck_at_gmin_frac <= 1.0))
-        return mx_fail(MX_EINVAL, "hardware.device.stuck_at_gmin: expected a fraction in [0, 1], got %g",
-                       p->stuck_at_gmin_frac);
-    if (!(finite_nonneg(p->stuck_at_gmax_frac) && p->stuck_at_gmax_frac <= 1.0))
-        return mx_fail(MX_EINVAL, "hardware.device.stuck_at_gmax: expected a fraction in [0, 1], got %g",
-                       p->stuck_at_gmax_frac);
-    if (p->stuck_at_gmin_frac + p->stuck_at_gmax_frac > 1.0)
-        return mx_fail(MX_EINVAL,
-                       "hardware.device.stuck_at_gmax: expected stuck_at_gmin + stuck_at_gmax <= 1, "
-                       "got %g",
-                       p->stuck_at_gmin_frac + p->stuck_at_gmax_frac);
     return MX_OK;
 }
 
 static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
-
-double mx_device_quantise(const mx_device_params *p, double g_target_s)
-{
-    double g = clamp(g_target_s, p->g_min_s, p->g_max_s);
-    if (p->levels >= 2) {
-        double step = (p->g_max_s - p->g_min_s) / (double)(p->levels - 1);
-        double k = nearbyint((g - p->g_min_s) / step);
-        /* The top level is g_max itself: g_min + (levels − 1)·step can land an
-         * ulp either side of it. */
-        g = k >= (double)(p->levels - 1) ? p->g_max_s : p->g_min_s + k * step;
-    }
-    return g;
-}
 
 static void reram_program(const mx_device_params *p, const float *g_target_s, float *g_out_s,
                           size_t n, mx_rng *rng)
@@ -150,26 +96,12 @@ static void reram_program(const mx_device_params *p, const float *g_target_s, fl
     }
 }
 
-static void reram_read(const mx_device_params *p, const float *g_s, float *g_read_s, size_t n,
-                       mx_rng *rng)
-{
-    const double sigma = p->read_noise_sigma;
-    for (size_t i = 0; i < n; i++) {
-        double g = (double)g_s[i];
-        if (sigma > 0.0) {
-            g *= 1.0 + sigma * mx_rng_normal(rng);
-            if (g < 0.0)
-                g = 0.0;
-        }
-        g_read_s[i] = (float)g;
-    }
-}
-
 const mx_device_type mx_device_reram = {
     .name = "reram",
     .description = "statistical ReRAM cell: finite levels, lognormal device-to-device "
                    "variation, state-dependent programming noise, read noise, stuck-at faults",
     .validate = reram_validate,
     .program = reram_program,
-    .read = reram_read,
+    .read = mx_device_read_relative,
+    .age = NULL, /* ReRAM conductances are taken as stable in time here */
 };

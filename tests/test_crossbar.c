@@ -25,6 +25,7 @@
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
+#include "devices/pcm.h"
 
 #define SEED 987654321u
 /* float epsilon as a double, for tolerances on float results. */
@@ -1097,6 +1098,113 @@ static void test_work_create_fails_cleanly_at_every_allocation(void **state)
     free(w);
 }
 
+/* ---- ageing (pcm) -------------------------------------------------------------- */
+
+/* E[D], D = ((t + t0)/t0)^−|ν|, ν ~ N(μ, σ): Simpson's rule on ξ in [−10, 10]
+ * with 4000 intervals (smooth integrand; tails beyond 10 σ weigh < 1e-22). */
+static double mean_drift_factor(double g_hat, double t_s, double t0_s)
+{
+    const double mu = mx_pcm_drift_mean(g_hat), sd = mx_pcm_drift_std(g_hat);
+    const double lr = log((t_s + t0_s) / t0_s), h = 20.0 / 4000;
+    double sum = 0.0;
+    for (int i = 0; i <= 4000; i++) {
+        double xi = -10.0 + h * i;
+        double f = exp(-0.5 * xi * xi) / sqrt(2.0 * M_PI) * exp(-fabs(mu + sd * xi) * lr);
+        sum += f * (i == 0 || i == 4000 ? 1.0 : (i % 2 ? 4.0 : 2.0));
+    }
+    return sum * h / 3.0;
+}
+
+static mx_matmul *create_with(const mx_device_type *type, const float *w, size_t n_out,
+                              size_t n_in, const setup *s)
+{
+    mx_matmul *mm = NULL;
+    mx_status st =
+        mx_matmul_create(w, n_out, n_in, &s->xbar, type, &s->dev, &s->adc, SEED, 3, &mm);
+    if (st != MX_OK) {
+        print_error("mx_matmul_create: %s: %s\n", mx_strerror(st), mx_last_error());
+        fail();
+    }
+    return mm;
+}
+
+/* All weights +1, every row driven: y_o = Σ_j (G+ − G−)/spu with G+ at g_max
+ * (ĝ = 1) and G− at g_min (ĝ = 0.1). After t the mean output is
+ * n_in·(g_max·E[D(1)] − g_min·E[D(0.1)])/(g_max − g_min): the drift factor
+ * of the programmed state, slightly raised by the g_min offset drifting too.
+ * Programming and 1/f noise are zero-mean (clamping at 0 is > 5 σ away).
+ * SE of the mean over outputs = sample std of y_o / sqrt(n_out). */
+static void test_pcm_crossbar_output_shrinks_by_the_drift_factor(void **state)
+{
+    (void)state;
+    const size_t n_out = 64, n_in = 256;
+    float *w = malloc(n_out * n_in * sizeof *w), *x = malloc(n_in * sizeof *x);
+    float *y = malloc(n_out * sizeof *y);
+    assert_non_null(w);
+    assert_non_null(x);
+    assert_non_null(y);
+    for (size_t i = 0; i < n_out * n_in; i++)
+        w[i] = 1.0f;
+    for (size_t j = 0; j < n_in; j++)
+        x[j] = 1.0f;
+    setup su = ideal_setup(MX_INPUT_SPIKES, 128, 128);
+    su.dev.g_min_s = 2.5e-6;
+    su.dev.g_max_s = 25e-6;
+    const double times[] = {0.0, 3600.0};
+    for (size_t k = 0; k < 2; k++) {
+        su.dev.t_inference_s = times[k];
+        mx_matmul *mm = create_with(&mx_device_pcm, w, n_out, n_in, &su);
+        mx_matmul_work *wk = work_ok(mm);
+        mx_rng r;
+        mx_rng_init_named(&r, SEED, "test.read", 0);
+        mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+        double mean = 0.0, ss = 0.0;
+        for (size_t o = 0; o < n_out; o++)
+            mean += (double)y[o] / (double)n_in;
+        mean /= (double)n_out;
+        for (size_t o = 0; o < n_out; o++)
+            ss += ((double)y[o] / (double)n_in - mean) * ((double)y[o] / (double)n_in - mean);
+        const double se = sqrt(ss / (double)(n_out - 1) / (double)n_out);
+        const double g_hat_min = su.dev.g_min_s / su.dev.g_max_s;
+        const double expect =
+            times[k] == 0.0
+                ? 1.0
+                : (su.dev.g_max_s * mean_drift_factor(1.0, times[k], su.dev.drift_t0_s) -
+                   su.dev.g_min_s * mean_drift_factor(g_hat_min, times[k], su.dev.drift_t0_s)) /
+                      (su.dev.g_max_s - su.dev.g_min_s);
+        print_message("pcm crossbar t = %g s: mean output / W·x = %.4f (expected %.4f, SE %.4f)\n",
+                      times[k], mean, expect, se);
+        assert_within_sigma(mean, expect, se, 4.0);
+        if (times[k] > 0.0) /* ≈ the 1 h drift factor of the programmed state */
+            assert_close(mean, mean_drift_factor(1.0, times[k], su.dev.drift_t0_s), 0.01, 0.0);
+        mx_matmul_work_destroy(wk);
+        mx_matmul_destroy(mm);
+    }
+    free(w);
+    free(x);
+    free(y);
+}
+
+/* reram has no age: t_inference_s changes nothing, bit for bit. */
+static void test_inference_time_leaves_a_non_ageing_device_unchanged(void **state)
+{
+    (void)state;
+    const size_t n_out = 40, n_in = 70, n = n_out * n_in;
+    float *w = random_floats(n, -1.0, 1.0, 101);
+    setup su = noisy_programming();
+    mx_matmul *a = create_ok(w, n_out, n_in, &su, SEED, 9);
+    su.dev.t_inference_s = 86400.0;
+    mx_matmul *b = create_ok(w, n_out, n_in, &su, SEED, 9);
+    const float *ap, *an, *bp, *bn;
+    mx_matmul_conductances(a, &ap, &an);
+    mx_matmul_conductances(b, &bp, &bn);
+    assert_memory_equal(ap, bp, n * sizeof *ap);
+    assert_memory_equal(an, bn, n * sizeof *an);
+    mx_matmul_destroy(a);
+    mx_matmul_destroy(b);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1224,8 @@ int main(void)
         cmocka_unit_test(test_programming_is_a_function_of_seed_and_layer_id),
         cmocka_unit_test(test_each_row_draws_from_its_own_documented_stream_item),
         cmocka_unit_test(test_programming_is_independent_of_thread_count),
+        cmocka_unit_test(test_pcm_crossbar_output_shrinks_by_the_drift_factor),
+        cmocka_unit_test(test_inference_time_leaves_a_non_ageing_device_unchanged),
         cmocka_unit_test(test_non_finite_weight_is_rejected_naming_it),
         cmocka_unit_test(test_empty_or_oversized_matrix_is_rejected),
         cmocka_unit_test(test_bad_configs_propagate_their_module_messages),

@@ -4,7 +4,11 @@
  * parameter validation, quantisation to levels, and the distributions of
  * programming (lognormal device-to-device variation, state-dependent
  * programming noise, stuck-at faults) and reading (relative Gaussian noise)
- * against their closed forms.
+ * against their closed forms. Then the statistical PCM cell: its fit
+ * functions against the derived table of paper-tables.md §6.2, each aged
+ * cell against the equations, and the drift and accumulated-noise
+ * statistics against moments integrated numerically from the ν distribution
+ * (and those against the published table).
  *
  * Statistical tests are deterministic by seed and fail beyond 4 standard
  * errors of the theoretical value; each says how its standard error is
@@ -20,6 +24,7 @@
 #include "core/core.h"
 #include "core/rng.h"
 #include "devices/devices.h"
+#include "devices/pcm.h"
 
 #define SEED 20240611u
 
@@ -584,6 +589,326 @@ static void test_read_without_noise_returns_the_stored_value_and_never_negative(
     free(big);
 }
 
+/* ---- pcm ---------------------------------------------------------------------- */
+
+/* The published fit is at g_max = 25 µS (paper-tables.md §6.2). */
+#define PCM_G_MAX_S 25e-6
+#define HOUR_S 3600.0
+#define DAY_S 86400.0
+#define YEAR_S (365.25 * DAY_S)
+
+static void pcm_params(mx_device_params *p)
+{
+    mx_device_params_default(p);
+    p->g_min_s = 1e-7; /* ĝ = 0.004: every table row is a valid target */
+    p->g_max_s = PCM_G_MAX_S;
+}
+
+static void test_registry_finds_pcm_and_only_pcm_ages(void **state)
+{
+    (void)state;
+    assert_ptr_equal(mx_device_lookup("pcm"), &mx_device_pcm);
+    assert_non_null(mx_device_pcm.age);
+    assert_null(mx_device_reram.age);
+    mx_device_params p;
+    mx_device_params_default(&p);
+    assert_true(p.t_inference_s == 0.0);
+    assert_true(p.drift_t0_s == 20.0);
+    assert_true(p.read_time_s == 250e-9);
+    assert_int_equal(mx_device_pcm.validate(&p), MX_OK);
+}
+
+/* Table values are printed to 3 (σ_prog, µS; read σ) or 3 significant
+ * (μ_ν, σ_ν, Q_s) digits: the tolerance is half a unit of the last one. */
+static void test_pcm_fit_functions_match_the_published_table(void **state)
+{
+    (void)state;
+    const double g_hat[] = {1.0, 0.5, 0.25, 0.1};
+    const double prog_us[] = {1.055, 0.953, 0.681, 0.448};
+    const double mu[] = {0.049, 0.049, 0.049, 0.0601};
+    const double sd[] = {0.008, 0.008, 0.0114, 0.0229};
+    const double q[] = {0.0088, 0.0138, 0.0217, 0.0393};
+    for (size_t i = 0; i < 4; i++) {
+        assert_close(mx_pcm_prog_sigma_s(g_hat[i], PCM_G_MAX_S) / 1e-6, prog_us[i], 5e-4, 0.0);
+        assert_close(mx_pcm_drift_mean(g_hat[i]), mu[i], 5e-5, 0.0);
+        assert_close(mx_pcm_drift_std(g_hat[i]), sd[i], 5e-5, 0.0);
+        assert_close(mx_pcm_q_s(g_hat[i]), q[i], 5e-5, 0.0);
+    }
+    /* Relative 1/f σ at 1 h / 1 y, t_read = 250 ns. */
+    assert_close(mx_pcm_read_sigma_rel(1.0, HOUR_S, 250e-9), 0.042, 5e-4, 0.0);
+    assert_close(mx_pcm_read_sigma_rel(1.0, YEAR_S, 250e-9), 0.050, 5e-4, 0.0);
+    assert_close(mx_pcm_read_sigma_rel(0.1, HOUR_S, 250e-9), 0.187, 5e-4, 0.0);
+    assert_close(mx_pcm_read_sigma_rel(0.1, YEAR_S, 250e-9), 0.222, 5e-4, 0.0);
+    /* The µS coefficients scale with g_max (as aihwkit's reference g_max). */
+    assert_close(mx_pcm_prog_sigma_s(0.5, 10e-6), 0.4 * mx_pcm_prog_sigma_s(0.5, 25e-6), 0.0,
+                 4.0 * DBL_EPSILON);
+    /* The clamps and the guards near ĝ = 0 (no NaN, no infinity). */
+    assert_true(mx_pcm_drift_mean(0.0) == 0.1);
+    assert_true(mx_pcm_drift_std(0.0) == 0.045);
+    assert_true(mx_pcm_q_s(0.0) == 0.2);
+    assert_true(mx_pcm_q_s(1e-9) == 0.2);
+    assert_true(mx_pcm_read_sigma_rel(1.0, 0.0, 250e-9) == 0.0);
+    assert_true(mx_pcm_read_sigma_rel(1.0, 250e-9, 250e-9) == 0.0);
+}
+
+static void pcm_t_negative(mx_device_params *p) { p->t_inference_s = -1.0; }
+static void pcm_t_nan(mx_device_params *p) { p->t_inference_s = (double)NAN; }
+static void pcm_t0_zero(mx_device_params *p) { p->drift_t0_s = 0.0; }
+static void pcm_t0_inf(mx_device_params *p) { p->drift_t0_s = (double)INFINITY; }
+static void pcm_read_time_zero(mx_device_params *p) { p->read_time_s = 0.0; }
+static void pcm_read_time_negative(mx_device_params *p) { p->read_time_s = -1e-9; }
+static void pcm_d2d_set(mx_device_params *p) { p->d2d_sigma = 0.1; }
+static void pcm_prog_noise_set(mx_device_params *p) { p->prog_noise_coeffs[2] = -0.04; }
+
+static void test_pcm_validate_rejects_each_bad_field_naming_it(void **state)
+{
+    (void)state;
+    const bad_case cases[] = {
+        {"hardware.device.t_inference_s", pcm_t_negative},
+        {"hardware.device.t_inference_s", pcm_t_nan},
+        {"hardware.device.drift_t0_s", pcm_t0_zero},
+        {"hardware.device.drift_t0_s", pcm_t0_inf},
+        {"hardware.device.read_time_s", pcm_read_time_zero},
+        {"hardware.device.read_time_s", pcm_read_time_negative},
+        {"hardware.device.d2d_sigma", pcm_d2d_set},
+        {"hardware.device.prog_noise[2]", pcm_prog_noise_set},
+        {"hardware.device.g_min_s", g_min_zero},
+        {"hardware.device.g_min_s", g_min_above_g_max},
+        {"hardware.device.levels", levels_one},
+        {"hardware.device.read_noise_sigma", read_noise_negative},
+        {"hardware.device.stuck_at_gmin", stuck_min_above_one},
+        {"stuck_at_gmin + stuck_at_gmax", stuck_sum_above_one},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mx_device_params p;
+        mx_device_params_default(&p);
+        cases[i].spoil(&p);
+        mx_clear_error();
+        assert_int_equal(mx_device_pcm.validate(&p), MX_EINVAL);
+        assert_error_mentions(cases[i].field);
+    }
+    /* reram ignores the time fields: they mean nothing to a cell that does
+     * not age, and the config table checks their ranges for every model. */
+    mx_device_params p;
+    mx_device_params_default(&p);
+    p.t_inference_s = 1e6;
+    assert_int_equal(mx_device_pcm.validate(&p), MX_OK);
+    assert_int_equal(mx_device_reram.validate(&p), MX_OK);
+}
+
+/* Programming noise N(0, σ_prog(ĝ)), no ceiling at g_max: the mean stays at
+ * the target even at ĝ = 1 (a clamp there would pull it down by 0.4 σ).
+ * SE(mean) = σ/sqrt(n); SE(std) = σ/sqrt(2(n − 1)). Clamping at 0 is > 5 σ
+ * away at every ĝ used. */
+static void test_pcm_programming_noise_follows_the_published_fit(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pcm_params(&p);
+    const size_t n = 100000;
+    const double g_hat[] = {1.0, 0.5, 0.1};
+    for (size_t k = 0; k < 3; k++) {
+        const double target = g_hat[k] * p.g_max_s;
+        const double sigma = mx_pcm_prog_sigma_s(g_hat[k], p.g_max_s);
+        float *g = fill_floats(n, (float)target);
+        mx_rng r;
+        mx_rng_init_named(&r, SEED, "device.program", 300 + k);
+        mx_device_pcm.program(&p, g, g, n, &r);
+        double mean, var;
+        moments(g, n, &mean, &var);
+        assert_within_sigma(mean, target, sigma / sqrt((double)n), 4.0);
+        assert_within_sigma(sqrt(var), sigma, sigma / sqrt(2.0 * (double)(n - 1)), 4.0);
+        size_t above = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_true(g[i] >= 0.0f);
+            above += (double)g[i] > p.g_max_s;
+        }
+        if (k == 0) /* about half the cells programmed toward g_max land above it */
+            assert_true(above > n / 3 && above < 2 * n / 3);
+        free(g);
+    }
+}
+
+static void test_pcm_stuck_cells_and_draw_count_do_not_depend_on_the_state(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pcm_params(&p);
+    float g[33], h[33];
+    p.stuck_at_gmin_frac = 1.0;
+    for (size_t i = 0; i < 33; i++)
+        g[i] = h[i] = (float)(0.5 * p.g_max_s);
+    mx_rng a, b;
+    mx_rng_init_named(&a, SEED, "device.program", 7);
+    mx_rng_init_named(&b, SEED, "device.program", 7);
+    mx_device_pcm.program(&p, g, g, 33, &a);
+    for (size_t i = 0; i < 33; i++)
+        assert_true(g[i] == (float)p.g_min_s);
+    /* One block per cell, as in the ideal-target case. */
+    p.stuck_at_gmin_frac = 0.0;
+    mx_device_pcm.program(&p, h, h, 33, &b);
+    assert_int_equal(mx_rng_u32(&a), mx_rng_u32(&b));
+    /* Ageing likewise: one block per cell at t = 0 and at t > 0. */
+    mx_rng_init_named(&a, SEED, "device.age", 7);
+    mx_rng_init_named(&b, SEED, "device.age", 7);
+    mx_device_pcm.age(&p, h, h, g, 33, 0.0, &a);
+    mx_device_pcm.age(&p, h, h, g, 33, DAY_S, &b);
+    assert_int_equal(mx_rng_u32(&a), mx_rng_u32(&b));
+}
+
+static void test_pcm_age_at_time_zero_leaves_every_cell_unchanged(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pcm_params(&p);
+    const size_t n = 1000;
+    float *target = malloc(n * sizeof *target), *prog = malloc(n * sizeof *prog),
+          *out = malloc(n * sizeof *out);
+    assert_non_null(target);
+    assert_non_null(prog);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++)
+        target[i] = (float)(p.g_max_s * (double)(i + 1) / (double)n);
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "device.program", 11);
+    mx_device_pcm.program(&p, target, prog, n, &r);
+    mx_rng_init_named(&r, SEED, "device.age", 11);
+    mx_device_pcm.age(&p, target, prog, out, n, 0.0, &r);
+    for (size_t i = 0; i < n; i++)
+        assert_true(out[i] == prog[i]);
+    free(target);
+    free(prog);
+    free(out);
+}
+
+/* Each aged cell against the equations, the draws taken from the same
+ * stream by hand: ν = |μ_ν + σ_ν ξ1|, g = g_prog·((t + t0)/t0)^−ν·(1 + σ_n ξ2),
+ * (ξ1, ξ2) the Box–Muller pair of block words 0–1. Tolerance: the result is
+ * a float (relative 2^−24), the formula evaluated once more in double. */
+static void test_pcm_age_follows_its_equations_cell_by_cell(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pcm_params(&p);
+    p.drift_t0_s = 15.0;
+    p.read_time_s = 1e-6;
+    const size_t n = 64;
+    float target[64], prog[64], out[64];
+    for (size_t i = 0; i < n; i++) {
+        target[i] = (float)(p.g_max_s * (0.02 + 0.98 * (double)i / (double)(n - 1)));
+        prog[i] = (float)((double)target[i] * (0.9 + 0.003 * (double)i));
+    }
+    const double times[] = {1e-7, 1.0, HOUR_S, YEAR_S};
+    for (size_t k = 0; k < 4; k++) {
+        const double t = times[k];
+        mx_rng r, mine;
+        mx_rng_init_named(&r, SEED, "device.age", 20 + k);
+        mx_rng_init_named(&mine, SEED, "device.age", 20 + k);
+        mx_device_pcm.age(&p, target, prog, out, n, t, &r);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u[4];
+            mx_rng_block(&mine, u);
+            double radius = sqrt(-2.0 * log(mx_u01(u[0])));
+            double angle = 2.0 * M_PI * mx_u01(u[1]);
+            double gt = (double)target[i] / p.g_max_s, gp = (double)prog[i] / p.g_max_s;
+            double nu = fabs(mx_pcm_drift_mean(gt) + mx_pcm_drift_std(gt) * radius * cos(angle));
+            double g = (double)prog[i] * pow((t + p.drift_t0_s) / p.drift_t0_s, -nu);
+            double sn = t > p.read_time_s
+                            ? mx_pcm_q_s(gp) *
+                                  sqrt(log((t + p.read_time_s) / (2.0 * p.read_time_s)))
+                            : 0.0;
+            g *= 1.0 + sn * radius * sin(angle);
+            assert_close(out[i], fmax(g, 0.0), 0.0, 4.0 * (double)FLT_EPSILON);
+        }
+    }
+}
+
+/* E[D^k], D = ((t + t0)/t0)^−|ν|, ν ~ N(μ, σ): Simpson's rule over ξ in
+ * [−10, 10] with 4000 intervals (the integrand is smooth; the tails beyond
+ * 10 σ weigh < 1e-22). */
+static double drift_moment(double mu, double sd, double log_ratio, int k)
+{
+    const int m = 4000;
+    const double a = -10.0, h = 20.0 / m;
+    double sum = 0.0;
+    for (int i = 0; i <= m; i++) {
+        double xi = a + h * i;
+        double f = exp(-0.5 * xi * xi) / sqrt(2.0 * M_PI) *
+                   exp(-(double)k * fabs(mu + sd * xi) * log_ratio);
+        sum += f * (i == 0 || i == m ? 1.0 : (i % 2 ? 4.0 : 2.0));
+    }
+    return sum * h / 3.0;
+}
+
+/* The drift factor and the spread of aged cells (g_prog = target, so the
+ * ratio g/g_prog is D·(1 + σ_n ξ)).
+ *
+ * The table's "mean drift factor" is the factor of the mean exponent,
+ * ((t + t0)/t0)^−μ_ν: it matches that to its printed digits at every row,
+ * while the mean over cells E[D] is larger by about exp(σ_ν² ln²(…)/2) —
+ * +0.0007 at (ĝ = 1, 1 h) up to +0.022 at (ĝ = 0.1, 1 y), more than the
+ * table's rounding. So: the factor of the mean exponent against the table
+ * (half a unit of the third decimal); E[D] within 0.005 of the table where
+ * σ_ν is small enough for that to hold (ĝ = 1, σ_ν = 0.008), and for every
+ * row E[D] ≥ the table value (Jensen: D is convex in ν); the sample mean
+ * within 4 SE of E[D]; the sample variance within 4 SE of
+ * E[D²](1 + σ_n²) − E[D]². SE(mean) from the model variance;
+ * SE(variance) = sqrt((m4 − s⁴)/n) from the sample's fourth central moment. */
+static void test_pcm_drift_and_accumulated_noise_match_the_published_table(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pcm_params(&p);
+    const size_t n = 40000;
+    const struct {
+        double g_hat, t_s, published;
+    } rows[] = {
+        {1.0, HOUR_S, 0.775}, {1.0, DAY_S, 0.664}, {1.0, YEAR_S, 0.497},
+        {0.1, HOUR_S, 0.732}, {0.1, DAY_S, 0.605}, {0.1, YEAR_S, 0.424},
+    };
+    float *g = malloc(n * sizeof *g), *base = malloc(n * sizeof *base);
+    assert_non_null(g);
+    assert_non_null(base);
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        const double g0 = rows[k].g_hat * p.g_max_s;
+        for (size_t i = 0; i < n; i++)
+            base[i] = (float)g0;
+        mx_rng r;
+        mx_rng_init_named(&r, SEED, "device.age", 100 + k);
+        mx_device_pcm.age(&p, base, base, g, n, rows[k].t_s, &r);
+        const double gh = (double)base[0] / p.g_max_s;
+        const double lr = log((rows[k].t_s + p.drift_t0_s) / p.drift_t0_s);
+        const double mu = mx_pcm_drift_mean(gh), sd = mx_pcm_drift_std(gh);
+        const double d1 = drift_moment(mu, sd, lr, 1), d2 = drift_moment(mu, sd, lr, 2);
+        const double sn = mx_pcm_read_sigma_rel(gh, rows[k].t_s, p.read_time_s);
+        assert_close(exp(-mu * lr), rows[k].published, 5e-4, 0.0);
+        assert_true(d1 >= rows[k].published - 5e-4);
+        if (sd <= 0.008)
+            assert_close(d1, rows[k].published, 0.005, 0.0);
+        const double var_model = d2 * (1.0 + sn * sn) - d1 * d1;
+        double mean = 0.0;
+        for (size_t i = 0; i < n; i++)
+            mean += (double)g[i] / (double)base[0];
+        mean /= (double)n;
+        double m2 = 0.0, m4 = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)g[i] / (double)base[0] - mean;
+            m2 += d * d;
+            m4 += d * d * d * d;
+        }
+        m2 /= (double)(n - 1);
+        m4 /= (double)n;
+        print_message("pcm g_hat %.1f t %9.0f s: mean drift factor %.4f (E[D] %.4f; factor of "
+                      "mean nu %.4f, published %.3f), std %.4f (model %.4f), 1/f sigma %.4f\n",
+                      gh, rows[k].t_s, mean, d1, exp(-mu * lr), rows[k].published, sqrt(m2),
+                      sqrt(var_model), sn);
+        assert_within_sigma(mean, d1, sqrt(var_model / (double)n), 4.0);
+        assert_within_sigma(m2, var_model, sqrt((m4 - m2 * m2) / (double)n), 4.0);
+    }
+    free(g);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +930,14 @@ int main(void)
         cmocka_unit_test(test_read_noise_has_the_configured_relative_sigma),
         cmocka_unit_test(test_each_read_draws_fresh_noise_around_the_same_mean),
         cmocka_unit_test(test_read_without_noise_returns_the_stored_value_and_never_negative),
+        cmocka_unit_test(test_registry_finds_pcm_and_only_pcm_ages),
+        cmocka_unit_test(test_pcm_fit_functions_match_the_published_table),
+        cmocka_unit_test(test_pcm_validate_rejects_each_bad_field_naming_it),
+        cmocka_unit_test(test_pcm_programming_noise_follows_the_published_fit),
+        cmocka_unit_test(test_pcm_stuck_cells_and_draw_count_do_not_depend_on_the_state),
+        cmocka_unit_test(test_pcm_age_at_time_zero_leaves_every_cell_unchanged),
+        cmocka_unit_test(test_pcm_age_follows_its_equations_cell_by_cell),
+        cmocka_unit_test(test_pcm_drift_and_accumulated_noise_match_the_published_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
