@@ -146,14 +146,38 @@ static mx_status make_dir(const char *path)
     return MX_OK;
 }
 
-/* Does programming through the device change weights at all at the training
- * σ? If not, noise-aware training is plain training (the same network). */
+/* The device model that perturbs the weights in noise-aware training: the
+ * evaluated device at the training σ, without read noise. */
+static mx_noise_aware training_device(const mx_experiment_config *cfg)
+{
+    mx_noise_aware na = {.device = mx_device_lookup(cfg->hardware.device_type),
+                         .params = cfg->hardware.device};
+    na.params.d2d_sigma = training_sigma(cfg);
+    na.params.read_noise_sigma = 0.0;
+    return na;
+}
+
+/* Cells programmed to probe the model: targets spread over the window. */
+#define PROBE_CELLS 64
+
+/* Does programming through the device change weights at all? If not,
+ * noise-aware training is plain training (the same network). The model is
+ * asked, not second-guessed: a probe block is programmed and compared with
+ * its targets; rare faults a probe could miss are checked directly. */
 static int training_perturbs(const mx_experiment_config *cfg)
 {
-    const mx_device_params *p = &cfg->hardware.device;
-    return training_sigma(cfg) > 0.0 || p->levels > 0 || p->stuck_at_gmin_frac > 0.0 ||
-           p->stuck_at_gmax_frac > 0.0 || p->prog_noise_coeffs[0] != 0.0 ||
-           p->prog_noise_coeffs[1] != 0.0 || p->prog_noise_coeffs[2] != 0.0;
+    mx_noise_aware na = training_device(cfg);
+    const mx_device_params *p = &na.params;
+    if (p->stuck_at_gmin_frac > 0.0 || p->stuck_at_gmax_frac > 0.0)
+        return 1;
+    float target[PROBE_CELLS], out[PROBE_CELLS];
+    for (size_t i = 0; i < PROBE_CELLS; i++)
+        target[i] = (float)(p->g_min_s + (p->g_max_s - p->g_min_s) * ((double)i + 0.37) /
+                                             (double)PROBE_CELLS);
+    mx_rng rng;
+    mx_rng_init_named(&rng, cfg->seed, "train.probe", 0);
+    na.device->program(p, target, out, PROBE_CELLS, &rng);
+    return memcmp(target, out, sizeof target) != 0;
 }
 
 /* Find, load or train the network a config asks for. */
@@ -200,10 +224,7 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg, int 
             st = mx_mlp_clone(plain->mlp, &e->mlp);
             if (st)
                 return st;
-            mx_noise_aware na = {.device = mx_device_lookup(cfg->hardware.device_type),
-                                 .params = cfg->hardware.device};
-            na.params.d2d_sigma = training_sigma(cfg);
-            na.params.read_noise_sigma = 0.0;
+            mx_noise_aware na = training_device(cfg);
             char what[96];
             snprintf(what, sizeof what, "training (noise-aware, sigma %g)", na.params.d2d_sigma);
             mx_log(MX_LOG_INFO, "%s: %zu epochs from the plain network", what,
@@ -553,10 +574,17 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         rep->rows = mx_calloc(n_points * cfg->repeats, sizeof(mx_run_row));
         st = rep->rows ? MX_OK : mx_fail(MX_ENOMEM, "out of memory");
     }
-    /* Resolve every point before any work, so a bad sweep fails at once. */
+    /* Resolve every point before any work, so a bad sweep fails at once —
+     * including the device parameters noise-aware training will use. */
     for (size_t k = 0; k < n_points && !st; k++) {
         mx_experiment_config pc;
         st = mx_config_point(cfg, k, &pc);
+        if (!st && pc.training.mode == MX_TRAINING_NOISE_AWARE) {
+            mx_noise_aware na = training_device(&pc);
+            if ((st = na.device->validate(&na.params)))
+                mx_fail_context(st, "sweep point %zu, noise-aware training at "
+                                    "training.noise_sigma = %g", k + 1, na.params.d2d_sigma);
+        }
     }
     if (!st)
         st = load_data(ctx, cfg);

@@ -53,6 +53,9 @@ static const char *const schema_defaults[][2] = {
     {"hardware.device.read_noise_sigma", "0"},
     {"hardware.device.stuck_at_gmin", "0"},
     {"hardware.device.stuck_at_gmax", "0"},
+    {"hardware.device.t_inference_s", "0"},
+    {"hardware.device.drift_t0_s", "20"},
+    {"hardware.device.read_time_s", "2.5e-07"},
     {"hardware.crossbar.tile_rows", "128"},
     {"hardware.crossbar.tile_cols", "128"},
     {"hardware.crossbar.read_voltage_v", "0.2"},
@@ -277,8 +280,9 @@ static void test_wrong_types_are_named(void **state)
     expect_parse_error("training:\n  mode: fancy\n",
                        "t.yaml:2:9: training.mode: expected one of: plain, noise-aware, got "
                        "\"fancy\"");
-    expect_parse_error("hardware:\n  device:\n    type: pcm\n",
-                       "t.yaml:3:11: hardware.device.type: expected one of: reram, got \"pcm\"");
+    expect_parse_error("hardware:\n  device:\n    type: flash\n",
+                       "t.yaml:3:11: hardware.device.type: expected one of: reram, pcm, got "
+                       "\"flash\"");
     expect_parse_error("seed: -1\n",
                        "t.yaml:1:7: seed: expected an integer in [0, 18446744073709551615], got -1");
     expect_parse_error("base: &b 3\nseed: *b\n",
@@ -455,6 +459,35 @@ static void test_other_cross_field_rules_are_enforced(void **state)
     expect_validate_error("dataset:\n  name: digits\n  calibration_images: 1500\n",
                           "t.yaml:3:23: dataset.calibration_images: expected at most the 1000 "
                           "training examples of digits, got 1500");
+}
+
+static void test_pcm_and_its_time_fields_parse_and_are_checked(void **state)
+{
+    (void)state;
+    static const char yaml[] = "hardware:\n  device:\n    type: pcm\n    g_max_s: 2.5e-5\n"
+                               "    t_inference_s: 3600\n    drift_t0_s: 15\n"
+                               "    read_time_s: 1.0e-6\n";
+    mx_experiment_config cfg;
+    assert_int_equal(mx_config_parse(yaml, strlen(yaml), "t.yaml", &cfg), MX_OK);
+    assert_int_equal(mx_config_validate(&cfg), MX_OK);
+    assert_field(&cfg, "hardware.device.type", "pcm");
+    assert_field(&cfg, "hardware.device.t_inference_s", "3600");
+    assert_field(&cfg, "hardware.device.drift_t0_s", "15");
+    assert_field(&cfg, "hardware.device.read_time_s", "1e-06");
+    mx_config_free(&cfg);
+    expect_parse_error("hardware:\n  device:\n    t_inference_s: -1\n",
+                       "t.yaml:3:20: hardware.device.t_inference_s: expected a number >= 0, "
+                       "got -1");
+    expect_parse_error("hardware:\n  device:\n    drift_t0_s: 0\n",
+                       "t.yaml:3:17: hardware.device.drift_t0_s: expected a number > 0, got 0");
+    expect_parse_error("hardware:\n  device:\n    read_time_s: -2.5e-7\n",
+                       "t.yaml:3:18: hardware.device.read_time_s: expected a number > 0, got "
+                       "-2.5e-7");
+    /* The pcm model draws its own programming noise: a reram variation knob
+     * is refused rather than silently ignored, at its line. */
+    expect_validate_error("hardware:\n  device:\n    type: pcm\n    d2d_sigma: 0.1\n",
+                          "t.yaml:4:16: hardware.device.d2d_sigma: expected 0 for the pcm "
+                          "model (it draws its own published programming noise), got 0.1");
 }
 
 static void test_a_failing_sweep_point_is_named_with_its_values(void **state)
@@ -768,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_sweeps_beyond_the_axis_and_value_limits_are_refused),
         cmocka_unit_test(test_g_min_not_below_g_max_is_refused_at_its_line),
         cmocka_unit_test(test_other_cross_field_rules_are_enforced),
+        cmocka_unit_test(test_pcm_and_its_time_fields_parse_and_are_checked),
         cmocka_unit_test(test_a_failing_sweep_point_is_named_with_its_values),
         cmocka_unit_test(test_a_sweep_can_settle_what_the_base_values_break),
         cmocka_unit_test(test_an_overridden_value_is_not_blamed_on_the_file),
