@@ -418,14 +418,9 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             }
         }
     }
-    for (size_t l = 0; l < L && !st; l++) {
-        size_t n_out, n_in;
-        const float *w = mx_snn_weights(net, l, &n_out, &n_in);
-        st = mx_matmul_create(w, n_out, n_in, &pc->hardware.crossbar, dev, &pc->hardware.device,
-                              &pc->hardware.adc, hw_seed, (uint32_t)l, &mm[l]);
-        if (!st)
-            st = mx_snn_set_backend(net, l, mm[l]);
-    }
+    if (!st)
+        st = mx_snn_program_crossbars(net, &pc->hardware.crossbar, dev, &pc->hardware.device,
+                                      &pc->hardware.adc, hw_seed, mm);
     double range_a[MX_SNN_MAX_LAYERS] = {0};
     if (!st && pc->hardware.adc.kind != MX_ADC_NONE)
         st = mx_calibrate_adc_ranges(net, ctx->train.x, n_calib, ctx->train.dim,

@@ -171,6 +171,29 @@ mx_status mx_snn_set_backend(mx_snn *net, size_t layer, mx_matmul *mm)
     return MX_OK;
 }
 
+mx_status mx_snn_program_crossbars(mx_snn *net, const mx_crossbar_config *xbar,
+                                   const mx_device_type *device,
+                                   const mx_device_params *device_params,
+                                   const mx_adc_config *adc, uint64_t seed, mx_matmul **mm)
+{
+    mx_status st = MX_OK;
+    for (size_t l = 0; l < net->n_layers; l++)
+        mm[l] = NULL;
+    for (size_t l = 0; l < net->n_layers && !st; l++) {
+        st = mx_matmul_create(net->w[l], net->sizes[l + 1], net->sizes[l], xbar, device,
+                              device_params, adc, seed, (uint32_t)l, &mm[l]);
+        if (!st)
+            net->mm[l] = mm[l];
+    }
+    if (st)
+        for (size_t l = 0; l < net->n_layers; l++) {
+            net->mm[l] = NULL;
+            mx_matmul_destroy(mm[l]);
+            mm[l] = NULL;
+        }
+    return st;
+}
+
 mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer)
 {
     return layer < net->n_layers ? net->mm[layer] : NULL;

@@ -83,6 +83,16 @@ double mx_snn_layer_scale(const mx_snn *net, size_t layer);
 /* Put layer `layer` on an analog matmul (not owned; NULL = back to digital). */
 mx_status mx_snn_set_backend(mx_snn *net, size_t layer, mx_matmul *mm);
 
+/* Program every layer onto analog matmuls of its own (layer l uses layer id
+ * l, so its cells draw from their own streams) and make each the layer's
+ * backend. OUT: mm[0..n_layers), which the caller destroys once the network
+ * no longer uses them. On failure every mm[l] is NULL and every layer is
+ * digital again. */
+mx_status mx_snn_program_crossbars(mx_snn *net, const mx_crossbar_config *xbar,
+                                   const mx_device_type *device,
+                                   const mx_device_params *device_params,
+                                   const mx_adc_config *adc, uint64_t seed, mx_matmul **mm);
+
 /* Layer `layer`'s analog matmul, or NULL when it runs digitally. */
 mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer);
 

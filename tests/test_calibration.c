@@ -49,14 +49,7 @@ static void test_calibrated_range_clips_the_requested_fraction(void **state)
     mx_adc_config_default(&ac);
     ac.bits = 4;
     mx_matmul *mm[2];
-    for (size_t l = 0; l < 2; l++) {
-        size_t no, ni;
-        const float *w = mx_snn_weights(net, l, &no, &ni);
-        assert_int_equal(mx_matmul_create(w, no, ni, &xc, &mx_device_reram, &dp, &ac, 1,
-                                          (uint32_t)l, &mm[l]),
-                         MX_OK);
-        assert_int_equal(mx_snn_set_backend(net, l, mm[l]), MX_OK);
-    }
+    assert_int_equal(mx_snn_program_crossbars(net, &xc, &mx_device_reram, &dp, &ac, 1, mm), MX_OK);
     const double p = 99.0;
     double range[2];
     assert_int_equal(mx_calibrate_adc_ranges(net, d.x, d.n, 64, p, 9, 1000, range), MX_OK);

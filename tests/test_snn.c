@@ -281,14 +281,7 @@ static void test_snn_on_ideal_crossbar_matches_digital_snn(void **state)
     mx_adc_config_default(&ac);
     ac.kind = MX_ADC_NONE;
     mx_matmul *mm[2];
-    for (size_t l = 0; l < 2; l++) {
-        size_t no, ni;
-        const float *w = mx_snn_weights(net, l, &no, &ni);
-        assert_int_equal(mx_matmul_create(w, no, ni, &xc, &mx_device_reram, &dp, &ac, 1,
-                                          (uint32_t)l, &mm[l]),
-                         MX_OK);
-        assert_int_equal(mx_snn_set_backend(net, l, mm[l]), MX_OK);
-    }
+    assert_int_equal(mx_snn_program_crossbars(net, &xc, &mx_device_reram, &dp, &ac, 1, mm), MX_OK);
     double analog = snn_accuracy(net, &sub, 4);
     /* Same spikes in; currents equal W·s to float rounding, so at most a
      * neuron sitting exactly on threshold can differ. */
@@ -299,14 +292,7 @@ static void test_snn_on_ideal_crossbar_matches_digital_snn(void **state)
         mx_matmul_destroy(mm[l]);
     ac.kind = MX_ADC_UNIFORM;
     ac.bits = 8;
-    for (size_t l = 0; l < 2; l++) {
-        size_t no, ni;
-        const float *w = mx_snn_weights(net, l, &no, &ni);
-        assert_int_equal(mx_matmul_create(w, no, ni, &xc, &mx_device_reram, &dp, &ac, 1,
-                                          (uint32_t)l, &mm[l]),
-                         MX_OK);
-        assert_int_equal(mx_snn_set_backend(net, l, mm[l]), MX_OK);
-    }
+    assert_int_equal(mx_snn_program_crossbars(net, &xc, &mx_device_reram, &dp, &ac, 1, mm), MX_OK);
     double range[2];
     assert_int_equal(mx_calibrate_adc_ranges(net, f->train.x, 50, 64, 99.9, 4, 1u << 20, range),
                      MX_OK);
