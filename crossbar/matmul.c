@@ -98,8 +98,8 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
         const uint64_t item = ((uint64_t)layer_id << 32) | (uint64_t)j;
         mx_rng rng;
         mx_rng_init(&rng, seed, stream, item);
-        mm->device->program(&mm->dev, tp, gp, n_out, &rng);
-        mm->device->program(&mm->dev, tn, gn, n_out, &rng);
+        mx_device_program(mm->device, &mm->dev, tp, gp, n_out, &rng);
+        mx_device_program(mm->device, &mm->dev, tn, gn, n_out, &rng);
         if (ages) {
             /* Drift and accumulated noise until evaluation, from a stream of
              * its own so programming draws stay as they were. */

@@ -115,9 +115,10 @@ static mx_status pcm_validate(const mx_device_params *p)
     return MX_OK;
 }
 
-static void pcm_program(const mx_device_params *p, const float *g_target_s, float *g_out_s,
-                        size_t n, mx_rng *rng)
+static void pcm_program(const mx_device_params *p, float *cells, const float *g_target_s,
+                          float *g_out_s, size_t n, mx_rng *rng)
 {
+    (void)cells; /* no per-cell record */
     const double stuck_min = p->stuck_at_gmin_frac;
     const double stuck_any = p->stuck_at_gmin_frac + p->stuck_at_gmax_frac;
     for (size_t i = 0; i < n; i++) {
@@ -182,8 +183,13 @@ const mx_device_type mx_device_pcm = {
     .description = "statistical PCM cell (Nandakumar et al. 2019; aihwkit PCMLikeNoiseModel): "
                    "state-dependent programming noise, drift with a per-cell exponent, "
                    "accumulated 1/f read noise, read noise, stuck-at faults",
+    .source = "Nandakumar et al., ICECS 2019; Joshi et al., Nat. Commun. 11:2473, 2020; "
+              "aihwkit PCMLikeNoiseModel",
     .validate = pcm_validate,
+    .cell_floats = 0,
+    .populate = NULL,
     .program = pcm_program,
+    .pulse = NULL,
     .read = mx_device_read_relative,
     .age = pcm_age,
 };

@@ -50,9 +50,10 @@ static mx_status reram_validate(const mx_device_params *p)
 
 static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-static void reram_program(const mx_device_params *p, const float *g_target_s, float *g_out_s,
-                          size_t n, mx_rng *rng)
+static void reram_program(const mx_device_params *p, float *cells, const float *g_target_s,
+                          float *g_out_s, size_t n, mx_rng *rng)
 {
+    (void)cells; /* no per-cell record */
     const double s2 = log1p(p->d2d_sigma * p->d2d_sigma);
     const double s = sqrt(s2);
     const double c0 = p->prog_noise_coeffs[0], c1 = p->prog_noise_coeffs[1],
@@ -100,8 +101,12 @@ const mx_device_type mx_device_reram = {
     .name = "reram",
     .description = "statistical ReRAM cell: finite levels, lognormal device-to-device "
                    "variation, state-dependent programming noise, read noise, stuck-at faults",
+    .source = "statistical form; programming-noise polynomial of Nandakumar et al., ICECS 2019",
     .validate = reram_validate,
+    .cell_floats = 0,
+    .populate = NULL,
     .program = reram_program,
+    .pulse = NULL,
     .read = mx_device_read_relative,
     .age = NULL, /* ReRAM conductances are taken as stable in time here */
 };

@@ -176,7 +176,7 @@ static int training_perturbs(const mx_experiment_config *cfg)
                                              (double)PROBE_CELLS);
     mx_rng rng;
     mx_rng_init_named(&rng, cfg->seed, "train.probe", 0);
-    na.device->program(p, target, out, PROBE_CELLS, &rng);
+    mx_device_program(na.device, p, target, out, PROBE_CELLS, &rng);
     return memcmp(target, out, sizeof target) != 0;
 }
 

@@ -52,8 +52,8 @@ mx_status mx_perturb_weights(const float *w, size_t n_out, size_t n_in,
         }
         mx_rng rng;
         mx_rng_init(&rng, seed, stream, item + o);
-        noise->device->program(p, gp, gp, n_in, &rng);
-        noise->device->program(p, gn, gn, n_in, &rng);
+        mx_device_program(noise->device, p, gp, gp, n_in, &rng);
+        mx_device_program(noise->device, p, gn, gn, n_in, &rng);
         float *out = w_out + o * n_in;
         for (size_t i = 0; i < n_in; i++)
             out[i] = (float)(((double)gp[i] - (double)gn[i]) / spu);

@@ -898,8 +898,8 @@ static void test_each_row_draws_from_its_own_documented_stream_item(void **state
         }
         mx_rng r;
         mx_rng_init_named(&r, SEED, "device.program", ((uint64_t)layer << 32) | j);
-        mx_device_reram.program(&su.dev, tp, tp, n_out, &r);
-        mx_device_reram.program(&su.dev, tn, tn, n_out, &r);
+        mx_device_reram.program(&su.dev, NULL, tp, tp, n_out, &r);
+        mx_device_reram.program(&su.dev, NULL, tn, tn, n_out, &r);
         assert_memory_equal(tp, gp + j * n_out, n_out * sizeof *tp);
         assert_memory_equal(tn, gn + j * n_out, n_out * sizeof *tn);
     }

@@ -63,7 +63,7 @@ static void program(const mx_device_params *p, float *g, size_t n, uint64_t item
     mx_rng r;
     mx_rng_init_named(&r, SEED, "device.program", item);
     assert_int_equal(mx_device_reram.validate(p), MX_OK);
-    mx_device_reram.program(p, g, g, n, &r);
+    mx_device_reram.program(p, NULL, g, g, n, &r);
 }
 
 /* ---- registry and parameters -------------------------------------------- */
@@ -275,7 +275,7 @@ static void test_ideal_device_programs_exactly_the_clamped_target(void **state)
     float out[sizeof targets / sizeof targets[0]];
     mx_rng r;
     mx_rng_init_named(&r, SEED, "device.program", 0);
-    mx_device_reram.program(&p, targets, out, n, &r);
+    mx_device_reram.program(&p, NULL, targets, out, n, &r);
     for (size_t i = 0; i < n; i++) {
         double clamped = fmin(fmax((double)targets[i], p.g_min_s), p.g_max_s);
         assert_true(out[i] == (float)clamped);
@@ -283,7 +283,7 @@ static void test_ideal_device_programs_exactly_the_clamped_target(void **state)
     /* With levels, the ideal device lands on the quantised level. */
     p.levels = 5;
     mx_rng_init_named(&r, SEED, "device.program", 0);
-    mx_device_reram.program(&p, targets, out, n, &r);
+    mx_device_reram.program(&p, NULL, targets, out, n, &r);
     for (size_t i = 0; i < n; i++)
         assert_true(out[i] == (float)mx_device_quantise(&p, (double)targets[i]));
 }
@@ -303,9 +303,9 @@ static void test_program_in_place_equals_program_to_a_separate_buffer(void **sta
         a[i] = (float)(1e-6 + 9e-6 * (double)i / (double)(n - 1));
     mx_rng r;
     mx_rng_init_named(&r, SEED, "device.program", 3);
-    mx_device_reram.program(&p, a, b, n, &r);
+    mx_device_reram.program(&p, NULL, a, b, n, &r);
     mx_rng_init_named(&r, SEED, "device.program", 3);
-    mx_device_reram.program(&p, a, a, n, &r);
+    mx_device_reram.program(&p, NULL, a, a, n, &r);
     assert_memory_equal(a, b, n * sizeof *a);
     free(a);
     free(b);
@@ -499,8 +499,8 @@ static void test_programming_consumes_the_same_draws_whatever_the_parameters(voi
         mx_rng a, b;
         mx_rng_init_named(&a, SEED, "device.program", 40 + c);
         mx_rng_init_named(&b, SEED, "device.program", 40 + c);
-        mx_device_reram.program(&ideal, g1, g1, n, &a);
-        mx_device_reram.program(&noisy, g2, g2, n, &b);
+        mx_device_reram.program(&ideal, NULL, g1, g1, n, &a);
+        mx_device_reram.program(&noisy, NULL, g2, g2, n, &b);
         assert_int_equal(mx_rng_u32(&a), mx_rng_u32(&b));
     }
 }
@@ -713,7 +713,7 @@ static void test_pcm_programming_noise_follows_the_published_fit(void **state)
         float *g = fill_floats(n, (float)target);
         mx_rng r;
         mx_rng_init_named(&r, SEED, "device.program", 300 + k);
-        mx_device_pcm.program(&p, g, g, n, &r);
+        mx_device_pcm.program(&p, NULL, g, g, n, &r);
         double mean, var;
         moments(g, n, &mean, &var);
         assert_within_sigma(mean, target, sigma / sqrt((double)n), 4.0);
@@ -741,12 +741,12 @@ static void test_pcm_stuck_cells_and_draw_count_do_not_depend_on_the_state(void 
     mx_rng a, b;
     mx_rng_init_named(&a, SEED, "device.program", 7);
     mx_rng_init_named(&b, SEED, "device.program", 7);
-    mx_device_pcm.program(&p, g, g, 33, &a);
+    mx_device_pcm.program(&p, NULL, g, g, 33, &a);
     for (size_t i = 0; i < 33; i++)
         assert_true(g[i] == (float)p.g_min_s);
     /* One block per cell, as in the ideal-target case. */
     p.stuck_at_gmin_frac = 0.0;
-    mx_device_pcm.program(&p, h, h, 33, &b);
+    mx_device_pcm.program(&p, NULL, h, h, 33, &b);
     assert_int_equal(mx_rng_u32(&a), mx_rng_u32(&b));
     /* Ageing likewise: one block per cell at t = 0 and at t > 0. */
     mx_rng_init_named(&a, SEED, "device.age", 7);
@@ -771,7 +771,7 @@ static void test_pcm_age_at_time_zero_leaves_every_cell_unchanged(void **state)
         target[i] = (float)(p.g_max_s * (double)(i + 1) / (double)n);
     mx_rng r;
     mx_rng_init_named(&r, SEED, "device.program", 11);
-    mx_device_pcm.program(&p, target, prog, n, &r);
+    mx_device_pcm.program(&p, NULL, target, prog, n, &r);
     mx_rng_init_named(&r, SEED, "device.age", 11);
     mx_device_pcm.age(&p, target, prog, out, n, 0.0, &r);
     for (size_t i = 0; i < n; i++)
