@@ -35,10 +35,15 @@ struct mx_matmul {
     float *g_diff; /* g_pos − g_neg, (n_in, n_out) S */
     float *g_sq;   /* g_pos² + g_neg², (n_in, n_out) S² — output-referred noise */
     double dac_levels; /* K: DAC codes per polarity (0 = exact voltages) */
+    int iv_nonlinear;  /* the device's I–V is not I = G·V */
+    float spike_drive; /* φ(V_read): drive of a spiking row, A/S */
 };
 
 struct mx_matmul_work {
-    float *v;             /* (n_in) row voltages, V */
+    float *v;             /* (n_in) row drive: current per siemens of cell
+                             conductance, A/S — the row voltage itself when the
+                             cell I–V is linear, φ(V) = mx_device_current(G = 1 S, V)
+                             otherwise (the I–V forms are separable: I = G·φ(V)) */
     size_t *active;       /* (n_in) indices of driven rows */
     float *acc;           /* (n_row_tiles, n_out) column currents, A */
     float *var;           /* (n_row_tiles, n_out) noise variance / σ², A² */
@@ -147,6 +152,16 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
     mm->adc_cfg = *adc;
     mm->n_row_tiles = (n_in + xbar->tile_rows - 1) / xbar->tile_rows;
     mm->n_col_tiles = (n_out + xbar->tile_cols - 1) / xbar->tile_cols;
+    /* A nonlinear cell I–V bends the current of every row driven at other
+     * than the conductances' defining voltage; the forms are separable
+     * (I = G·φ(V)), so it is a transform of the row drive, exact in both the
+     * output-referred and the per-cell paths. The digital scale back to
+     * weight units stays nominal (V_read): a mismatch between the read
+     * voltage and iv.v_read_v shows up as the gain error it is. */
+    mm->iv_nonlinear = mm->dev.iv.kind != MX_IV_LINEAR;
+    mm->spike_drive = (float)(mm->iv_nonlinear
+                                  ? mx_device_current(&mm->dev, 1.0, xbar->read_voltage_v)
+                                  : xbar->read_voltage_v);
     mm->dac_levels = 0.0;
     if (xbar->input == MX_INPUT_DAC && xbar->dac_bits > 0) {
         /* Signed mid-tread DAC: K levels per polarity, 0 exact; a 1-bit DAC
@@ -242,8 +257,8 @@ mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out)
     return MX_OK;
 }
 
-/* Row voltages from inputs; returns the number of driven rows, listed in
- * w->active in ascending order. */
+/* Row drives from inputs (see mx_matmul_work.v); returns the number of driven
+ * rows, listed in w->active in ascending order. */
 static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x)
 {
     const float v_read = (float)mm->xbar.read_voltage_v;
@@ -252,7 +267,7 @@ static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x)
         for (size_t j = 0; j < mm->n_in; j++) {
             assert(x[j] == 0.0f || x[j] == 1.0f);
             if (x[j] != 0.0f) {
-                w->v[j] = v_read;
+                w->v[j] = mm->spike_drive;
                 w->active[n_active++] = j;
             } else {
                 w->v[j] = 0.0f;
@@ -266,7 +281,8 @@ static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x)
         u = u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);
         if (k > 0.0)
             u = nearbyint(u * k) / k;
-        w->v[j] = (float)(u * (double)v_read);
+        double v = u * (double)v_read;
+        w->v[j] = (float)(mm->iv_nonlinear ? mx_device_current(&mm->dev, 1.0, v) : v);
         if (w->v[j] != 0.0f)
             w->active[n_active++] = j;
     }

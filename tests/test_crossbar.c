@@ -1205,6 +1205,74 @@ static void test_inference_time_leaves_a_non_ageing_device_unchanged(void **stat
     free(w);
 }
 
+/* A sinh or NeuroSim cell I–V bends each row's current by φ(V)/V, the same
+ * for every conductance (the forms are separable, I = G·φ(V)): the ideal
+ * crossbar then computes Σ_j w_oj·fs·φ(v_j)/V_read, v_j = V_read·x_j/fs —
+ * checked against that closed form on both paths. Spikes drive every row at
+ * V_read = iv.v_read_v, where the nonlinear forms equal the linear one. */
+static void check_iv(mx_iv_kind kind)
+{
+    const size_t n_out = 23, n_in = 41;
+    const double fs = 1.5;
+    setup su = ideal_setup(MX_INPUT_DAC, 16, 8);
+    su.xbar.input_full_scale = fs;
+    su.dev.iv.kind = kind;
+    su.dev.iv.v_read_v = su.xbar.read_voltage_v;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 201);
+    float *x = random_floats(n_in, -fs, fs, 202);
+    mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+    mx_matmul_work *wk = work_ok(mm);
+    float *y = malloc(n_out * sizeof *y);
+    double *ref = calloc(n_out, sizeof *ref);
+    assert_non_null(y);
+    assert_non_null(ref);
+    const double vr = su.xbar.read_voltage_v;
+    for (size_t o = 0; o < n_out; o++)
+        for (size_t j = 0; j < n_in; j++) {
+            double v = vr * (double)x[j] / fs, phi;
+            if (kind == MX_IV_SINH) {
+                double b = su.dev.iv.sinh_b_per_v;
+                phi = vr * sinh(b * v) / sinh(b * vr);
+            } else {
+                /* I/G = V_r·NL^((|V| − V_r)/(V_w/2)), odd in V */
+                phi = vr * pow(su.dev.iv.nl, (fabs(v) - vr) / (0.5 * su.dev.iv.v_write_v));
+                phi = v < 0.0 ? -phi : phi;
+            }
+            ref[o] += (double)w[o * n_in + j] * fs * phi / vr;
+        }
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.read", 0);
+    mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+    assert_matches(y, ref, n_out, IDEAL_REL_TOL, "forward, nonlinear I-V");
+    mx_matmul_forward_reference(mm, wk, x, y, &r, NULL);
+    assert_matches(y, ref, n_out, IDEAL_REL_TOL, "forward_reference, nonlinear I-V");
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+
+    /* Spikes at V_read: the linear result. */
+    su.xbar.input = MX_INPUT_SPIKES;
+    float *sp = random_spikes(n_in, 0.5, 203);
+    mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+    wk = work_ok(mm);
+    float_matmul(w, sp, n_out, n_in, ref);
+    mx_matmul_forward(mm, wk, sp, y, &r, NULL, NULL);
+    assert_matches(y, ref, n_out, IDEAL_REL_TOL, "spikes, nonlinear I-V");
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(sp);
+    free(w);
+    free(x);
+    free(y);
+    free(ref);
+}
+
+static void test_nonlinear_cell_iv_bends_each_row_by_its_closed_form(void **state)
+{
+    (void)state;
+    check_iv(MX_IV_SINH);
+    check_iv(MX_IV_NEUROSIM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1214,6 +1282,7 @@ int main(void)
         cmocka_unit_test(test_ideal_spike_mvm_matches_float_matmul_on_odd_shapes),
         cmocka_unit_test(test_dac_quantises_and_clamps_inputs),
         cmocka_unit_test(test_tiling_does_not_change_the_ideal_result),
+        cmocka_unit_test(test_nonlinear_cell_iv_bends_each_row_by_its_closed_form),
         cmocka_unit_test(test_all_zero_matrix_maps_to_g_min_and_gives_zero),
         cmocka_unit_test(test_fast_path_equals_reference_twin_bit_for_bit_without_read_noise),
         cmocka_unit_test(test_output_referred_noise_is_exact_in_distribution),

@@ -909,6 +909,147 @@ static void test_pcm_drift_and_accumulated_noise_match_the_published_table(void 
     free(base);
 }
 
+/* ---- common helpers (cell.c) ------------------------------------------------ */
+
+/* I–V forms: I(V_r) = G·V_r for every form (G is defined there), odd in V,
+ * sinh against its closed form, NeuroSim's ratio I(V_w)/I(V_w/2) = NL. */
+static void test_cell_current_follows_each_iv_form(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    mx_device_params_default(&p);
+    const double g = 3e-6, vr = p.iv.v_read_v;
+    assert_close(mx_device_current(&p, g, 0.37), g * 0.37, 0.0, 1e-15);
+    mx_iv_kind kinds[] = {MX_IV_LINEAR, MX_IV_SINH, MX_IV_NEUROSIM};
+    for (size_t k = 0; k < 3; k++) {
+        p.iv.kind = kinds[k];
+        assert_int_equal(mx_device_validate_cell(&p), MX_OK);
+        assert_close(mx_device_current(&p, g, vr), g * vr, 0.0, 1e-14);
+        assert_close(mx_device_current(&p, g, -0.3), -mx_device_current(&p, g, 0.3), 0.0, 1e-15);
+    }
+    p.iv.kind = MX_IV_SINH;
+    double b = p.iv.sinh_b_per_v;
+    assert_close(mx_device_current(&p, g, 0.5), g * vr * sinh(b * 0.5) / sinh(b * vr), 0.0, 1e-14);
+    p.iv.kind = MX_IV_NEUROSIM;
+    double vw = p.iv.v_write_v;
+    assert_close(mx_device_current(&p, g, vw) / mx_device_current(&p, g, vw / 2), p.iv.nl, 0.0,
+                 1e-12);
+    assert_close(mx_device_current(&p, g, 0.0), 0.0, 0.0, 0.0);
+}
+
+/* Window fraction: 1 to the onset, floor at and beyond endurance_cycles,
+ * linear in log(cycles) between (the geometric midpoint is half-way). */
+static void test_endurance_window_narrows_in_log_cycles(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    mx_device_params_default(&p);
+    assert_close(mx_device_endurance_window(&p, 1e12), 1.0, 0.0, 0.0); /* off by default */
+    p.endurance_cycles = 1e6;
+    p.endurance_onset = 1e2;
+    p.endurance_floor = 0.2;
+    assert_int_equal(mx_device_validate_cell(&p), MX_OK);
+    assert_close(mx_device_endurance_window(&p, 50.0), 1.0, 0.0, 0.0);
+    assert_close(mx_device_endurance_window(&p, 1e2), 1.0, 0.0, 0.0);
+    assert_close(mx_device_endurance_window(&p, 1e4), 0.6, 1e-12, 0.0);
+    assert_close(mx_device_endurance_window(&p, 1e6), 0.2, 1e-12, 0.0);
+    assert_close(mx_device_endurance_window(&p, 1e9), 0.2, 1e-12, 0.0);
+    p.endurance_onset = 2e6;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.endurance_onset");
+    p.endurance_onset = 1e2;
+    p.endurance_floor = 1.5;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.endurance_floor");
+}
+
+static void test_common_fields_are_checked_by_name(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    mx_device_params_default(&p);
+    p.temperature_k = 0.0;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.temperature_k");
+    mx_device_params_default(&p);
+    p.iv.kind = MX_IV_SINH;
+    p.iv.sinh_b_per_v = -1.0;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.iv.sinh_b_per_v");
+    mx_device_params_default(&p);
+    p.iv.kind = MX_IV_NEUROSIM;
+    p.iv.nl = 0.5;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.iv.nl");
+    mx_device_params_default(&p);
+    p.pulse.width_ltd_s = 0.0;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.pulse.width_ltd_s");
+    mx_device_params_default(&p);
+    p.endurance_cycles = -1.0;
+    assert_int_equal(mx_device_validate_cell(&p), MX_EINVAL);
+    assert_error_mentions("hardware.device.endurance_cycles");
+}
+
+/* A pulse's 0 amplitude or width means the nominal one of its polarity. */
+static void test_pulse_resolve_takes_the_nominal_pulse_of_its_polarity(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    mx_device_params_default(&p);
+    p.pulse = (mx_pulse_params){.v_ltp_v = 3.2, .width_ltp_s = 3e-4, .v_ltd_v = 2.8,
+                                .width_ltd_s = 2e-4};
+    double a, w;
+    mx_pulse_resolve(&p, &(mx_pulse){.count = 5}, &a, &w);
+    assert_close(a, 3.2, 0.0, 0.0);
+    assert_close(w, 3e-4, 0.0, 0.0);
+    mx_pulse_resolve(&p, &(mx_pulse){.count = -5}, &a, &w);
+    assert_close(a, 2.8, 0.0, 0.0);
+    assert_close(w, 2e-4, 0.0, 0.0);
+    mx_pulse_resolve(&p, &(mx_pulse){.count = -1, .amplitude_v = 1.5f, .width_s = 1e-6f}, &a, &w);
+    assert_close(a, 1.5, 0.0, 0.0);
+    assert_close(w, 1e-6, 1e-12, 0.0);
+}
+
+/* Every registered model's open-loop programming through mx_device_program
+ * (fresh cells) is deterministic by stream, keeps the conductances finite
+ * and ≥ 0, and for a model without records equals its own program call. */
+static void test_every_model_programs_fresh_cells_deterministically(void **state)
+{
+    (void)state;
+    const size_t n = 300;
+    for (const mx_device_type *const *t = mx_device_types(); *t; t++) {
+        const mx_device_type *type = *t;
+        mx_device_params p;
+        mx_device_params_default(&p);
+        if (type->validate(&p) != MX_OK)
+            continue; /* needs model-specific setup (e.g. a measured curve file) */
+        assert_true(type->cell_floats <= MX_DEVICE_CELL_FLOATS_MAX);
+        assert_true((type->cell_floats == 0) == (type->populate == NULL));
+        float *target = malloc(n * sizeof *target), *a = malloc(n * sizeof *a),
+              *b = malloc(n * sizeof *b);
+        assert_non_null(target);
+        assert_non_null(a);
+        assert_non_null(b);
+        for (size_t i = 0; i < n; i++)
+            target[i] = (float)(p.g_min_s + (p.g_max_s - p.g_min_s) * (double)i / (double)(n - 1));
+        mx_rng r1, r2;
+        mx_rng_init_named(&r1, SEED, "test.program", 1);
+        mx_rng_init_named(&r2, SEED, "test.program", 1);
+        mx_device_program(type, &p, target, a, n, &r1);
+        if (type->cell_floats == 0)
+            type->program(&p, NULL, target, b, n, &r2);
+        else
+            mx_device_program(type, &p, target, b, n, &r2);
+        assert_memory_equal(a, b, n * sizeof *a);
+        for (size_t i = 0; i < n; i++)
+            assert_true(isfinite(a[i]) && a[i] >= 0.0f);
+        free(target);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1079,11 @@ int main(void)
         cmocka_unit_test(test_pcm_age_at_time_zero_leaves_every_cell_unchanged),
         cmocka_unit_test(test_pcm_age_follows_its_equations_cell_by_cell),
         cmocka_unit_test(test_pcm_drift_and_accumulated_noise_match_the_published_table),
+        cmocka_unit_test(test_cell_current_follows_each_iv_form),
+        cmocka_unit_test(test_endurance_window_narrows_in_log_cycles),
+        cmocka_unit_test(test_common_fields_are_checked_by_name),
+        cmocka_unit_test(test_pulse_resolve_takes_the_nominal_pulse_of_its_polarity),
+        cmocka_unit_test(test_every_model_programs_fresh_cells_deterministically),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
