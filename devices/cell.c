@@ -39,9 +39,11 @@ void mx_device_params_default(mx_device_params *p)
         .iv = {.kind = MX_IV_LINEAR, .v_read_v = 0.2, .sinh_b_per_v = 3.0, .nl = 10.0,
                .v_write_v = 1.0},
         .pulse = {.v_ltp_v = 1.0, .width_ltp_s = 100e-9, .v_ltd_v = 1.0, .width_ltd_s = 100e-9},
-        /* NeuroSim defaults of a symmetric, mildly nonlinear cell; presets
+        /* A symmetric, mildly nonlinear cell: saturating potentiation and
+         * depression (NeuroSim's signed convention: a negative LTD label is the
+         * usual saturating depression; devices/nonlinear.c). Presets
          * (devices/presets.c) set the published devices. */
-        .nonlinear = {.nl_ltp = 1.0, .nl_ltd = 1.0, .states_ltp = 100, .states_ltd = 100,
+        .nonlinear = {.nl_ltp = 1.0, .nl_ltd = -1.0, .states_ltp = 100, .states_ltd = 100,
                       .c2c_sigma = 0.0, .d2d_nl_sigma = 0.0},
         /* aihwkit's PulsedDevice defaults where it has them
          * (simulator/configs/devices.py; anchors-crossbar.md §2.2), with the
@@ -61,7 +63,8 @@ void mx_device_params_default(mx_device_params *p)
                     .r_on_ohm = 100.0, .r_off_ohm = 16e3, .d_m = 10e-9, .mu_v = 1e-14,
                     .x0 = 0.5, .k_on_m_per_s = -10.0, .k_off_m_per_s = 5e-4, .alpha_on = 3.0,
                     .alpha_off = 1.0, .v_on_v = -0.2, .v_off_v = 0.02, .vteam_r_on_ohm = 50.0,
-                    .vteam_r_off_ohm = 1e3, .vteam_d_m = 3e-9, .d2d_sigma_r = 0.0,
+                    .vteam_r_off_ohm = 1e3, .vteam_d_m = 3e-9, .vteam_iv = MX_VTEAM_IV_LINEAR,
+                    .d2d_sigma_r = 0.0,
                     .ode_rel_tol = 1e-6},
         .measured = {.path = "", .curve = NULL, .spread_scale = 1.0},
     };

@@ -60,69 +60,88 @@ typedef struct mx_pulse_params {
 } mx_pulse_params;
 
 /* NeuroSim nonlinear exponential pulse update (devices/nonlinear.c;
- * anchors-crossbar.md §2.1, paper-tables.md §7.3). */
+ * anchors-crossbar.md §2.1, paper-tables.md §7.3). Both directions use
+ * G(P) = B(1 − e^(−P/A)) + g_min on one pulse axis with a signed A per
+ * direction, as NeuroSim's code and published labels do: a positive label
+ * bends the curve above the line (big steps near g_min), a negative one
+ * below it (so a negative nl_ltd is the usual saturating depression). */
 typedef struct mx_nonlinear_params {
     double nl_ltp;      /* nonlinearity label of potentiation, |NL| in
                            [0.01, 9] or 0 (linear); the sign is that of A; 1.0 */
-    double nl_ltd;      /* of depression; 1.0 */
-    int states_ltp;     /* P_max of potentiation: pulses from g_min to g_max; 100 */
-    int states_ltd;     /* P_max of depression; 100 */
+    double nl_ltd;      /* of depression, same convention; 1.0 */
+    int states_ltp;     /* P_max of potentiation: pulses from g_min to g_max,
+                           1..1e6; 100 */
+    int states_ltd;     /* P_max of depression: pulses from g_max to g_min; 100 */
     double c2c_sigma;   /* cycle-to-cycle σ as a fraction of (g_max − g_min),
                            per pulse train ×sqrt(|pulses|); 0 */
     double d2d_nl_sigma;/* device-to-device σ of the NL label (Gaussian, NL
-                           units); 0 */
+                           units; sign kept, |NL| clipped to [0.01, 9]); 0 */
 } mx_nonlinear_params;
 
 /* aihwkit-style step models (devices/step.c; anchors-crossbar.md §2.2).
  * Weights w of aihwkit's equations are conductances normalised to the
  * window: w = (g − g_min)/(g_max − g_min) ∈ [0, 1], bounds b_min = 0,
- * b_max = 1 before device-to-device variation. */
+ * b_max = 1 before device-to-device variation; aihwkit's zero weight is the
+ * window middle, so its dw_min and bound spreads divide by (w_max − w_min)
+ * (default 1.2) and its dimensionless parameters carry over unchanged. */
 typedef enum mx_step_kind {
     MX_STEP_CONSTANT = 0, /* ConstantStep */
     MX_STEP_LINEAR,       /* LinearStep (soft bounds when gamma = 1) */
-    MX_STEP_SOFT_BOUNDS,  /* SoftBounds: LinearStep with γ⁺ = γ⁻ = 1 */
+    MX_STEP_SOFT_BOUNDS,  /* SoftBounds: LinearStep with γ⁺ = γ⁻ = 1, no γ D2D */
     MX_STEP_EXP,          /* ExpStep */
     MX_STEP_POW,          /* PowStep */
 } mx_step_kind;
 
 typedef struct mx_step_params {
     mx_step_kind kind;     /* MX_STEP_CONSTANT */
-    double dw_min;         /* mean step, fraction of the window; 0.01 */
+    double dw_min;         /* mean step at the window middle, fraction of the
+                              window, in (0, 1]; 0.01 */
     double dw_min_dtod;    /* relative D2D σ of the step; 0.3 (aihwkit) */
-    double dw_min_std;     /* relative C2C σ of each step; 0.3 (aihwkit) */
-    double up_down;        /* up/down asymmetry β; 0 */
+    double dw_min_std;     /* relative C2C σ of each step (multiplicative); 0.3 (aihwkit) */
+    double up_down;        /* up/down asymmetry β: Δw± = dw_min(1 ± β), |β| < 1; 0 */
     double up_down_dtod;   /* D2D σ of β; 0.01 (aihwkit) */
-    double bounds_dtod;    /* D2D σ of the bounds, fraction of the window; 0 */
-    double gamma_up;       /* LinearStep γ⁺ (soft bounds = 1); 0 */
-    double gamma_down;     /* LinearStep γ⁻; 0 */
-    double gamma_dtod;     /* D2D σ of γ; 0 */
+    double bounds_dtod;    /* D2D σ of each bound, fraction of the window
+                              (aihwkit w_max_dtod·w_max/(w_max − w_min)); 0 */
+    double gamma_up;       /* LinearStep γ⁺ ≥ 0: the up step shrinks by this
+                              fraction from the middle to the upper bound; 0 */
+    double gamma_down;     /* LinearStep γ⁻ ≥ 0; 0 */
+    double gamma_dtod;     /* D2D σ of γ±, absolute; 0 (aihwkit 0.05) */
     double exp_a_up;       /* ExpStep A_up; 0.00081 (aihwkit) */
     double exp_a_down;     /* ExpStep A_down; 0.36833 */
     double exp_gamma_up;   /* ExpStep γ_up; 12.44625 */
     double exp_gamma_down; /* ExpStep γ_down; 12.78785 */
-    double exp_a;          /* ExpStep a; 0.244 */
+    double exp_a;          /* ExpStep a (z = 2a(w − middle)/span + b); 0.244 */
     double exp_b;          /* ExpStep b; 0.2425 */
-    double pow_gamma;      /* PowStep exponent; 1 */
-    double pow_gamma_dtod; /* D2D σ of the exponent; 0 */
+    double pow_gamma;      /* PowStep exponent γ > 0; 1 */
+    double pow_gamma_dtod; /* relative D2D σ of the exponent; 0 (aihwkit 0.1) */
 } mx_step_params;
 
 /* Stochastic binary switching (devices/binary.c; Gaba et al. 2013 form,
- * paper-tables.md §9.5): P = 1 − exp(−t_pulse/τ(V)), τ(V) = τ0·exp(−|V|/V0). */
+ * paper-tables.md §9.5): P = 1 − exp(−t_pulse/τ(V)), τ(V) = τ0·exp(−|V|/V0).
+ * States: OFF = g_min, ON = g_max. */
 typedef struct mx_binary_params {
-    double tau0_s;      /* τ0, s; 2.85e5 */
-    double v0_v;        /* V0, V; 0.155 */
-    double tau0_d2d;    /* D2D σ of ln τ0 (lognormal τ0); 0 */
-    double v0_d2d;      /* relative D2D σ of V0; 0 */
+    double tau0_s;      /* τ0, s; 2.85e5 (Jo, Kim & Lu 2009 fit, unverified) */
+    double v0_v;        /* V0, V; 0.155 (same fit) */
+    double tau0_d2d;    /* D2D σ of ln τ0 (lognormal τ0, median tau0_s); 0 */
+    double v0_d2d;      /* relative D2D σ of V0 (Gaussian, floored at 1 % of V0); 0 */
 } mx_binary_params;
 
-/* Dynamic memristor models integrated in time (devices/dynamic.c;
- * paper-tables.md §9.1, §9.2). */
+/* Dynamic memristor models integrated in time (devices/dynamic.c,
+ * devices/dynamic.h; paper-tables.md §9.1, §9.2). Each cell keeps its state
+ * x ∈ [0, 1]: w/D of linear ion drift (x = 1 is ON), (w − w_on)/(w_off −
+ * w_on) of VTEAM (x = 1 is OFF). */
 typedef enum mx_window_kind {
     MX_WINDOW_NONE = 0,
     MX_WINDOW_JOGLEKAR,    /* f = 1 − (2x − 1)^(2p) */
     MX_WINDOW_BIOLEK,      /* f = 1 − (x − stp(−i))^(2p) */
     MX_WINDOW_PRODROMAKIS, /* f = j·(1 − ((x − 0.5)² + 0.75)^p) */
 } mx_window_kind;
+
+/* VTEAM's current–voltage relation at state x ∈ [0, 1] (Kvatinsky 2015). */
+typedef enum mx_vteam_iv_kind {
+    MX_VTEAM_IV_LINEAR = 0,  /* R = R_ON + (R_OFF − R_ON)·x (MemTorch) */
+    MX_VTEAM_IV_EXPONENTIAL, /* R = R_ON·exp(λx), λ = ln(R_OFF/R_ON) */
+} mx_vteam_iv_kind;
 
 typedef struct mx_dynamic_params {
     mx_window_kind window; /* linear ion drift window; MX_WINDOW_JOGLEKAR */
@@ -132,7 +151,8 @@ typedef struct mx_dynamic_params {
     double r_off_ohm;      /* R_OFF, Ω; 16e3 */
     double d_m;            /* film thickness D, m; 10e-9 */
     double mu_v;           /* ion mobility μ_v, m²/(V·s); 1e-14 */
-    double x0;             /* initial normalised state w/D; 0.5 */
+    double x0;             /* state of a fresh cell, and where `program`
+                              starts from (both models); 0.5 */
     /* VTEAM (Kvatinsky 2015; MemTorch defaults, paper-tables.md §9.2) */
     double k_on_m_per_s;   /* k_on, m/s; −10 */
     double k_off_m_per_s;  /* k_off, m/s; 5e-4 */
@@ -143,8 +163,11 @@ typedef struct mx_dynamic_params {
     double vteam_r_on_ohm; /* 50 */
     double vteam_r_off_ohm;/* 1e3 */
     double vteam_d_m;      /* x_off − x_on, m; 3e-9 */
-    double d2d_sigma_r;    /* relative D2D σ of R_ON and R_OFF (lognormal); 0 */
-    double ode_rel_tol;    /* GSL ODE relative tolerance; 1e-6 */
+    mx_vteam_iv_kind vteam_iv; /* VTEAM I–V; MX_VTEAM_IV_LINEAR */
+    double d2d_sigma_r;    /* relative D2D σ of R_ON and R_OFF (lognormal,
+                              mean-preserving, drawn independently); 0 */
+    double ode_rel_tol;    /* GSL ODE relative (and, x being in [0, 1],
+                              absolute) tolerance; 1e-6 */
 } mx_dynamic_params;
 
 /* A measured conductance-vs-pulse curve (devices/measured.c). Loaded once
@@ -153,8 +176,13 @@ typedef struct mx_measured_curve mx_measured_curve;
 
 typedef struct mx_measured_params {
     char path[MX_DEVICE_PATH_BYTES]; /* CSV or HDF5 file of the curve; "" */
-    const mx_measured_curve *curve;  /* loaded from path; NULL until loaded */
-    double spread_scale;             /* multiplies the measured spread; 1 */
+    const mx_measured_curve *curve;  /* borrowed, loaded from path; NULL until
+                                        mx_measured_apply (devices/measured.h),
+                                        which also sets g_min_s/g_max_s to the
+                                        curve's window */
+    double spread_scale;             /* multiplies the measured cycle-to-cycle
+                                        standard deviation (0 = the mean curve
+                                        only); 1 */
 } mx_measured_params;
 
 /* Parameters of every cell model: the common ones first, then one block per
@@ -257,10 +285,53 @@ extern const mx_device_type mx_device_reram;
  * with a per-cell exponent, accumulated 1/f read noise; see devices/pcm.h. */
 extern const mx_device_type mx_device_pcm;
 
+/* NeuroSim nonlinear exponential pulse update (devices/nonlinear.c): LTP/LTD
+ * curves from nonlinearity labels, C2C and D2D variation, endurance. */
+extern const mx_device_type mx_device_nonlinear;
+
+/* aihwkit's pulsed step models (constant, linear, soft bounds, exp, pow
+ * step; p->step.kind), per-pulse updates with D2D and C2C variation. */
+extern const mx_device_type mx_device_step;
+
+/* Stochastic binary cell (Gaba et al. 2013): Poisson switching between
+ * g_min and g_max with τ(V) = τ0·exp(−|V|/V0); see devices/binary.c. */
+extern const mx_device_type mx_device_binary;
+
+/* Linear ion drift memristor (Strukov et al. 2008) with a window function,
+ * integrated with GSL's ODE solvers; see devices/dynamic.h. */
+extern const mx_device_type mx_device_linear_ion_drift;
+
+/* VTEAM memristor (Kvatinsky et al. 2015), voltage thresholds, integrated
+ * with GSL's ODE solvers; see devices/dynamic.h. */
+extern const mx_device_type mx_device_vteam;
+
+/* Measured conductance-vs-pulse curve from a CSV/HDF5 file, interpolated
+ * monotonically, with the measured cycle-to-cycle spread; see measured.h. */
+extern const mx_device_type mx_device_measured;
+
 /* Registry look-up by name; NULL if unknown. */
 const mx_device_type *mx_device_lookup(const char *name);
 /* NULL-terminated list of all device types. */
 const mx_device_type *const *mx_device_types(void);
+
+/* A named, published device: a model and its parameter values
+ * (devices/presets.c; paper-tables.md §7). */
+typedef struct mx_device_preset {
+    const char *name;        /* e.g. "ag-si" */
+    const char *type;        /* registry name of its model */
+    const char *description; /* material stack, one line */
+    const char *source;      /* publication the values come from */
+    /* Set the preset's parameters on p (already holding the defaults). */
+    void (*apply)(mx_device_params *p);
+    /* NeuroSim V3.0's published online-training accuracy for this device
+     * (paper-tables.md §7.1), fraction; NaN when there is none. */
+    double neurosim_online_accuracy;
+} mx_device_preset;
+
+/* Preset look-up by name; NULL if unknown. */
+const mx_device_preset *mx_device_preset_lookup(const char *name);
+/* NULL-terminated list of all presets. */
+const mx_device_preset *const *mx_device_presets(void);
 
 /* Program n fresh cells open-loop: draw a population (when the model has
  * one) and program it, in chunks, from one rng — the entry point for callers

@@ -9,6 +9,12 @@
 static const mx_device_type *const device_types[] = {
     &mx_device_reram,
     &mx_device_pcm,
+    &mx_device_nonlinear,
+    &mx_device_step,
+    &mx_device_measured,
+    &mx_device_binary,
+    &mx_device_linear_ion_drift,
+    &mx_device_vteam,
     NULL,
 };
 
