@@ -59,6 +59,83 @@ else
   pass=$((pass + 1)); echo "ok: failed runs leave no results file"
 fi
 
+# memxbar device: list, show, curve.
+"$exe" device list >"$tmp/list" 2>&1
+code=$?
+missing=""
+for name in reram pcm nonlinear step binary linear-ion-drift vteam measured \
+            ag-si taox-hfox pcmo alox-hfo2 gst-pcm epiram hzo-fefet pcm-nandakumar; do
+  grep -q "^  $name " "$tmp/list" || missing="$missing $name"
+done
+if [ "$code" -eq 0 ] && [ -z "$missing" ] && grep -q "source: Jo et al., Nano Lett." "$tmp/list"; then
+  pass=$((pass + 1)); echo "ok: device list lists every model and preset with its source"
+else
+  fail=$((fail + 1)); echo "FAILED: device list (exit $code, missing:$missing)"
+fi
+check "device show of a preset prints its source" 0 "source: Jo et al., Nano Lett. 10:1297 (2010)" device show ag-si
+check "device show lists the model's fields" 0 "nonlinear.states_ltp                 97" device show ag-si
+check "device show of a model" 0 "dynamic.vteam_r_off_ohm" device show vteam
+check "device show --set" 0 "nonlinear.nl_ltp                     1.5" device show ag-si --set hardware.device.nonlinear.nl_ltp=1.5
+check "device show unknown name" 1 "unknown device 'flash' (expected a model: reram, pcm," device show flash
+check "device curve unknown name" 1 "unknown device 'ag-sy'" device curve ag-sy -o "$tmp/x.h5"
+check "device curve --pulses 0" 2 '--pulses: expected an integer in [1, 1000000], got "0"' device curve ag-si --pulses 0 -o "$tmp/x.h5"
+check "device curve --pulses text" 2 '--pulses: expected an integer in [1, 1000000], got "ten"' device curve ag-si --pulses ten -o "$tmp/x.h5"
+check "device curve --cycles -1" 2 '--cycles: expected an integer in [1, 10000], got "-1"' device curve ag-si --cycles -1 -o "$tmp/x.h5"
+check "device curve of a statistical model" 1 "reram has no pulse response" device curve reram -o "$tmp/x.h5"
+check "device curve of a bad --set" 1 "hardware.device.nonlinear.nl_ltp: expected a number in [-9, 9], got 12" device curve ag-si --set hardware.device.nonlinear.nl_ltp=12 -o "$tmp/x.h5"
+check "device curve measured without a file" 1 "hardware.device.measured.path: expected the CSV or HDF5 file" device curve measured -o "$tmp/x.h5"
+if [ -e "$tmp/x.h5" ] || [ -e "$tmp/x.h5.partial" ]; then
+  fail=$((fail + 1)); echo "FAILED: a failed device curve left a file behind"
+else
+  pass=$((pass + 1)); echo "ok: failed device curves leave no file"
+fi
+
+# Shapes of the written files: h5dump when installed, else h5py.
+h5shape() { # file dataset -> "d0 d1 ..."
+  if command -v h5dump >/dev/null 2>&1; then
+    h5dump -H -d "/$2" "$1" | sed -n 's/.*DATASPACE  SIMPLE { ( \([0-9, ]*\) ).*/\1/p' | tr -d ','
+  elif /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+    /usr/bin/python3 -c 'import sys, h5py; print(*h5py.File(sys.argv[1], "r")[sys.argv[2]].shape)' "$1" "$2"
+  else
+    echo "unchecked"
+  fi
+}
+expect_shape() { # name file dataset shape
+  local got
+  got=$(h5shape "$2" "$3")
+  if [ "$got" = "$4" ] || [ "$got" = "unchecked" ]; then
+    pass=$((pass + 1)); echo "ok: $1: $3 has shape ($got)"
+  else
+    fail=$((fail + 1)); echo "FAILED: $1: $3 has shape ($got), wanted ($4)"
+  fi
+}
+check "device curve of a preset" 0 "4 cells x 2 cycles of 20 potentiating" device curve ag-si --pulses 20 --cycles 2 --cells 4 --seed 3 -o "$tmp/dev/ag.h5" --no-plot
+expect_shape "ag-si curve" "$tmp/dev/ag.h5" conductance_s "4 81"
+expect_shape "ag-si curve" "$tmp/dev/ag.h5" nominal_conductance_s "81"
+expect_shape "ag-si curve" "$tmp/dev/ag.h5" pulse_index "81"
+check "device curve default pulses = the preset's states" 0 "16 cells x 1 cycles of 50 potentiating" device curve pcmo -o "$tmp/dev/pcmo.h5" --no-plot
+expect_shape "pcmo curve" "$tmp/dev/pcmo.h5" conductance_s "16 101"
+check "device curve of a dynamic model" 0 "i-v loops at" device curve vteam -o "$tmp/dev/vteam.h5" --no-plot
+expect_shape "vteam loops" "$tmp/dev/vteam.h5" current_a "3 801"
+check "device curve of pcm: drift" 0 "wrote its drift instead" device curve pcm --cells 8 -o "$tmp/dev/pcm.h5" --no-plot
+expect_shape "pcm drift" "$tmp/dev/pcm.h5" conductance_s "8 81"
+root=${MEMXBAR_SOURCE_ROOT:-$(dirname "$0")/..}
+check "device curve of a measured curve" 0 "16 cells x 1 cycles of 50 potentiating" device curve measured --set "hardware.device.measured.path=$root/examples/devices/sample-curve.csv" -o "$tmp/dev/measured.h5" --no-plot
+expect_shape "measured curve" "$tmp/dev/measured.h5" conductance_s "16 101"
+if /usr/bin/python3 -c 'import h5py, matplotlib' 2>/dev/null; then
+  check "device curve draws a plot" 0 "plot: $tmp/dev/plot.png" device curve epiram --pulses 10 --cells 2 -o "$tmp/dev/plot.h5"
+  [ -s "$tmp/dev/plot.png" ] && { pass=$((pass + 1)); echo "ok: plot written"; } || { fail=$((fail + 1)); echo "FAILED: no plot"; }
+fi
+printf '#!/bin/sh\necho "plot_device.py: h5py is missing" >&2\nexit 3\n' >"$tmp/nopy"
+chmod +x "$tmp/nopy"
+MEMXBAR_PYTHON="$tmp/nopy" check "device curve without h5py still writes the data" 0 "no plot" device curve step --pulses 10 --cells 2 -o "$tmp/dev/step.h5"
+MEMXBAR_PYTHON="$tmp/none" check "device curve without python still writes the data" 0 "not found, so no plot" device curve step --pulses 10 --cells 2 -o "$tmp/dev/step2.h5"
+if [ -f "$tmp/dev/step.h5" ] && [ -f "$tmp/dev/step2.h5" ] && ! ls "$tmp/dev/"*.partial >/dev/null 2>&1; then
+  pass=$((pass + 1)); echo "ok: device curves written whole, no .partial left"
+else
+  fail=$((fail + 1)); echo "FAILED: device curve files missing or .partial left"
+fi
+
 cfg tiny 'dataset: {name: digits, test_limit: 100, calibration_images: 20}\nmodel: {hidden: [16]}\ntraining: {epochs: 3, batch_size: 32}\nsnn: {timesteps: 8}\nsweep:\n  hardware.adc.bits: [4, 8]\n'
 check "tiny digits sweep" 0 "bits=8" sweep "$tmp/tiny.yaml" -o "$tmp/tiny.h5" --cache "$tmp/cache"
 if [ -f "$tmp/tiny.h5" ] && [ ! -e "$tmp/tiny.h5.partial" ]; then
