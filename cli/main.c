@@ -11,21 +11,28 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gsl/gsl_errno.h>
+
+#include "cli/device.h"
 #include "cli/progress.h"
 #include "core/core.h"
 #include "experiments/config.h"
 #include "experiments/experiments.h"
+#include "experiments/online_run.h"
 #include "mx_build_config.h"
 
 #define MAX_OVERRIDES 64
 
 static const char usage[] =
     "usage: memxbar sweep [CONFIG.yaml] [options]\n"
+    "       memxbar device list | show NAME | curve NAME [options]\n"
     "       memxbar --version | --help\n"
     "\n"
     "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
     "network, run it on the emulated crossbar at every sweep point, write HDF5.\n"
     "Without CONFIG the built-in default sweep runs (examples/default.yaml).\n"
+    "With `experiment: online-training` every point instead trains a perceptron in\n"
+    "situ through device pulses, NeuroSim style (examples/online-training.yaml).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE   results file (default: results/<config name>.h5)\n"
@@ -35,7 +42,9 @@ static const char usage[] =
     "  --set PATH=VALUE    override one config field, e.g. --set hardware.adc.bits=6\n"
     "  --threads N         worker threads (default: all cores)\n"
     "  -q, --quiet         no progress, only the summary\n"
-    "  -v, --verbose       also per-epoch training losses\n";
+    "  -v, --verbose       also per-epoch training losses\n"
+    "\n"
+    "memxbar device: the device models and published presets (memxbar device --help).\n";
 
 static void on_sigint(int sig)
 {
@@ -88,6 +97,57 @@ static void print_summary(const mx_experiment_config *cfg, const mx_run_report *
            mx_config_n_points(cfg), cfg->repeats, rep->n_test, rep->seconds_total,
            rep->seconds_training, rep->networks_trained, rep->networks_cached,
            rep->seconds_eval, output);
+}
+
+/* NeuroSim V3.0's software baseline for the 400-100-10 MLP (paper-tables.md §7). */
+#define NEUROSIM_SOFTWARE_ACCURACY "96-97"
+
+static void print_online_summary(const mx_online_report *rep, const char *output)
+{
+    printf("\n%-24s %10s %10s %14s %10s\n", "device", "accuracy", "NeuroSim", "pulses",
+           "time");
+    printf("%-24s %10s %10s %14s %10s\n", "", "%", "V3.0 %", "applied", "s");
+    for (size_t i = 0; i < rep->n_rows; i++) {
+        const mx_online_row *r = &rep->rows[i];
+        char label[96], neurosim[16];
+        snprintf(label, sizeof label, "%s%s", r->label,
+                 r->point == MX_ONLINE_BASELINE ? " (baseline)" : "");
+        if (r->point == MX_ONLINE_BASELINE)
+            snprintf(neurosim, sizeof neurosim, "%s", NEUROSIM_SOFTWARE_ACCURACY);
+        else if (r->neurosim_accuracy == r->neurosim_accuracy) /* not NaN */
+            snprintf(neurosim, sizeof neurosim, "%.0f", 100 * r->neurosim_accuracy);
+        else
+            snprintf(neurosim, sizeof neurosim, "-");
+        printf("%-24s %10.2f %10s %14.4g %10.1f\n", label, 100 * r->accuracy, neurosim,
+               r->pulses, r->seconds);
+    }
+    printf("\n%zu runs: %zu epochs x %zu images (of %zu), %zu inputs, tested on %zu images, "
+           "in %.1f s\nresults: %s\n",
+           rep->n_rows, rep->epochs, rep->images_per_epoch, rep->n_train, rep->n_inputs,
+           rep->n_test, rep->seconds_total, output);
+}
+
+static int run_online(const mx_experiment_config *cfg, const mx_run_options *opt,
+                      const char *output)
+{
+    mx_online_report rep;
+    mx_status st = mx_online_run(cfg, opt, &rep);
+    int code = 0;
+    if (st == MX_EINTERRUPT) {
+        fprintf(stderr, "memxbar: %s; finished runs are in %s.partial\n", mx_last_error(),
+                output);
+        code = 130;
+    } else if (st) {
+        fprintf(stderr, "memxbar: %s\n", mx_last_error());
+        if (rep.n_rows)
+            fprintf(stderr, "memxbar: the %zu runs finished before the error are in %s.partial\n",
+                    rep.n_rows, output);
+        code = 1;
+    } else {
+        print_online_summary(&rep, output);
+    }
+    mx_online_report_free(&rep);
+    return code;
 }
 
 static int cmd_sweep(int argc, char **argv)
@@ -173,6 +233,11 @@ static int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "memxbar %s (%s): %s, %zu sweep points x %zu repeats -> %s\n",
                 MX_VERSION, MX_GIT_DESCRIBE, cfg.source_path, mx_config_n_points(&cfg),
                 cfg.repeats, output);
+    if (cfg.experiment == MX_EXPERIMENT_ONLINE) {
+        int online_code = run_online(&cfg, &opt, output);
+        mx_config_free(&cfg);
+        return online_code;
+    }
     mx_run_report rep;
     st = mx_experiment_run(&cfg, &opt, &rep);
     int code = 0;
@@ -196,6 +261,9 @@ static int cmd_sweep(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* GSL's default error handler aborts the process; the library checks
+     * every GSL return code and reports through mx_fail instead. */
+    gsl_set_error_handler_off();
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
@@ -207,6 +275,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "sweep"))
         return cmd_sweep(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "device"))
+        return cli_device(argc - 2, argv + 2);
     fprintf(stderr, "memxbar: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

@@ -11,6 +11,11 @@
  * table are the cross-field ones in check_cross() and the modules' own
  * validators, which run last as a backstop.
  *
+ * The device block is resolved in layers (resolve_device): the model
+ * defaults, the preset's values, then every device field written explicitly
+ * (one bit per table field in the config records which). A point whose model
+ * is "measured" loads its curve file when it is resolved (attach_measured).
+ *
  * Reading a file checks each value on its own (type, range, known key);
  * rules across fields wait for mx_config_validate / mx_config_point, which
  * see the config after any --set overrides and each sweep point resolved.
@@ -20,6 +25,8 @@
  * carries no table of positions.
  */
 #include "experiments/config.h"
+
+#include "devices/measured.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -50,8 +57,11 @@ extern const size_t mx_config_default_yaml_len;
  * large could not be run anyway; mx_config_point checks each point it
  * resolves). */
 #define VALIDATE_MAX_POINTS ((size_t)1 << 16)
-/* Keys one mapping may hold (the largest section, training, has 10). */
-#define MAPPING_MAX_KEYS 32
+/* Keys one mapping may hold. Each mapping counts its own keys (a nested
+ * section is one key of its parent): the largest now are hardware.device
+ * (24 keys) and hardware.device.dynamic (20). test_config parses every field
+ * written out, so a section outgrowing this fails a test, not a user. */
+#define MAPPING_MAX_KEYS 48
 #define PATH_BYTES 384
 #define MSG_BYTES 1024
 
@@ -65,7 +75,9 @@ typedef enum field_kind {
     FIELD_BOOL,    /* int, 0 or 1, written true/false */
     FIELD_ENUM,    /* an int-sized enum, written as one of its names */
     FIELD_NAME,    /* char[MX_CONFIG_NAME_BYTES]: one of `choices`, or (choices
-                      NULL) a device type from the registry */
+                      NULL) one of the names `names` lists (a registry) */
+    FIELD_STRING,  /* char[max_count]: free text without control characters,
+                      such as a file path ("" allowed) */
     FIELD_DOUBLES, /* double[max_count], exactly max_count numbers */
     FIELD_SIZES,   /* size_t[max_count] holding min_count..max_count values,
                       how many at count_offset (a size_t) */
@@ -97,6 +109,8 @@ typedef struct field {
     unsigned bounds;
     double min, max;
     const choice *choices;  /* FIELD_ENUM, FIELD_NAME; NULL-name terminated */
+    const char *(*names)(size_t i); /* FIELD_NAME without choices: the i-th
+                                       allowed name, NULL past the last */
     bool from_module;       /* default set by the owning module's *_default() */
     bool whole_run;         /* applies to the whole run (data loaded once, repeats
                                loop): cannot be swept */
@@ -114,6 +128,12 @@ _Static_assert(sizeof(mx_encoder_kind) == sizeof(int), "enum fields are stored a
 _Static_assert(sizeof(mx_input_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_noise_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_adc_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_iv_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_step_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_window_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_experiment_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_online_weights) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_vteam_iv_kind) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {NULL, 0}};
@@ -128,6 +148,45 @@ static const choice input_modes[] = {
 static const choice noise_modes[] = {
     {"output-referred", MX_NOISE_OUTPUT_REFERRED}, {"per-cell", MX_NOISE_PER_CELL}, {NULL, 0}};
 static const choice adc_kinds[] = {{"uniform", MX_ADC_UNIFORM}, {"none", MX_ADC_NONE}, {NULL, 0}};
+static const choice iv_kinds[] = {
+    {"linear", MX_IV_LINEAR}, {"sinh", MX_IV_SINH}, {"neurosim", MX_IV_NEUROSIM}, {NULL, 0}};
+static const choice step_kinds[] = {
+    {"constant", MX_STEP_CONSTANT}, {"linear", MX_STEP_LINEAR},
+    {"soft-bounds", MX_STEP_SOFT_BOUNDS}, {"exp", MX_STEP_EXP}, {"pow", MX_STEP_POW}, {NULL, 0}};
+static const choice window_kinds[] = {
+    {"none", MX_WINDOW_NONE}, {"joglekar", MX_WINDOW_JOGLEKAR}, {"biolek", MX_WINDOW_BIOLEK},
+    {"prodromakis", MX_WINDOW_PRODROMAKIS}, {NULL, 0}};
+static const choice experiment_kinds[] = {
+    {"conversion", MX_EXPERIMENT_CONVERSION}, {"online-training", MX_EXPERIMENT_ONLINE},
+    {NULL, 0}};
+static const choice online_weights[] = {
+    {"device", MX_ONLINE_DEVICE}, {"digital", MX_ONLINE_DIGITAL}, {NULL, 0}};
+static const choice vteam_iv_kinds[] = {
+    {"linear", MX_VTEAM_IV_LINEAR}, {"exponential", MX_VTEAM_IV_EXPONENTIAL}, {NULL, 0}};
+
+/* The names of the registries, for FIELD_NAME fields without choices. */
+#define PRESET_NONE "none"
+
+static const char *device_type_name(size_t i)
+{
+    const mx_device_type *const *types = mx_device_types();
+    for (size_t k = 0; k < i; k++)
+        if (!types[k])
+            return NULL;
+    return types[i] ? types[i]->name : NULL;
+}
+
+/* "none" first, then every preset of the registry. */
+static const char *preset_name(size_t i)
+{
+    if (i == 0)
+        return PRESET_NONE;
+    const mx_device_preset *const *presets = mx_device_presets();
+    for (size_t k = 0; k < i - 1; k++)
+        if (!presets[k])
+            return NULL;
+    return presets[i - 1] ? presets[i - 1]->name : NULL;
+}
 
 /* Training-split sizes of the datasets (dataset.h), for the batch-size and
  * calibration checks; a limit above them simply keeps everything. */
@@ -143,6 +202,11 @@ static const field fields[] = {
      .kind = FIELD_SIZE, .offset = OFF(repeats), .bounds = LO, .min = 1,
      .unit = "-", .def = "1",
      .doc = "independent repeats per sweep point (hardware redrawn each time)"},
+    {.path = "experiment", .whole_run = true, .kind = FIELD_ENUM, .offset = OFF(experiment),
+     .choices = experiment_kinds, .unit = "-", .def = "conversion",
+     .doc = "what each sweep point runs: conversion (train an ANN, convert it to an SNN, "
+            "evaluate it on the crossbar) or online-training (NeuroSim-style in-situ training "
+            "through device pulses; the online section)"},
 
     {.path = "dataset.name", .whole_run = true,
      .kind = FIELD_NAME, .offset = OFF(dataset.name),
@@ -227,7 +291,13 @@ static const field fields[] = {
      .def = "99.9", .doc = "percentile of each layer's ReLU activations used for threshold balancing"},
 
     {.path = "hardware.device.type", .kind = FIELD_NAME, .offset = OFF(hardware.device_type),
-     .unit = "-", .def = "reram", .doc = "device model, by its registry name"},
+     .names = device_type_name, .unit = "-", .def = "reram",
+     .doc = "device model, by its registry name (memxbar device list); with a preset, its "
+            "model unless written"},
+    {.path = "hardware.device.preset", .kind = FIELD_NAME, .offset = OFF(hardware.device_preset),
+     .names = preset_name, .unit = "-", .def = PRESET_NONE,
+     .doc = "published device (memxbar device show NAME): its model and parameters replace "
+            "the defaults; device fields written in the config override it"},
     {.path = "hardware.device.g_min_s", .kind = FIELD_DOUBLE, .offset = OFF(hardware.device.g_min_s),
      .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "S", .def = "1e-06",
      .doc = "lowest programmable conductance; less than g_max_s"},
@@ -271,6 +341,239 @@ static const field fields[] = {
      .offset = OFF(hardware.device.read_time_s), .bounds = LO | LO_OPEN, .min = 0,
      .from_module = true, .unit = "s", .def = "2.5e-07",
      .doc = "duration of one read, t_read of the accumulated 1/f noise term (pcm)"},
+    {.path = "hardware.device.endurance_cycles", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.endurance_cycles), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "cycles", .def = "0",
+     .doc = "switching cycles after which the conductance window of a pulse-level model has "
+            "narrowed to endurance_floor; 0 = no wear-out"},
+    {.path = "hardware.device.endurance_onset", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.endurance_onset), .bounds = LO, .min = 1, .from_module = true,
+     .unit = "cycles", .def = "1000",
+     .doc = "cycles before the window starts to narrow (linearly in log cycles); below "
+            "endurance_cycles"},
+    {.path = "hardware.device.endurance_floor", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.endurance_floor), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "fraction", .def = "0.1",
+     .doc = "window fraction left at endurance_cycles (it narrows about its middle)"},
+    {.path = "hardware.device.temperature_k", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.temperature_k), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "K", .def = "300",
+     .doc = "device temperature, for models whose source gives a dependence"},
+
+    {.path = "hardware.device.iv.kind", .kind = FIELD_ENUM, .offset = OFF(hardware.device.iv.kind),
+     .choices = iv_kinds, .from_module = true, .unit = "-", .def = "linear",
+     .doc = "read I–V of a cell: I = G·V; I = G·V_r·sinh(bV)/sinh(bV_r); or NeuroSim's "
+            "I = G·V_r·NL^((V − V_r)/(V_w/2))"},
+    {.path = "hardware.device.iv.v_read_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.iv.v_read_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "0.2",
+     .doc = "V_r, the voltage at which a cell's conductance G = I/V is defined"},
+    {.path = "hardware.device.iv.sinh_b_per_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.iv.sinh_b_per_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "1/V", .def = "3", .doc = "b of the sinh I–V form"},
+    {.path = "hardware.device.iv.nl", .kind = FIELD_DOUBLE, .offset = OFF(hardware.device.iv.nl),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "-", .def = "10",
+     .doc = "NeuroSim I–V nonlinearity: current ratio between V_w and V_w/2"},
+    {.path = "hardware.device.iv.v_write_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.iv.v_write_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "1", .doc = "NeuroSim I–V write voltage V_w"},
+
+    {.path = "hardware.device.pulse.v_ltp_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pulse.v_ltp_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "1",
+     .doc = "|V| of a nominal potentiating (SET, LTP) pulse"},
+    {.path = "hardware.device.pulse.width_ltp_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pulse.width_ltp_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "1e-07", .doc = "width of a potentiating pulse"},
+    {.path = "hardware.device.pulse.v_ltd_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pulse.v_ltd_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "1",
+     .doc = "|V| of a nominal depressing (RESET, LTD) pulse"},
+    {.path = "hardware.device.pulse.width_ltd_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pulse.width_ltd_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "1e-07", .doc = "width of a depressing pulse"},
+
+    {.path = "hardware.device.nonlinear.nl_ltp", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.nonlinear.nl_ltp), .bounds = LO | HI, .min = -9, .max = 9,
+     .from_module = true, .unit = "-", .def = "1",
+     .doc = "NeuroSim nonlinearity label of potentiation: |NL| in [0.01, 9], or 0 = linear; "
+            "the sign is that of A"},
+    {.path = "hardware.device.nonlinear.nl_ltd", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.nonlinear.nl_ltd), .bounds = LO | HI, .min = -9, .max = 9,
+     .from_module = true, .unit = "-", .def = "-1",
+     .doc = "nonlinearity label of depression, as nl_ltp (negative: the usual saturating "
+            "depression, NeuroSim's signed convention)"},
+    {.path = "hardware.device.nonlinear.states_ltp", .kind = FIELD_INT,
+     .offset = OFF(hardware.device.nonlinear.states_ltp), .bounds = LO | HI, .min = 1,
+     .max = 1000000, .from_module = true, .unit = "pulses", .def = "100",
+     .doc = "P_max of potentiation: pulses from g_min_s to g_max_s"},
+    {.path = "hardware.device.nonlinear.states_ltd", .kind = FIELD_INT,
+     .offset = OFF(hardware.device.nonlinear.states_ltd), .bounds = LO | HI, .min = 1,
+     .max = 1000000, .from_module = true, .unit = "pulses", .def = "100",
+     .doc = "P_max of depression: pulses from g_max_s to g_min_s"},
+    {.path = "hardware.device.nonlinear.c2c_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.nonlinear.c2c_sigma), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "fraction of window", .def = "0",
+     .doc = "cycle-to-cycle σ of each pulse train as a fraction of g_max_s − g_min_s, "
+            "×sqrt(pulses)"},
+    {.path = "hardware.device.nonlinear.d2d_nl_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.nonlinear.d2d_nl_sigma), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "NL units", .def = "0",
+     .doc = "device-to-device σ of the nonlinearity labels (Gaussian)"},
+
+    {.path = "hardware.device.step.kind", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.device.step.kind), .choices = step_kinds, .from_module = true,
+     .unit = "-", .def = "constant",
+     .doc = "aihwkit update rule: ConstantStep, LinearStep, SoftBounds, ExpStep or PowStep"},
+    {.path = "hardware.device.step.dw_min", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.dw_min), .bounds = LO | HI | LO_OPEN, .min = 0, .max = 1,
+     .from_module = true, .unit = "fraction of window", .def = "0.01",
+     .doc = "mean step of one pulse, w = (g − g_min_s)/(g_max_s − g_min_s)"},
+    {.path = "hardware.device.step.dw_min_dtod", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.dw_min_dtod), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "relative", .def = "0.3", .doc = "device-to-device σ of the step"},
+    {.path = "hardware.device.step.dw_min_std", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.dw_min_std), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "relative", .def = "0.3", .doc = "cycle-to-cycle σ of each step"},
+    {.path = "hardware.device.step.up_down", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.up_down),
+     .bounds = LO | HI | LO_OPEN | HI_OPEN, .min = -1, .max = 1, .from_module = true,
+     .unit = "-", .def = "0",
+     .doc = "up/down asymmetry β: up steps dw_min·(1 + β), down steps dw_min·(1 − β)"},
+    {.path = "hardware.device.step.up_down_dtod", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.up_down_dtod), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "-", .def = "0.01", .doc = "device-to-device σ of β"},
+    {.path = "hardware.device.step.bounds_dtod", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.bounds_dtod), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "fraction of window", .def = "0", .doc = "device-to-device σ of the bounds"},
+    {.path = "hardware.device.step.gamma_up", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.gamma_up), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "-", .def = "0",
+     .doc = "LinearStep γ⁺: the fraction by which the up step shrinks from the window middle "
+            "to the upper bound"},
+    {.path = "hardware.device.step.gamma_down", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.gamma_down), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "-", .def = "0", .doc = "LinearStep γ⁻, as gamma_up for down steps"},
+    {.path = "hardware.device.step.gamma_dtod", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.gamma_dtod), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "-", .def = "0", .doc = "device-to-device σ of γ⁺ and γ⁻ (absolute)"},
+    {.path = "hardware.device.step.exp_a_up", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_a_up), .from_module = true, .unit = "-",
+     .def = "0.00081", .doc = "ExpStep A_up"},
+    {.path = "hardware.device.step.exp_a_down", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_a_down), .from_module = true, .unit = "-",
+     .def = "0.36833", .doc = "ExpStep A_down"},
+    {.path = "hardware.device.step.exp_gamma_up", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_gamma_up), .from_module = true, .unit = "-",
+     .def = "12.44625", .doc = "ExpStep γ_up"},
+    {.path = "hardware.device.step.exp_gamma_down", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_gamma_down), .from_module = true, .unit = "-",
+     .def = "12.78785", .doc = "ExpStep γ_down"},
+    {.path = "hardware.device.step.exp_a", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_a), .from_module = true, .unit = "-", .def = "0.244",
+     .doc = "ExpStep a"},
+    {.path = "hardware.device.step.exp_b", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.exp_b), .from_module = true, .unit = "-", .def = "0.2425",
+     .doc = "ExpStep b"},
+    {.path = "hardware.device.step.pow_gamma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.pow_gamma), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "1", .doc = "PowStep exponent"},
+    {.path = "hardware.device.step.pow_gamma_dtod", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.step.pow_gamma_dtod), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "relative", .def = "0",
+     .doc = "device-to-device σ of the exponent"},
+
+    {.path = "hardware.device.binary.tau0_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.binary.tau0_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "285000",
+     .doc = "τ0 of the switching time τ(V) = τ0·exp(−|V|/V0); P = 1 − exp(−t_pulse/τ)"},
+    {.path = "hardware.device.binary.v0_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.binary.v0_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "0.155", .doc = "V0 of τ(V)"},
+    {.path = "hardware.device.binary.tau0_d2d", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.binary.tau0_d2d), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ln s", .def = "0", .doc = "device-to-device σ of ln τ0 (lognormal τ0)"},
+    {.path = "hardware.device.binary.v0_d2d", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.binary.v0_d2d), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "relative", .def = "0", .doc = "device-to-device σ of V0"},
+
+    {.path = "hardware.device.dynamic.window", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.device.dynamic.window), .choices = window_kinds, .from_module = true,
+     .unit = "-", .def = "joglekar",
+     .doc = "window function of linear ion drift: none, Joglekar 1 − (2x − 1)^(2p), Biolek "
+            "1 − (x − stp(−i))^(2p), Prodromakis j·(1 − ((x − 0.5)² + 0.75)^p)"},
+    {.path = "hardware.device.dynamic.window_p", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.window_p), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "1", .doc = "window exponent p"},
+    {.path = "hardware.device.dynamic.window_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.window_j), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "1", .doc = "Prodromakis window scale j"},
+    {.path = "hardware.device.dynamic.r_on_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.r_on_ohm), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "Ω", .def = "100", .doc = "linear ion drift R_ON"},
+    {.path = "hardware.device.dynamic.r_off_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.r_off_ohm), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "Ω", .def = "16000", .doc = "linear ion drift R_OFF"},
+    {.path = "hardware.device.dynamic.d_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.d_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "1e-08", .doc = "film thickness D"},
+    {.path = "hardware.device.dynamic.mu_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.mu_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m²/(V·s)", .def = "1e-14", .doc = "dopant mobility μ_v"},
+    {.path = "hardware.device.dynamic.x0", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.x0), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "-", .def = "0.5",
+     .doc = "state of a fresh cell, where programming starts: w/D (linear ion drift, 1 = ON), "
+            "(w − w_on)/(w_off − w_on) (VTEAM, 1 = OFF)"},
+    {.path = "hardware.device.dynamic.k_on_m_per_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.k_on_m_per_s), .bounds = HI | HI_OPEN, .max = 0,
+     .from_module = true, .unit = "m/s", .def = "-10", .doc = "VTEAM k_on (negative)"},
+    {.path = "hardware.device.dynamic.k_off_m_per_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.k_off_m_per_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m/s", .def = "0.0005", .doc = "VTEAM k_off"},
+    {.path = "hardware.device.dynamic.alpha_on", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.alpha_on), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "3", .doc = "VTEAM α_on"},
+    {.path = "hardware.device.dynamic.alpha_off", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.alpha_off), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "1", .doc = "VTEAM α_off"},
+    {.path = "hardware.device.dynamic.v_on_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.v_on_v), .bounds = HI | HI_OPEN, .max = 0,
+     .from_module = true, .unit = "V", .def = "-0.2", .doc = "VTEAM threshold v_on (negative)"},
+    {.path = "hardware.device.dynamic.v_off_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.v_off_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "0.02", .doc = "VTEAM threshold v_off"},
+    {.path = "hardware.device.dynamic.vteam_r_on_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.vteam_r_on_ohm), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "Ω", .def = "50", .doc = "VTEAM R_ON"},
+    {.path = "hardware.device.dynamic.vteam_r_off_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.vteam_r_off_ohm), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "Ω", .def = "1000", .doc = "VTEAM R_OFF"},
+    {.path = "hardware.device.dynamic.vteam_d_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.vteam_d_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "3e-09", .doc = "VTEAM x_off − x_on"},
+    {.path = "hardware.device.dynamic.vteam_iv", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.device.dynamic.vteam_iv), .choices = vteam_iv_kinds,
+     .from_module = true, .unit = "-", .def = "linear",
+     .doc = "VTEAM I–V at state x: R = R_ON + (R_OFF − R_ON)·x, or R = R_ON·exp(λx) with "
+            "λ = ln(R_OFF/R_ON)"},
+    {.path = "hardware.device.dynamic.d2d_sigma_r", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.d2d_sigma_r), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "relative", .def = "0",
+     .doc = "device-to-device σ of R_ON and R_OFF (lognormal)"},
+    {.path = "hardware.device.dynamic.ode_rel_tol", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.dynamic.ode_rel_tol), .bounds = LO | HI | LO_OPEN | HI_OPEN,
+     .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "1e-06",
+     .doc = "relative tolerance of the ODE integration (GSL)"},
+
+    {.path = "hardware.device.measured.path", .kind = FIELD_STRING,
+     .offset = OFF(hardware.device.measured.path), .max_count = MX_DEVICE_PATH_BYTES,
+     .from_module = true, .unit = "-", .def = "",
+     .doc = "CSV or HDF5 file of a measured conductance-vs-pulse curve (model measured); "
+            "relative to the config file's folder"},
+    {.path = "hardware.device.measured.spread_scale", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.measured.spread_scale), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "-", .def = "1", .doc = "multiplies the measured spread"},
 
     {.path = "hardware.crossbar.tile_rows", .kind = FIELD_SIZE,
      .offset = OFF(hardware.crossbar.tile_rows), .bounds = LO | HI, .min = 1, .max = 65536,
@@ -309,6 +612,58 @@ static const field fields[] = {
      .max = 100, .from_module = true, .unit = "%", .def = "99.9",
      .doc = "full scale = this percentile of the column current magnitudes over the "
             "calibration images"},
+
+    {.path = "online.epochs", .kind = FIELD_SIZE, .offset = OFF(online.epochs), .bounds = LO,
+     .min = 1, .unit = "epochs", .def = "125",
+     .doc = "online-training epochs (NeuroSim: 125)"},
+    {.path = "online.images_per_epoch", .kind = FIELD_SIZE,
+     .offset = OFF(online.images_per_epoch), .bounds = LO, .min = 1, .unit = "examples",
+     .def = "8000",
+     .doc = "training examples per epoch, drawn at random with replacement from the training "
+            "examples used (NeuroSim: 8000)"},
+    {.path = "online.hidden", .kind = FIELD_SIZE, .offset = OFF(online.net.n_hidden),
+     .bounds = LO | HI, .min = 1, .max = MX_ONLINE_MAX_HIDDEN, .from_module = true,
+     .unit = "neurons", .def = "100", .doc = "hidden neurons of the two-layer perceptron"},
+    {.path = "online.alpha1", .kind = FIELD_DOUBLE, .offset = OFF(online.net.alpha1),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "0.4",
+     .doc = "SGD learning rate of layer 1, input to hidden (NeuroSim V3.0: 0.4)"},
+    {.path = "online.alpha2", .kind = FIELD_DOUBLE, .offset = OFF(online.net.alpha2),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "0.2",
+     .doc = "SGD learning rate of layer 2, hidden to output (NeuroSim V3.0: 0.2)"},
+    {.path = "online.readout_gain", .kind = FIELD_DOUBLE, .offset = OFF(online.net.readout_gain),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "0.5",
+     .doc = "g of the pre-activation g·W·x: 0.5 is NeuroSim's hardware read-out (column minus "
+            "a mid-window reference column over the full column range), 1 its software form"},
+    {.path = "online.adc_bits", .kind = FIELD_INT, .offset = OFF(online.net.adc_bits),
+     .bounds = LO | HI, .min = 0, .max = MX_ADC_MAX_BITS, .from_module = true, .unit = "bits",
+     .def = "8",
+     .doc = "ADC of each pre-activation, full scale = readout_gain x fan-in (NeuroSim: 8-bit "
+            "partial sums); 0 = exact"},
+    {.path = "online.binary_hidden", .kind = FIELD_BOOL, .offset = OFF(online.net.binary_hidden),
+     .from_module = true, .unit = "-", .def = "true",
+     .doc = "the hidden layer drives layer 2 with 1 where its sigmoid output is at least 0.5, "
+            "else 0 (NeuroSim's 1-bit read-out); false: with the sigmoid output"},
+    {.path = "online.weights", .kind = FIELD_ENUM, .offset = OFF(online.net.weights),
+     .choices = online_weights, .from_module = true, .unit = "-", .def = "device",
+     .doc = "weights held by device cells and updated by pulses, or ideal float weights with "
+            "the same algorithm (the software reference)"},
+    {.path = "online.states", .kind = FIELD_INT, .offset = OFF(online.net.states), .bounds = LO,
+     .min = 0, .from_module = true, .unit = "pulses", .def = "0",
+     .doc = "P of the pulse-count rule n = round(Δw/2·P) for both polarities; 0 = the "
+            "device's own (nonlinear: states_ltp/ltd; step: 1/dw_min; ...)"},
+    {.path = "online.crop", .kind = FIELD_SIZE, .offset = OFF(online.crop),
+     .bounds = LO | ZERO_OK, .min = 1, .unit = "pixels", .def = "20",
+     .doc = "side of the centre crop of each image (NeuroSim: 20 of MNIST's 28); 0 = the "
+            "whole image"},
+    {.path = "online.binarise_threshold", .kind = FIELD_DOUBLE,
+     .offset = OFF(online.binarise_threshold), .bounds = LO | HI, .min = 0, .max = 1,
+     .unit = "intensity", .def = "0.5",
+     .doc = "inputs are 1 where the pixel (in [0, 1]) is at least this, else 0 (NeuroSim: "
+            "0.5); 0 = keep grey levels"},
+    {.path = "online.baseline", .whole_run = true, .kind = FIELD_BOOL,
+     .offset = OFF(online.baseline), .unit = "-", .def = "true",
+     .doc = "also train the digital reference (online.weights = digital) once per repeat, "
+            "reported as the baseline"},
 };
 
 #define N_FIELDS (sizeof fields / sizeof fields[0])
@@ -478,9 +833,10 @@ static void choices_text(const field *f, strbuf *sb)
         for (size_t i = 0; f->choices[i].name; i++)
             sb_add(sb, "%s%s", i ? ", " : "", f->choices[i].name);
     } else {
-        const mx_device_type *const *types = mx_device_types();
-        for (size_t i = 0; types[i]; i++)
-            sb_add(sb, "%s%s", i ? ", " : "", types[i]->name);
+        assert(f->names);
+        const char *name;
+        for (size_t i = 0; (name = f->names(i)) != NULL; i++)
+            sb_add(sb, "%s%s", i ? ", " : "", name);
     }
 }
 
@@ -526,6 +882,9 @@ static void describe_element(const field *f, int side, strbuf *sb)
     case FIELD_ENUM:
     case FIELD_NAME:
         choices_text(f, sb);
+        break;
+    case FIELD_STRING:
+        sb_add(sb, "a text of at most %zu characters", f->max_count - 1);
         break;
     case FIELD_DOUBLES:
     case FIELD_SIZES:
@@ -584,7 +943,9 @@ typedef union element {
     uint64_t u;
     double d;
     char name[MX_CONFIG_NAME_BYTES];
+    char text[SCALAR_MAX_BYTES]; /* FIELD_STRING */
 } element;
+_Static_assert(MX_DEVICE_PATH_BYTES <= SCALAR_MAX_BYTES, "a FIELD_STRING fits an element");
 
 static bool name_allowed(const field *f, const char *text)
 {
@@ -594,7 +955,25 @@ static bool name_allowed(const field *f, const char *text)
                 return true;
         return false;
     }
-    return mx_device_lookup(text) != NULL;
+    assert(f->names);
+    const char *name;
+    for (size_t i = 0; (name = f->names(i)) != NULL; i++)
+        if (strcmp(name, text) == 0)
+            return true;
+    return false;
+}
+
+/* A FIELD_STRING value: shorter than the field and free of control
+ * characters (it ends up in messages and file names). */
+static bool string_allowed(const field *f, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= f->max_count)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7F)
+            return false;
+    return true;
 }
 
 /* Decode `text` as one element of f into *dst (typed by element_kind(f)).
@@ -622,6 +1001,16 @@ static bool decode_element(const field *f, const char *text, bool quoted, elemen
         show_value(got, sizeof got, text, false);
         describe_str(f, 0, true, expect, sizeof expect);
         snprintf(why, why_size, "expected %s, got %s", expect, got);
+        return false;
+    }
+    if (kind == FIELD_STRING) {
+        if (string_allowed(f, text)) {
+            snprintf(dst->text, sizeof dst->text, "%s", text);
+            return true;
+        }
+        show_value(got, sizeof got, text, quoted);
+        describe_str(f, 0, true, expect, sizeof expect);
+        snprintf(why, why_size, "expected %s (no control characters), got %s", expect, got);
         return false;
     }
 
@@ -721,6 +1110,9 @@ static void store_element(void *dst, field_kind kind, const element *e)
         break;
     case FIELD_NAME:
         memcpy(dst, e->name, MX_CONFIG_NAME_BYTES);
+        break;
+    case FIELD_STRING: /* decode_element checked it fits the field */
+        memcpy(dst, e->text, strlen(e->text) + 1);
         break;
     case FIELD_DOUBLES:
     case FIELD_SIZES:
@@ -854,6 +1246,9 @@ static void format_element(const field *f, const void *src, strbuf *sb)
         sb_add(sb, "%s", shown);
         break;
     }
+    case FIELD_STRING: /* whole, so that get/set round-trip */
+        sb_add(sb, "%.*s", (int)strnlen(src, f->max_count), (const char *)src);
+        break;
     case FIELD_DOUBLES:
     case FIELD_SIZES:
         assert(0 && "element_kind never returns a list kind");
@@ -885,6 +1280,155 @@ static void format_value(const mx_experiment_config *cfg, const field *f, strbuf
         format_element(f, src + i * element_bytes(element_kind(f)), sb);
     }
     sb_add(sb, "]");
+}
+
+/* ------------------------------------------------ the device block */
+
+_Static_assert(N_FIELDS <= MX_CONFIG_MAX_FIELDS, "raise MX_CONFIG_MAX_FIELDS in config.h");
+
+/* The model whose curve comes from a file (devices/measured.c). */
+#define MEASURED_MODEL "measured"
+
+static void mark_explicit(mx_experiment_config *cfg, const field *f)
+{
+    size_t i = field_index(f);
+    cfg->explicit_fields[i / 8] = (uint8_t)(cfg->explicit_fields[i / 8] | (1u << (i % 8)));
+}
+
+static bool is_explicit(const mx_experiment_config *cfg, const field *f)
+{
+    size_t i = field_index(f);
+    return (cfg->explicit_fields[i / 8] >> (i % 8)) & 1u;
+}
+
+/* Bytes field f occupies in the config. */
+static size_t field_bytes(const field *f)
+{
+    switch (f->kind) {
+    case FIELD_INT:
+    case FIELD_BOOL:
+    case FIELD_ENUM:
+        return sizeof(int);
+    case FIELD_SIZE:
+        return sizeof(size_t);
+    case FIELD_U64:
+        return sizeof(uint64_t);
+    case FIELD_DOUBLE:
+        return sizeof(double);
+    case FIELD_NAME:
+        return MX_CONFIG_NAME_BYTES;
+    case FIELD_STRING:
+        return f->max_count;
+    case FIELD_DOUBLES:
+        return f->max_count * sizeof(double);
+    case FIELD_SIZES:
+        return f->max_count * sizeof(size_t);
+    }
+    return 0;
+}
+
+/* Does f live in hardware.device (the mx_device_params block)? */
+static bool in_device_block(const field *f)
+{
+    const size_t lo = OFF(hardware.device);
+    return f->offset >= lo && f->offset < lo + sizeof(mx_device_params);
+}
+
+/* The preset cfg names; NULL for "none". */
+static const mx_device_preset *config_preset(const mx_experiment_config *cfg)
+{
+    if (strcmp(cfg->hardware.device_preset, PRESET_NONE) == 0)
+        return NULL;
+    return mx_device_preset_lookup(cfg->hardware.device_preset);
+}
+
+static bool is_measured(const mx_experiment_config *cfg)
+{
+    return strcmp(cfg->hardware.device_type, MEASURED_MODEL) == 0;
+}
+
+/* The file hardware.device.measured.path names: a relative path is taken
+ * from the folder of the config file (from the working folder when the
+ * config is not a file). */
+static void measured_file(const mx_experiment_config *cfg, char *buf, size_t size)
+{
+    const char *path = cfg->hardware.device.measured.path;
+    const char *src = cfg->source_path;
+    const char *slash = strrchr(src, '/');
+    bool from_file = strcmp(src, SOURCE_BUILTIN) != 0 && strcmp(src, SOURCE_STRING) != 0;
+    if (path[0] == '/' || !from_file || !slash)
+        snprintf(buf, size, "%s", path);
+    else
+        snprintf(buf, size, "%.*s/%s", (int)(slash - src), src, path);
+}
+
+/* Resolve the device block in layers: the model defaults, the preset's
+ * values, then every device field written explicitly (their values are
+ * kept in the block itself, so resolving again gives the same block). The
+ * model is the preset's unless hardware.device.type was written; check_cross
+ * refuses a conflict. A config that has never named a preset is left as it
+ * is, so values a caller assigned directly survive. A curve cfg owns stays
+ * attached while the model and the file are unchanged. */
+static void resolve_device(mx_experiment_config *cfg)
+{
+    const mx_device_preset *preset = config_preset(cfg);
+    if (preset || cfg->preset_applied) {
+        mx_device_params d;
+        mx_device_params_default(&d);
+        if (preset)
+            preset->apply(&d);
+        for (size_t i = 0; i < N_FIELDS; i++) {
+            const field *f = &fields[i];
+            if (in_device_block(f) && is_explicit(cfg, f))
+                memcpy((char *)&d + (f->offset - OFF(hardware.device)), field_cptr(cfg, f),
+                       field_bytes(f));
+        }
+        cfg->hardware.device = d;
+        const field *type = field_find("hardware.device.type");
+        if (!is_explicit(cfg, type))
+            snprintf(cfg->hardware.device_type, sizeof cfg->hardware.device_type, "%s",
+                     preset ? preset->type : type->def);
+        cfg->preset_applied = preset != NULL;
+    }
+    if (cfg->measured_curve) {
+        char file[2 * MX_DEVICE_PATH_BYTES + 8];
+        measured_file(cfg, file, sizeof file);
+        if (is_measured(cfg) && strcmp(file, mx_measured_curve_path(cfg->measured_curve)) == 0) {
+            mx_measured_apply(&cfg->hardware.device, cfg->measured_curve);
+        } else {
+            mx_measured_curve_free(cfg->measured_curve);
+            cfg->measured_curve = NULL;
+            cfg->hardware.device.measured.curve = NULL;
+        }
+    }
+}
+
+/* Load the curve of a resolved config whose model is measured, unless
+ * *cached already holds that file's, and attach it (g_min_s and g_max_s
+ * become the curve's window). IN/OUT: *cached, the curve (the caller frees
+ * it); on failure it is freed and NULL. MX_EIO / MX_EFORMAT naming the field
+ * and the file. */
+static mx_status attach_measured(mx_experiment_config *cfg, mx_measured_curve **cached)
+{
+    char file[2 * MX_DEVICE_PATH_BYTES + 8];
+    measured_file(cfg, file, sizeof file);
+    if (*cached && strcmp(file, mx_measured_curve_path(*cached)) != 0) {
+        mx_measured_curve_free(*cached);
+        *cached = NULL;
+    }
+    if (!*cached) {
+        if (cfg->hardware.device.measured.path[0] == '\0')
+            return mx_fail(MX_EINVAL, "hardware.device.measured.path: expected the CSV or HDF5 "
+                           "file of the measured curve (model measured), got nothing");
+        mx_status st = mx_measured_curve_load(file, cached);
+        if (st != MX_OK) {
+            char msg[MSG_BYTES];
+            mx_error_copy(msg, sizeof msg);
+            return mx_fail(st, "hardware.device.measured.path: %s", msg);
+        }
+    }
+    mx_measured_apply(&cfg->hardware.device, *cached);
+    return MX_OK;
 }
 
 /* ------------------------------------------------ validation */
@@ -949,6 +1493,11 @@ static mx_status check_field(const mx_experiment_config *cfg, const field *f)
         if (strnlen(src, MX_CONFIG_NAME_BYTES) < MX_CONFIG_NAME_BYTES && name_allowed(f, src))
             return MX_OK;
         return fail_value(f, f->path, cfg, 0);
+    case FIELD_STRING:
+        if (strnlen(src, f->max_count) < f->max_count && string_allowed(f, src))
+            return MX_OK;
+        return mx_fail(MX_EINVAL, "%s: expected a text of at most %zu characters without "
+                       "control characters", f->path, f->max_count - 1);
     case FIELD_DOUBLES:
     case FIELD_SIZES: {
         size_t n = list_count(cfg, f);
@@ -992,6 +1541,15 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
 {
     char a[40], b[40];
     const mx_device_params *d = &cfg->hardware.device;
+    const mx_device_preset *preset = config_preset(cfg);
+    if (preset && strcmp(cfg->hardware.device_type, preset->type) != 0) {
+        blame[0] = field_find("hardware.device.type");
+        blame[1] = field_find("hardware.device.preset");
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.type: expected %s, the model of hardware.device.preset "
+                       "%s, got %s",
+                       preset->type, preset->name, cfg->hardware.device_type);
+    }
     if (!(d->g_min_s < d->g_max_s)) {
         blame[0] = field_find("hardware.device.g_min_s");
         blame[1] = field_find("hardware.device.g_max_s");
@@ -1001,6 +1559,16 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
                        "hardware.device.g_min_s: expected less than hardware.device.g_max_s (%s), "
                        "got %s",
                        a, b);
+    }
+    const mx_device_type *type = mx_device_lookup(cfg->hardware.device_type);
+    if (cfg->experiment == MX_EXPERIMENT_ONLINE && cfg->online.net.weights == MX_ONLINE_DEVICE &&
+        type && !type->pulse) {
+        blame[0] = field_find("hardware.device.type");
+        blame[1] = field_find("hardware.device.preset");
+        return mx_fail(MX_EINVAL,
+                       "hardware.device.type: expected a model with a pulse response for "
+                       "experiment online-training, got %s",
+                       type->name);
     }
     if (d->stuck_at_gmin_frac + d->stuck_at_gmax_frac > 1.0) {
         blame[0] = field_find("hardware.device.stuck_at_gmax");
@@ -1058,6 +1626,8 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
         mx_status st = check_field(cfg, &fields[i]);
         if (st != MX_OK) {
             blame[0] = &fields[i];
+            if (in_device_block(&fields[i]) && !is_explicit(cfg, &fields[i]))
+                blame[1] = field_find("hardware.device.preset"); /* a preset's value */
             return st;
         }
     }
@@ -1076,6 +1646,8 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
         st = mx_snn_config_validate(&cfg->snn);
     if (st == MX_OK)
         st = mx_train_config_validate(&cfg->training.train);
+    if (st == MX_OK)
+        st = mx_online_config_validate(&cfg->online.net);
     if (st != MX_OK)
         blame[0] = field_named_in_message();
     return st;
@@ -1116,7 +1688,9 @@ static mx_status apply_point(mx_experiment_config *out, const size_t *idx)
         char why[MSG_BYTES], where[PATH_BYTES];
         if (!set_text(out, f, out->axes[a].values[idx[a]], why, sizeof why, where, sizeof where))
             return mx_fail(MX_EINVAL, "%s: %s", where, why);
+        mark_explicit(out, f); /* a swept value overrides the preset */
     }
+    resolve_device(out);
     return MX_OK;
 }
 
@@ -1149,6 +1723,7 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_device_params_default(&cfg->hardware.device);
     mx_crossbar_config_default(&cfg->hardware.crossbar);
     mx_adc_config_default(&cfg->hardware.adc);
+    mx_online_config_default(&cfg->online.net);
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (fields[i].from_module)
             continue;
@@ -1211,6 +1786,8 @@ mx_status mx_config_set(mx_experiment_config *cfg, const char *path, const char 
     char why[MSG_BYTES], where[PATH_BYTES];
     if (!set_text(cfg, f, value, why, sizeof why, where, sizeof where))
         return mx_fail(MX_EINVAL, "%s: %s", where, why);
+    mark_explicit(cfg, f);
+    resolve_device(cfg);
     return MX_OK;
 }
 
@@ -1251,12 +1828,29 @@ int mx_config_field_is_numeric(const char *path)
     }
 }
 
+size_t mx_config_n_fields(void) { return N_FIELDS; }
+
+mx_status mx_config_field_at(size_t i, mx_config_field_info *out)
+{
+    assert(out);
+    if (i >= N_FIELDS)
+        return mx_fail(MX_ENOTFOUND, "config field %zu: expected an index below %zu", i,
+                       (size_t)N_FIELDS);
+    const field *f = &fields[i];
+    *out = (mx_config_field_info){.path = f->path, .unit = f->unit, .def = f->def,
+                                  .doc = f->doc, .numeric = mx_config_field_is_numeric(f->path)};
+    return MX_OK;
+}
+
 void mx_config_free(mx_experiment_config *cfg)
 {
     if (!cfg)
         return;
     mx_free(cfg->text);
     cfg->text = NULL;
+    mx_measured_curve_free(cfg->measured_curve);
+    cfg->measured_curve = NULL;
+    cfg->hardware.device.measured.curve = NULL;
 }
 
 /* ------------------------------------------------ YAML */
@@ -1384,8 +1978,10 @@ static mx_status decode_field(parse_ctx *ctx, const field *f, struct fy_node *va
     if (!field_is_list(f)) {
         element e;
         mx_status st = decode_node_element(ctx, f, value, at, f->path, &e);
-        if (st == MX_OK)
+        if (st == MX_OK) {
             store_element(field_ptr(ctx->cfg, f), f->kind, &e);
+            mark_explicit(ctx->cfg, f);
+        }
         return st;
     }
     char expect[256];
@@ -1415,6 +2011,7 @@ static mx_status decode_field(parse_ctx *ctx, const field *f, struct fy_node *va
         store_element(dst + i * element_bytes(kind), kind, &vals[i]);
     if (f->kind == FIELD_SIZES)
         *(size_t *)((char *)ctx->cfg + f->count_offset) = n;
+    mark_explicit(ctx->cfg, f);
     return MX_OK;
 }
 
@@ -1469,7 +2066,10 @@ static mx_status note_key(const parse_ctx *ctx, seen_keys *seen, const char *key
             return fail_at(ctx, at, path,
                            "expected each key once, got it again (first at line %d, column %d)",
                            seen->at[i].line, seen->at[i].col);
-    assert(seen->n < MAPPING_MAX_KEYS); /* unknown keys fail first */
+    if (seen->n == MAPPING_MAX_KEYS) /* the table outgrew the limit (test_config writes every
+                                        field out to catch it) */
+        return fail_at(ctx, at, path, "expected at most %d keys in one mapping, got more",
+                       MAPPING_MAX_KEYS);
     snprintf(seen->key[seen->n], MX_CONFIG_NAME_BYTES, "%s", key);
     seen->at[seen->n++] = at;
     return MX_OK;
@@ -1834,7 +2434,7 @@ mx_status mx_config_validate(const mx_experiment_config *cfg)
 {
     assert(cfg);
     const field *blame[2];
-    if (cfg->n_axes == 0) {
+    if (cfg->n_axes == 0 && !is_measured(cfg)) {
         mx_status st = check_all(cfg, blame);
         return st == MX_OK ? MX_OK : locate_failure(st, cfg, cfg, blame, NULL, "");
     }
@@ -1843,6 +2443,9 @@ mx_status mx_config_validate(const mx_experiment_config *cfg)
         return mx_fail(MX_ENOMEM, "%s: out of memory validating the sweep", cfg->source_path);
     *work = *cfg;
     work->text = NULL;
+    work->measured_curve = NULL;
+    /* Measured curves are loaded to be checked, once per file in a row. */
+    mx_measured_curve *curve = NULL;
     size_t n = mx_config_n_points(cfg);
     if (n > VALIDATE_MAX_POINTS)
         n = VALIDATE_MAX_POINTS;
@@ -1851,7 +2454,15 @@ mx_status mx_config_validate(const mx_experiment_config *cfg)
         size_t idx[MX_SWEEP_MAX_AXES];
         point_indices(cfg, k, idx);
         blame[0] = blame[1] = NULL;
-        st = apply_point(work, idx); /* sets every swept field: no reset needed */
+        /* apply_point sets every swept field; the device block is reset
+         * because attaching a curve changes its window. */
+        work->hardware.device = cfg->hardware.device;
+        st = apply_point(work, idx);
+        if (st == MX_OK && is_measured(work)) {
+            st = attach_measured(work, &curve);
+            if (st != MX_OK)
+                blame[0] = field_find("hardware.device.measured.path");
+        }
         if (st == MX_OK)
             st = check_all(work, blame);
         if (st != MX_OK) {
@@ -1860,6 +2471,7 @@ mx_status mx_config_validate(const mx_experiment_config *cfg)
             st = locate_failure(st, cfg, work, blame, idx, suffix);
         }
     }
+    mx_measured_curve_free(curve);
     mx_free(work);
     return st;
 }
@@ -1876,6 +2488,8 @@ size_t mx_config_n_points(const mx_experiment_config *cfg)
 mx_status mx_config_point(const mx_experiment_config *cfg, size_t k, mx_experiment_config *out)
 {
     assert(cfg && out && cfg != out);
+    out->text = NULL; /* mx_config_free(out) is safe on every return */
+    out->measured_curve = NULL;
     size_t n = mx_config_n_points(cfg);
     if (k >= n)
         return mx_fail(MX_EINVAL, "%s%ssweep: expected a point index below %zu, got %zu",
@@ -1884,12 +2498,20 @@ mx_status mx_config_point(const mx_experiment_config *cfg, size_t k, mx_experime
     point_indices(cfg, k, idx);
     *out = *cfg;
     out->text = NULL;
+    out->measured_curve = NULL;
+    out->hardware.device.measured.curve = NULL;
     const field *blame[2] = {NULL, NULL};
     mx_status st = apply_point(out, idx);
+    if (st == MX_OK && is_measured(out)) {
+        st = attach_measured(out, &out->measured_curve);
+        if (st != MX_OK)
+            blame[0] = field_find("hardware.device.measured.path");
+    }
     if (st == MX_OK)
         st = check_all(out, blame);
     if (st == MX_OK)
         return MX_OK;
+    mx_config_free(out); /* nothing left for the caller to release */
     char suffix[MSG_BYTES];
     point_suffix(cfg, k, idx, suffix, sizeof suffix);
     return locate_failure(st, cfg, out, blame, idx, suffix);
@@ -1913,6 +2535,8 @@ mx_status mx_config_parse(const char *text, size_t len, const char *source_path,
     mx_status st = parse_text(&ctx, cfg->text, len);
     if (st != MX_OK)
         mx_config_free(cfg);
+    else
+        resolve_device(cfg);
     return st;
 }
 

@@ -6,6 +6,11 @@
  * default and a valid range, all in one field table (config.c) that also
  * drives the documentation (docs/config.md).
  *
+ * The device block is resolved in layers: the model defaults, then the
+ * published device named by hardware.device.preset (devices/presets.c), then
+ * every hardware.device.* field the config writes explicitly (in the YAML,
+ * by mx_config_set, or as a sweep value).
+ *
  * Errors name the file, line and column, the field, and what was expected:
  *   examples/bad.yaml:12:9: hardware.adc.bits: expected an integer in [1, 16], got 0
  */
@@ -20,6 +25,7 @@
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
 #include "snn/mlp.h"
+#include "snn/online.h"
 #include "snn/snn.h"
 
 #define MX_CONFIG_NAME_BYTES 64
@@ -27,15 +33,26 @@
 #define MX_SWEEP_MAX_AXES 8
 #define MX_SWEEP_MAX_VALUES 64
 #define MX_CONFIG_VALUE_BYTES 64
+/* Capacity of the field table (config.c checks it at compile time). */
+#define MX_CONFIG_MAX_FIELDS 256
 
 typedef enum mx_training_mode {
     MX_TRAINING_PLAIN,       /* ordinary training */
     MX_TRAINING_NOISE_AWARE, /* weights perturbed by the device model at every minibatch */
 } mx_training_mode;
 
+/* What a sweep point runs (the top-level `experiment` field). */
+typedef enum mx_experiment_kind {
+    MX_EXPERIMENT_CONVERSION, /* train an ANN, convert it to an SNN, evaluate it on
+                                 the crossbar (experiments/run.c) */
+    MX_EXPERIMENT_ONLINE,     /* in-situ training through device pulses, NeuroSim
+                                 style (experiments/online_run.c) */
+} mx_experiment_kind;
+
 typedef struct mx_experiment_config {
     uint64_t seed;     /* root seed of every random stream; 1 */
     size_t repeats;    /* independent repeats per sweep point (hardware redrawn); 1 */
+    mx_experiment_kind experiment; /* MX_EXPERIMENT_CONVERSION */
 
     struct {
         char name[MX_CONFIG_NAME_BYTES]; /* "mnist" | "fashion-mnist" | "digits"; "mnist" */
@@ -64,10 +81,23 @@ typedef struct mx_experiment_config {
 
     struct {
         char device_type[MX_CONFIG_NAME_BYTES]; /* registry name; "reram" */
-        mx_device_params device;
+        char device_preset[MX_CONFIG_NAME_BYTES]; /* preset name or "none"; "none" */
+        mx_device_params device;  /* resolved: defaults, then the preset, then
+                                     every device field written explicitly */
         mx_crossbar_config crossbar;
         mx_adc_config adc;
     } hardware;
+
+    /* experiment: online-training (experiments/online_run.h). */
+    struct {
+        mx_online_config net;      /* hidden width, rates, ADC, hidden read-out,
+                                      device or digital weights, pulse counts */
+        size_t epochs;             /* training epochs; 125 (NeuroSim) */
+        size_t images_per_epoch;   /* examples per epoch, drawn with replacement; 8000 */
+        size_t crop;               /* side of the centre crop, pixels; 20; 0 = whole image */
+        double binarise_threshold; /* input = [pixel ≥ threshold]; 0.5; 0 = grey levels */
+        int baseline;              /* also train the digital reference once per repeat; 1 */
+    } online;
 
     /* Sweep: axes of the cartesian product, first axis outermost. Values are
      * kept as their YAML text (validated at load time against the field). */
@@ -81,6 +111,16 @@ typedef struct mx_experiment_config {
 
     char source_path[256];  /* file it came from ("<built-in default>") */
     char *text;             /* the full YAML text (owned; freed by mx_config_free) */
+
+    /* Bookkeeping of the device block (config.c; not for callers). Bit i:
+     * field i of the table was written explicitly (YAML, mx_config_set or a
+     * sweep value), so it overrides the preset. */
+    uint8_t explicit_fields[MX_CONFIG_MAX_FIELDS / 8];
+    int preset_applied;     /* the device block was last resolved with a preset */
+    /* The curve of hardware.device.measured.path, loaded by mx_config_point
+     * when the model is "measured" (owned; freed by mx_config_free); the
+     * device block's measured.curve points at it. */
+    mx_measured_curve *measured_curve;
 } mx_experiment_config;
 
 /* Defaults for every field (no sweep). */
@@ -107,7 +147,9 @@ const char *mx_config_default_text(void);
 mx_status mx_config_validate(const mx_experiment_config *cfg);
 
 /* Set one field by dotted path from its YAML text ("hardware.adc.bits", "6").
- * MX_ENOTFOUND for an unknown path, MX_EINVAL for a bad value. */
+ * The field counts as written explicitly: a device field overrides the
+ * preset's value, and setting hardware.device.preset re-resolves the device
+ * block. MX_ENOTFOUND for an unknown path, MX_EINVAL for a bad value. */
 mx_status mx_config_set(mx_experiment_config *cfg, const char *path, const char *value);
 /* Write a field's current value as text into buf. */
 mx_status mx_config_get(const mx_experiment_config *cfg, const char *path, char *buf,
@@ -116,11 +158,28 @@ mx_status mx_config_get(const mx_experiment_config *cfg, const char *path, char 
  * lists and unknown paths. */
 int mx_config_field_is_numeric(const char *path);
 
+/* The field table, for callers that list fields (the CLI's `device show`):
+ * the number of fields, and field i's path, unit, default and meaning
+ * (static strings), in table order. Returns 0 / MX_ENOTFOUND past the end. */
+typedef struct mx_config_field_info {
+    const char *path;  /* "hardware.device.g_min_s" */
+    const char *unit;  /* "S", "-" for none */
+    const char *def;   /* default, as mx_config_get writes it */
+    const char *doc;   /* one-line meaning */
+    int numeric;       /* as mx_config_field_is_numeric */
+} mx_config_field_info;
+size_t mx_config_n_fields(void);
+mx_status mx_config_field_at(size_t i, mx_config_field_info *out);
+
 /* Number of sweep points (product of axis lengths; 1 with no axes). */
 size_t mx_config_n_points(const mx_experiment_config *cfg);
 /* Resolve sweep point k (0-based, first axis outermost) into `out`: a copy
- * of cfg with the swept fields set and cross-field validation done. `out`
- * shares nothing owned with cfg (out->text is NULL). */
+ * of cfg with the swept fields set, the device block resolved (defaults,
+ * preset, explicit fields), the measured curve loaded when the model is
+ * "measured" (its path relative to the config file's folder), and
+ * cross-field validation done. `out` shares nothing owned with cfg
+ * (out->text is NULL); release it with mx_config_free. On failure nothing
+ * is left to release. */
 mx_status mx_config_point(const mx_experiment_config *cfg, size_t k,
                           mx_experiment_config *out);
 

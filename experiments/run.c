@@ -22,6 +22,7 @@
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "experiments/dataset.h"
+#include "experiments/online_run.h"
 #include "experiments/results.h"
 #include "experiments/weights.h"
 #include "snn/snn.h"
@@ -40,6 +41,9 @@
 static volatile sig_atomic_t stop_requested;
 
 void mx_experiment_request_stop(void) { stop_requested = 1; }
+
+/* Declared in experiments/online_run.h: the online runner shares the flag. */
+int mx_experiment_stop_requested(void) { return stop_requested != 0; }
 
 #define RUN_MAX_DIGITAL 64
 
@@ -541,6 +545,9 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
     mx_run_report local = {0};
     mx_run_report *rep = report ? report : &local;
     memset(rep, 0, sizeof *rep);
+    if (cfg->experiment != MX_EXPERIMENT_CONVERSION)
+        return mx_fail(MX_EINVAL, "experiment: expected conversion for mx_experiment_run, got "
+                                  "online-training (run it with mx_online_run)");
     double t_start = now_s();
     if (opt->threads > 0)
         omp_set_num_threads(opt->threads);
@@ -580,6 +587,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
                 mx_fail_context(st, "sweep point %zu, noise-aware training at "
                                     "training.noise_sigma = %g", k + 1, na.params.d2d_sigma);
         }
+        mx_config_free(&pc); /* a point owns its measured curve, if any */
     }
     if (!st)
         st = load_data(ctx, cfg);
@@ -611,6 +619,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
             if (st)
                 mx_fail_context(st, "sweep point %zu", k + 1);
         }
+        mx_config_free(&pc);
     }
     rep->n_test = ctx->n_test;
     if (res) {
