@@ -26,6 +26,7 @@
  * --seed; the nominal device has its own items (1) of the same streams.
  */
 #include "cli/device.h"
+#include "cli/fsutil.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -441,24 +442,6 @@ typedef struct out_file {
     hid_t file;
 } out_file;
 
-static int make_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int out_open(out_file *o, const char *path)
 {
     o->path = path;
@@ -467,7 +450,7 @@ static int out_open(out_file *o, const char *path)
         fprintf(stderr, "memxbar device: %s: path too long\n", path);
         return 1;
     }
-    if (make_parent_dir(path) != 0) {
+    if (mx_cli_make_parent_dir(path) != 0) {
         fprintf(stderr, "memxbar device: %s: cannot create its folder: %s\n", path,
                 strerror(errno));
         return 1;

@@ -14,6 +14,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "cli/device.h"
+#include "cli/fsutil.h"
 #include "cli/progress.h"
 #include "core/core.h"
 #include "experiments/config.h"
@@ -56,24 +57,6 @@ static int fail(const char *what)
 {
     fprintf(stderr, "memxbar: %s%s%s\n", what ? what : "", what ? ": " : "", mx_last_error());
     return 1;
-}
-
-static int make_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(dir, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
@@ -221,7 +204,7 @@ static int cmd_sweep(int argc, char **argv)
         snprintf(default_output, sizeof default_output, "results/%.*s.h5", len, base);
         output = default_output;
     }
-    if (make_parent_dir(output) != 0) {
+    if (mx_cli_make_parent_dir(output) != 0) {
         fprintf(stderr, "memxbar: %s: cannot create its folder: %s\n", output, strerror(errno));
         mx_config_free(&cfg);
         return 1;

@@ -55,6 +55,7 @@
  * the cell's state; read is the relative read of cell.c.
  */
 #include "devices/devices.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -78,8 +79,6 @@ enum {
 #define BINARY_PROGRAM_P 0.99
 /* Lowest V0 a cell can draw, as a fraction of the nominal V0. */
 #define BINARY_V0_FLOOR_FRACTION 0.01
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status binary_validate(const mx_device_params *p)
 {

@@ -6,6 +6,7 @@
  * Gaussian read. Each model's own file adds what is particular to it.
  */
 #include "devices/devices.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -69,8 +70,6 @@ void mx_device_params_default(mx_device_params *p)
         .measured = {.path = "", .curve = NULL, .spread_scale = 1.0},
     };
 }
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 mx_status mx_device_validate_cell(const mx_device_params *p)
 {
@@ -153,8 +152,6 @@ mx_status mx_device_validate_cell(const mx_device_params *p)
                        pp->width_ltd_s);
     return MX_OK;
 }
-
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 double mx_device_quantise(const mx_device_params *p, double g_target_s)
 {

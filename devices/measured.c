@@ -90,6 +90,7 @@
  * and back while it builds the splines. Everything else only reads the curve.
  */
 #include "devices/measured.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -786,8 +787,6 @@ void mx_measured_cell_state(const float *cell, mx_measured_branch *branch, doubl
     if (cycles)
         *cycles = 0.5 * cell_reversals(cell);
 }
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status measured_validate(const mx_device_params *p)
 {

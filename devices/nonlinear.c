@@ -85,6 +85,7 @@
  * cos = C2C normal), whatever the parameters, so streams stay aligned.
  */
 #include "devices/nonlinear.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -110,8 +111,6 @@
 #define REC_STUCK MX_NONLINEAR_REC_STUCK
 #define REC_FLOATS MX_NONLINEAR_REC_FLOATS
 #define REV_SPLIT 1048576.0 /* 2^20: both parts stay exact integers in a float */
-
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 /* ---- closed forms ------------------------------------------------------- */
 
@@ -226,8 +225,6 @@ static double norm_a_or_linear(gsl_root_fsolver *s, double nl)
 }
 
 /* ---- validation ------------------------------------------------------- */
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status nonlinear_validate(const mx_device_params *p)
 {

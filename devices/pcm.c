@@ -39,6 +39,7 @@
  * aligned.
  */
 #include "devices/pcm.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -52,8 +53,6 @@
 #define PCM_G_HAT_FLOOR 1e-7
 /* Floor of ĝ^0.65 in Q_s (aihwkit). */
 #define PCM_Q_POW_FLOOR 1e-3
-
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 double mx_pcm_prog_sigma_s(double g_hat, double g_max_s)
 {

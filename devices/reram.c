@@ -27,11 +27,10 @@
  * when a component is off.
  */
 #include "devices/devices.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status reram_validate(const mx_device_params *p)
 {
@@ -47,8 +46,6 @@ static mx_status reram_validate(const mx_device_params *p)
                            i);
     return MX_OK;
 }
-
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 static void reram_program(const mx_device_params *p, float *cells, const float *g_target_s,
                           float *g_out_s, size_t n, mx_rng *rng)

@@ -79,6 +79,7 @@
  * cell, or switching noise on, leaves every other cell's draws alone.
  */
 #include "devices/devices.h"
+#include "devices/cell_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -108,8 +109,6 @@ enum { STEP_HEALTHY = 0, STEP_STUCK_MIN = 1, STEP_STUCK_MAX = 2 };
 #define STEP_PROGRAM_SATURATED 1e-3
 
 _Static_assert(STEP_CELL_FLOATS <= MX_DEVICE_CELL_FLOATS_MAX, "step record too large");
-
-static int finite_nonneg(double x) { return isfinite(x) && x >= 0.0; }
 
 static mx_status step_validate(const mx_device_params *p)
 {
@@ -326,8 +325,6 @@ static inline double step_size(const step_cell *k, int up, double w)
         f = 0.0;
     return (up ? k->dw_up : k->dw_down) * f;
 }
-
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 /* Apply m pulses of polarity up to w in [lo, hi], each with multiplicative
  * C2C noise from the cell's own stream; returns the new w. */
