@@ -161,6 +161,9 @@ static const choice experiment_kinds[] = {
     {NULL, 0}};
 static const choice online_weights[] = {
     {"device", MX_ONLINE_DEVICE}, {"digital", MX_ONLINE_DIGITAL}, {NULL, 0}};
+static const choice online_optimizers[] = {
+    {"sgd", MX_ONLINE_SGD}, {"momentum", MX_ONLINE_MOMENTUM}, {"adam", MX_ONLINE_ADAM},
+    {NULL, 0}};
 static const choice vteam_iv_kinds[] = {
     {"linear", MX_VTEAM_IV_LINEAR}, {"exponential", MX_VTEAM_IV_EXPONENTIAL}, {NULL, 0}};
 
@@ -651,6 +654,23 @@ static const field fields[] = {
      .min = 0, .from_module = true, .unit = "pulses", .def = "0",
      .doc = "P of the pulse-count rule n = round(Δw/2·P) for both polarities; 0 = the "
             "device's own (nonlinear: states_ltp/ltd; step: 1/dw_min; ...)"},
+    {.path = "online.optimizer", .kind = FIELD_ENUM, .offset = OFF(online.net.optimizer),
+     .choices = online_optimizers, .from_module = true, .unit = "-", .def = "sgd",
+     .doc = "how the batch gradient becomes a weight change: sgd, momentum or adam "
+            "(NeuroSim V3.0 Train.cpp has all three; docs/devices.md)"},
+    {.path = "online.batch", .kind = FIELD_SIZE, .offset = OFF(online.net.batch),
+     .bounds = LO | HI, .min = 1, .max = MX_ONLINE_MAX_BATCH, .from_module = true,
+     .unit = "examples", .def = "1",
+     .doc = "examples whose gradients are averaged into one update (one set of pulse trains)"},
+    {.path = "online.momentum", .kind = FIELD_DOUBLE, .offset = OFF(online.net.momentum),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.9", .doc = "decay γ of the momentum optimizer"},
+    {.path = "online.beta1", .kind = FIELD_DOUBLE, .offset = OFF(online.net.beta1),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.9", .doc = "Adam's first-moment decay β1"},
+    {.path = "online.beta2", .kind = FIELD_DOUBLE, .offset = OFF(online.net.beta2),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.999", .doc = "Adam's second-moment decay β2"},
     {.path = "online.crop", .kind = FIELD_SIZE, .offset = OFF(online.crop),
      .bounds = LO | ZERO_OK, .min = 1, .unit = "pixels", .def = "20",
      .doc = "side of the centre crop of each image (NeuroSim: 20 of MNIST's 28); 0 = the "

@@ -72,6 +72,8 @@
 #define HIDDEN_THRESHOLD 0.5
 /* Rows of one layer in the stream items of a layer (item = layer·2³² + row). */
 #define LAYER_ITEM_SHIFT 32
+/* Adam's ε (Kingma & Ba 2015). */
+#define ADAM_EPSILON 1e-8
 
 typedef struct online_layer {
     size_t n_in, n_out;
@@ -87,6 +89,10 @@ typedef struct online_layer {
     uint32_t *idx;     /* (n_out, n_in) */
     uint64_t *row_pulses; /* (n_out): pulses of the last update, per row */
     double *z, *a, *delta; /* (n_out) */
+    double *dw;        /* (n_out, n_in) the update being applied */
+    double *grad;      /* (n_out, n_in) gradient summed over the batch, or NULL
+                          (plain SGD per example) */
+    float *m, *v;      /* (n_out, n_in) optimizer moments, or NULL */
     mx_adc adc;
     double alpha;
 } online_layer;
@@ -102,6 +108,8 @@ struct mx_online {
     double *x;         /* (n_in): the example being processed, as double */
     double *h;         /* (n_hidden): layer 2's input on the forward pass */
     uint64_t pulses;
+    size_t in_batch;   /* examples in the current batch */
+    uint64_t updates;  /* optimizer steps t so far */
 };
 
 void mx_online_config_default(mx_online_config *c)
@@ -115,6 +123,11 @@ void mx_online_config_default(mx_online_config *c)
         .binary_hidden = 1,
         .weights = MX_ONLINE_DEVICE,
         .states = 0,
+        .optimizer = MX_ONLINE_SGD,
+        .batch = 1,
+        .momentum = 0.9,
+        .beta1 = 0.9,
+        .beta2 = 0.999,
     };
 }
 
@@ -139,6 +152,19 @@ mx_status mx_online_config_validate(const mx_online_config *c)
         return mx_fail(MX_EINVAL, "online.weights: expected device or digital");
     if (c->states < 0)
         return mx_fail(MX_EINVAL, "online.states: expected an integer >= 0, got %d", c->states);
+    if (c->optimizer != MX_ONLINE_SGD && c->optimizer != MX_ONLINE_MOMENTUM &&
+        c->optimizer != MX_ONLINE_ADAM)
+        return mx_fail(MX_EINVAL, "online.optimizer: expected sgd, momentum or adam");
+    if (c->batch < 1 || c->batch > MX_ONLINE_MAX_BATCH)
+        return mx_fail(MX_EINVAL, "online.batch: expected an integer in [1, %d], got %zu",
+                       MX_ONLINE_MAX_BATCH, c->batch);
+    if (!(isfinite(c->momentum) && c->momentum >= 0.0 && c->momentum < 1.0))
+        return mx_fail(MX_EINVAL, "online.momentum: expected a number in [0, 1), got %g",
+                       c->momentum);
+    if (!(isfinite(c->beta1) && c->beta1 >= 0.0 && c->beta1 < 1.0))
+        return mx_fail(MX_EINVAL, "online.beta1: expected a number in [0, 1), got %g", c->beta1);
+    if (!(isfinite(c->beta2) && c->beta2 >= 0.0 && c->beta2 < 1.0))
+        return mx_fail(MX_EINVAL, "online.beta2: expected a number in [0, 1), got %g", c->beta2);
     return MX_OK;
 }
 
@@ -207,6 +233,10 @@ static void layer_free(online_layer *l)
     mx_free(l->z);
     mx_free(l->a);
     mx_free(l->delta);
+    mx_free(l->dw);
+    mx_free(l->grad);
+    mx_free(l->m);
+    mx_free(l->v);
     memset(l, 0, sizeof *l);
 }
 
@@ -223,6 +253,12 @@ void mx_online_destroy(mx_online *net)
 
 static bool device_mode(const mx_online *net) { return net->cfg.weights == MX_ONLINE_DEVICE; }
 
+/* Plain SGD with batch 1 updates from each example's δ·inᵀ directly. */
+static bool per_example_sgd(const mx_online_config *c)
+{
+    return c->optimizer == MX_ONLINE_SGD && c->batch == 1;
+}
+
 static mx_status layer_alloc(mx_online *net, online_layer *l, size_t n_out, size_t n_in)
 {
     l->n_in = n_in;
@@ -232,7 +268,12 @@ static mx_status layer_alloc(mx_online *net, online_layer *l, size_t n_out, size
         return mx_fail(MX_ENOMEM, "online network: layer of %zu x %zu weights", n_out, n_in);
     bool ok = (l->w = mx_alloc(n * sizeof(float))) && (l->z = mx_calloc(n_out, sizeof(double))) &&
               (l->a = mx_calloc(n_out, sizeof(double))) &&
-              (l->delta = mx_calloc(n_out, sizeof(double)));
+              (l->delta = mx_calloc(n_out, sizeof(double))) &&
+              (l->dw = mx_alloc(n * sizeof(double)));
+    if (ok && !per_example_sgd(&net->cfg))
+        ok = (l->grad = mx_calloc(n, sizeof(double))) != NULL;
+    if (ok && net->cfg.optimizer != MX_ONLINE_SGD)
+        ok = (l->m = mx_calloc(n, sizeof(float))) && (l->v = mx_calloc(n, sizeof(float)));
     if (ok && device_mode(net)) {
         size_t cf = net->type->cell_floats;
         ok = (l->g = mx_alloc(n * sizeof(float))) && (l->g_read = mx_alloc(n * sizeof(float))) &&
@@ -472,36 +513,32 @@ double mx_online_gradient(mx_online *net, const float *x, size_t label, uint64_t
 
 /* ------------------------------------------------------------ update */
 
-/* ΔW = −α·δ·inᵀ for one layer: digital, or as pulses through the device. */
-static void layer_update(mx_online *net, size_t li, const double *in, uint64_t example)
+/* Apply the layer's l->dw: digital (clipped to [w_min, w_max]), or as
+ * pulse trains through the device, row by row; `item0` + row keys each
+ * row's pulse stream. */
+static void layer_apply(mx_online *net, size_t li, uint64_t item0)
 {
     online_layer *l = &net->layer[li];
     if (!device_mode(net)) {
-        for (size_t j = 0; j < l->n_out; j++) {
-            double c = -l->alpha * l->delta[j];
-            float *w = l->w + j * l->n_in;
-            for (size_t k = 0; k < l->n_in; k++) {
-                double v = (double)w[k] + c * in[k];
-                w[k] = (float)(v < W_MIN ? W_MIN : v > W_MAX ? W_MAX : v);
-            }
+        for (size_t i = 0; i < l->n_out * l->n_in; i++) {
+            double v = (double)l->w[i] + l->dw[i];
+            l->w[i] = (float)(v < W_MIN ? W_MIN : v > W_MAX ? W_MAX : v);
         }
         return;
     }
     const uint32_t s_pulse = mx_stream_id("online.pulse");
-    const uint64_t row0 = example * (uint64_t)net->n_rows + (li ? net->layer[0].n_out : 0);
     const size_t cf = net->type->cell_floats;
 #pragma omp parallel for schedule(dynamic, 4) if (l->n_out * l->n_in >= 4096)
     for (size_t j = 0; j < l->n_out; j++) {
-        const double c = -l->alpha * l->delta[j];
+        const double *dw = l->dw + j * l->n_in;
         mx_pulse *pulses = l->pulses + j * l->n_in;
         uint32_t *idx = l->idx + j * l->n_in;
         size_t m = 0;
         uint64_t sum = 0;
         for (size_t k = 0; k < l->n_in; k++) {
-            if (in[k] == 0.0)
+            if (dw[k] == 0.0)
                 continue;
-            int32_t n =
-                mx_online_pulse_count(c * in[k], W_SPAN, net->states_ltp, net->states_ltd);
+            int32_t n = mx_online_pulse_count(dw[k], W_SPAN, net->states_ltp, net->states_ltd);
             if (n == 0)
                 continue;
             pulses[m] = (mx_pulse){.count = n, .amplitude_v = 0.0f, .width_s = 0.0f};
@@ -520,7 +557,7 @@ static void layer_update(mx_online *net, size_t li, const double *in, uint64_t e
                 memcpy(cp + i * cf, cells + (size_t)idx[i] * cf, cf * sizeof(float));
         }
         mx_rng r;
-        mx_rng_init(&r, net->seed, s_pulse, row0 + j);
+        mx_rng_init(&r, net->seed, s_pulse, item0 + j);
         net->type->pulse(&net->params, cp, gp, pulses, m, &r);
         for (size_t i = 0; i < m; i++) {
             g[idx[i]] = gp[i];
@@ -532,6 +569,56 @@ static void layer_update(mx_online *net, size_t li, const double *in, uint64_t e
         net->pulses += l->row_pulses[j];
 }
 
+/* The layer's δ·inᵀ: as this example's update −α·δ·inᵀ (per-example SGD),
+ * or added to the batch's gradient sum. */
+static void layer_gradient(mx_online *net, size_t li, const double *in)
+{
+    online_layer *l = &net->layer[li];
+    const bool sgd1 = per_example_sgd(&net->cfg);
+    for (size_t j = 0; j < l->n_out; j++) {
+        const double d = l->delta[j];
+        double *row = (sgd1 ? l->dw : l->grad) + j * l->n_in;
+        if (sgd1)
+            for (size_t k = 0; k < l->n_in; k++)
+                row[k] = -l->alpha * d * in[k];
+        else
+            for (size_t k = 0; k < l->n_in; k++)
+                row[k] += d * in[k];
+    }
+}
+
+/* The optimizer's ΔW from the batch's gradient sum (which it clears). */
+static void layer_optimize(mx_online *net, size_t li)
+{
+    online_layer *l = &net->layer[li];
+    const mx_online_config *c = &net->cfg;
+    const double inv_b = 1.0 / (double)c->batch, t = (double)net->updates;
+    const double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+    for (size_t i = 0; i < l->n_out * l->n_in; i++) {
+        const double g = l->grad[i] * inv_b;
+        l->grad[i] = 0.0;
+        switch (c->optimizer) {
+        case MX_ONLINE_SGD:
+            l->dw[i] = -l->alpha * g;
+            break;
+        case MX_ONLINE_MOMENTUM: {
+            double m = c->momentum * (double)l->m[i] + (1.0 - c->momentum) * g;
+            l->m[i] = (float)m;
+            l->dw[i] = -l->alpha * m;
+            break;
+        }
+        case MX_ONLINE_ADAM: {
+            double m = c->beta1 * (double)l->m[i] + (1.0 - c->beta1) * g;
+            double v = c->beta2 * (double)l->v[i] + (1.0 - c->beta2) * g * g;
+            l->m[i] = (float)m;
+            l->v[i] = (float)v;
+            l->dw[i] = -l->alpha * (m / bc1) / (sqrt(v / bc2) + ADAM_EPSILON);
+            break;
+        }
+        }
+    }
+}
+
 size_t mx_online_train_step(mx_online *net, const float *x, size_t label, uint64_t example)
 {
     const double *xd = load_input(net, x);
@@ -539,8 +626,20 @@ size_t mx_online_train_step(mx_online *net, const float *x, size_t label, uint64
     size_t predicted = argmax(net->layer[1].a, net->layer[1].n_out);
     backward(net, label);
     /* Layer 2's gradient uses the analog a1 (Train.cpp), whatever drove it. */
-    layer_update(net, 0, xd, example);
-    layer_update(net, 1, net->layer[0].a, example);
+    layer_gradient(net, 0, xd);
+    layer_gradient(net, 1, net->layer[0].a);
+    if (++net->in_batch < net->cfg.batch)
+        return predicted;
+    net->in_batch = 0;
+    net->updates++;
+    /* The pulses of an update are keyed by the example that completed its
+     * batch (the last one), as per-example SGD keys them. */
+    const uint64_t row0 = example * (uint64_t)net->n_rows;
+    for (size_t li = 0; li < MX_ONLINE_LAYERS; li++) {
+        if (!per_example_sgd(&net->cfg))
+            layer_optimize(net, li);
+        layer_apply(net, li, row0 + (li ? net->layer[0].n_out : 0));
+    }
     return predicted;
 }
 

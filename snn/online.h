@@ -11,7 +11,7 @@
  * (NeuroSim's ConductanceToWeight, with the column read against a reference
  * column of mid-window cells so that the sign comes out of the array).
  *
- * One training example, plain SGD (batch 1):
+ * One training example, plain SGD (batch 1; other optimizers below):
  *   forward   z1 = ADC(g·W1·x), a1 = σ(z1); h = [a1 ≥ ½] (binary_hidden) or
  *             a1; z2 = ADC(g·W2·h), a2 = σ(z2); σ the logistic sigmoid; the
  *             weights read through the device's `read` at every pass; g the
@@ -24,7 +24,8 @@
  *             read-out is analog; g is left out of the chain rule as
  *             NeuroSim's Train.cpp leaves it (∇ = ∂L/∂W divided by g per
  *             layer crossed)
- *   update    ΔW = −α·∇ (α1 for layer 1, α2 for layer 2), then
+ *   update    ΔW = −α·∇ (α1 for layer 1, α2 for layer 2; or the
+ *             optimizer's ΔW once per batch, mx_online_optimizer), then
  *             device:  n = round(ΔW/(w_max − w_min)·P) pulses (P = the
  *                      device's pulses across the window for that polarity;
  *                      |n| ≤ P), applied through the device's `pulse` with
@@ -64,11 +65,27 @@
 
 #define MX_ONLINE_LAYERS 2
 #define MX_ONLINE_MAX_HIDDEN 4096
+#define MX_ONLINE_MAX_BATCH 65536
 
 typedef enum mx_online_weights {
     MX_ONLINE_DEVICE = 0, /* weights are device cells updated by pulses */
     MX_ONLINE_DIGITAL,    /* ideal float weights, same algorithm (software reference) */
 } mx_online_weights;
+
+/* How gradients become weight changes (NeuroSim V3.0 Train.cpp offers the
+ * same choices; its Param.cpp of Feb 2019 defaults to Adam, batch 100,
+ * α = 0.05). g is the gradient averaged over a batch of B examples; one
+ * update (one set of pulse trains) per batch:
+ *   sgd       ΔW = −α·g                             (B = 1: per example)
+ *   momentum  m ← γ·m + (1 − γ)·g,  ΔW = −α·m
+ *   adam      m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g²,
+ *             ΔW = −α·m̂/(√v̂ + ε),  m̂ = m/(1 − β1^t), v̂ = v/(1 − β2^t),
+ *             t = updates so far, ε = 1e−8 (Kingma & Ba, ICLR 2015). */
+typedef enum mx_online_optimizer {
+    MX_ONLINE_SGD = 0,
+    MX_ONLINE_MOMENTUM,
+    MX_ONLINE_ADAM,
+} mx_online_optimizer;
 
 typedef struct mx_online_config {
     size_t n_hidden;           /* hidden neurons; 100 (NeuroSim) */
@@ -86,6 +103,10 @@ typedef struct mx_online_config {
     mx_online_weights weights; /* MX_ONLINE_DEVICE */
     int states;                /* P of the pulse-count rule for both polarities;
                                   0 = the device's own (mx_online_device_states); 0 */
+    mx_online_optimizer optimizer; /* MX_ONLINE_SGD */
+    size_t batch;              /* examples per update B; 1 */
+    double momentum;           /* γ of momentum; 0.9 */
+    double beta1, beta2;       /* Adam's decay rates; 0.9, 0.999 */
 } mx_online_config;
 
 void mx_online_config_default(mx_online_config *c);
@@ -131,8 +152,11 @@ size_t mx_online_predict(mx_online *net, const float *x, uint64_t example);
 double mx_online_gradient(mx_online *net, const float *x, size_t label, uint64_t example,
                           float *grad1, float *grad2);
 
-/* One SGD step on (x, label): forward, backward, update. Returns the class
- * predicted by the forward pass (before the update). */
+/* One training step on (x, label): forward, backward, the gradient added
+ * to the batch; at the batch's last example the optimizer's update is
+ * applied (pulses in device mode). Returns the class predicted by the
+ * forward pass (before any update). A partial batch at the end of training
+ * is never applied. */
 size_t mx_online_train_step(mx_online *net, const float *x, size_t label, uint64_t example);
 
 /* Pulses applied so far, Σ|n| over every cell and update (0 in digital mode). */

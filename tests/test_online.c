@@ -215,6 +215,64 @@ static void test_one_update_moves_each_cell_by_its_pulse_count(void **state)
     free(x);
 }
 
+/* The optimizers in digital mode against their first-step closed forms
+ * (online.h): a batch of two examples, gradients g1, g2 taken before any
+ * update, ḡ = (g1 + g2)/2; nothing moves after the first example; after the
+ * second, sgd moves each weight by −α·ḡ, momentum by −α·(1 − γ)·ḡ and Adam
+ * by −α·ḡ/(|ḡ| + ε) (m̂ = ḡ, v̂ = ḡ² at t = 1), all clipped to [−1, 1]. */
+static void test_optimizers_take_their_closed_form_first_step(void **state)
+{
+    (void)state;
+    const mx_online_optimizer opts[3] = {MX_ONLINE_SGD, MX_ONLINE_MOMENTUM, MX_ONLINE_ADAM};
+    for (int o = 0; o < 3; o++) {
+        mx_online_config c;
+        mx_online_config_default(&c);
+        c.n_hidden = 8;
+        c.weights = MX_ONLINE_DIGITAL;
+        c.optimizer = opts[o];
+        c.batch = 2;
+        c.momentum = 0.75;
+        c.alpha1 = 0.3;
+        c.alpha2 = 0.2;
+        const size_t n_in = 30, n_out = 4;
+        mx_online *net = NULL;
+        assert_int_equal(mx_online_create(&c, n_in, n_out, NULL, NULL, SEED, &net), MX_OK);
+        float *x1 = random_floats(n_in, 0, 1, 11), *x2 = random_floats(n_in, 0, 1, 12);
+        float w0[2][240], w1[2][240], g1[2][240], g2[2][240];
+        const size_t n[2] = {c.n_hidden * n_in, n_out * c.n_hidden};
+        const double alpha[2] = {c.alpha1, c.alpha2};
+        for (size_t l = 0; l < 2; l++)
+            mx_online_weights_get(net, l, w0[l]);
+        mx_online_gradient(net, x1, 1, 0, g1[0], g1[1]);
+        mx_online_gradient(net, x2, 3, 1, g2[0], g2[1]);
+        mx_online_train_step(net, x1, 1, 0);
+        for (size_t l = 0; l < 2; l++) {
+            mx_online_weights_get(net, l, w1[l]);
+            assert_memory_equal(w0[l], w1[l], n[l] * sizeof(float));
+        }
+        mx_online_train_step(net, x2, 3, 1);
+        size_t moved = 0;
+        for (size_t l = 0; l < 2; l++) {
+            mx_online_weights_get(net, l, w1[l]);
+            for (size_t i = 0; i < n[l]; i++) {
+                double g = 0.5 * ((double)g1[l][i] + (double)g2[l][i]);
+                double dw = opts[o] == MX_ONLINE_SGD        ? -alpha[l] * g
+                            : opts[o] == MX_ONLINE_MOMENTUM ? -alpha[l] * (1.0 - c.momentum) * g
+                                                            : -alpha[l] * g / (fabs(g) + 1e-8);
+                double target = (double)w0[l][i] + dw;
+                target = target > 1.0 ? 1.0 : target < -1.0 ? -1.0 : target;
+                moved += dw != 0.0;
+                /* float gradients and weights: a few ulps of 1. */
+                assert_close(w1[l][i], target, 1e-6, 1e-5);
+            }
+        }
+        assert_true(moved > n[0] / 4);
+        mx_online_destroy(net);
+        free(x1);
+        free(x2);
+    }
+}
+
 /* A small data set for the tracking and thread tests: centre 20×20 of
  * MNIST, binarised at 0.5, or NULL without the data. */
 typedef struct small_set {
@@ -381,6 +439,14 @@ static void test_bad_settings_and_models_without_pulses_are_refused(void **state
     assert_int_equal(mx_online_config_validate(&c), MX_EINVAL);
     assert_error_mentions("online.readout_gain");
     mx_online_config_default(&c);
+    c.batch = 0;
+    assert_int_equal(mx_online_config_validate(&c), MX_EINVAL);
+    assert_error_mentions("online.batch");
+    mx_online_config_default(&c);
+    c.beta2 = 1.0;
+    assert_int_equal(mx_online_config_validate(&c), MX_EINVAL);
+    assert_error_mentions("online.beta2");
+    mx_online_config_default(&c);
     mx_device_params p;
     mx_device_params_default(&p);
     mx_online *net = (mx_online *)&c; /* must come back NULL */
@@ -491,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_device_states_come_from_each_model),
         cmocka_unit_test(test_backward_matches_finite_differences),
         cmocka_unit_test(test_one_update_moves_each_cell_by_its_pulse_count),
+        cmocka_unit_test(test_optimizers_take_their_closed_form_first_step),
         cmocka_unit_test(test_ideal_device_tracks_the_digital_reference),
         cmocka_unit_test(test_results_do_not_depend_on_the_thread_count),
         cmocka_unit_test(test_bad_settings_and_models_without_pulses_are_refused),
