@@ -152,26 +152,39 @@ static int set_given(const char *const *sets, size_t n_sets, const char *path)
     return 0;
 }
 
-/* A dynamic model's conductance window must lie within [1/R_OFF, 1/R_ON]
- * (its validate says so), which the default window [1 µS, 10 µS] does not:
- * unless --set gives g_min_s or g_max_s, take the whole resistance range. */
-static mx_status dynamic_window(mx_experiment_config *cfg, const char *const *sets,
-                                size_t n_sets)
+/* A dynamic model's conductance window must lie within the nominal device's
+ * ([1/R_OFF, 1/R_ON]; its validate says so), which the default window
+ * [1 µS, 10 µS] does not: unless --set gives g_min_s or g_max_s, take the
+ * whole range. Likewise its nominal pulses must pass its switching threshold
+ * (pku needs 1.39 V, the default is 1 V): unless --set gives them, raise them
+ * to the next 0.1 V above it. */
+static mx_status dynamic_window(mx_experiment_config *cfg, const mx_device_type *model,
+                                const char *const *sets, size_t n_sets)
 {
-    const mx_dynamic_params *dy = &cfg->hardware.device.dynamic;
-    const int vteam = !strcmp(cfg->hardware.device_type, "vteam");
-    const double r_on = vteam ? dy->vteam_r_on_ohm : dy->r_on_ohm;
-    const double r_off = vteam ? dy->vteam_r_off_ohm : dy->r_off_ohm;
+    const mx_device_params *p = &cfg->hardware.device;
+    double g_lo = 0.0, g_hi = 0.0;
+    mx_status st = mx_dynamic_conductance_window(model, p, &g_lo, &g_hi);
+    if (st != MX_OK)
+        return st; /* a bad --set field: named */
+    const double v_th = mx_dynamic_switching_threshold_v(model, p);
+    const double v_pulse = (floor(v_th * 10.0) + 1.0) / 10.0;
     char text[40];
-    mx_status st = MX_OK;
     if (!set_given(sets, n_sets, "hardware.device.g_min_s")) {
-        snprintf(text, sizeof text, "%.17g", 1.0 / r_off);
+        snprintf(text, sizeof text, "%.17g", g_lo);
         st = mx_config_set(cfg, "hardware.device.g_min_s", text);
     }
     if (st == MX_OK && !set_given(sets, n_sets, "hardware.device.g_max_s")) {
-        snprintf(text, sizeof text, "%.17g", 1.0 / r_on);
+        snprintf(text, sizeof text, "%.17g", g_hi);
         st = mx_config_set(cfg, "hardware.device.g_max_s", text);
     }
+    static const char *const pulse_paths[] = {"hardware.device.pulse.v_ltp_v",
+                                              "hardware.device.pulse.v_ltd_v"};
+    const double v_now[] = {p->pulse.v_ltp_v, p->pulse.v_ltd_v};
+    for (size_t k = 0; k < 2 && st == MX_OK; k++)
+        if (!(v_now[k] > v_th) && !set_given(sets, n_sets, pulse_paths[k])) {
+            snprintf(text, sizeof text, "%.17g", v_pulse);
+            st = mx_config_set(cfg, pulse_paths[k], text);
+        }
     return st;
 }
 
@@ -210,7 +223,7 @@ static int device_build(const char *name, const char *const *sets, size_t n_sets
         st = mx_config_set(&base, path, eq + 1);
     }
     if (st == MX_OK && !ctx->preset && mx_dynamic_is(model))
-        st = dynamic_window(&base, sets, n_sets);
+        st = dynamic_window(&base, model, sets, n_sets);
     if (st == MX_OK && !need_curve && !strcmp(base.hardware.device_type, "measured") &&
         base.hardware.device.measured.path[0] == '\0')
         ctx->cfg = base; /* nothing to load; owns nothing (no text, no curve) */
@@ -250,6 +263,9 @@ static const char *const fields_lid[] = {
 static const char *const fields_vteam[] = {
     "g_min_s", "g_max_s", "dynamic.x0", "dynamic.k_", "dynamic.alpha_", "dynamic.v_on_v",
     "dynamic.v_off_v", "dynamic.vteam_", "dynamic.d2d_sigma_r", "dynamic.ode_rel_tol", NULL};
+static const char *const fields_pku[] = {
+    "g_min_s", "g_max_s", "temperature_k", "dynamic.x0", "dynamic.d2d_sigma_r",
+    "dynamic.ode_rel_tol", "pku.", NULL};
 static const char *const fields_measured[] = {
     "measured.", "stuck_at_gmin", "stuck_at_gmax", "endurance_", NULL};
 
@@ -257,7 +273,7 @@ static const model_fields model_field_table[] = {
     {"reram", fields_statistical}, {"pcm", fields_pcm},
     {"nonlinear", fields_nonlinear}, {"step", fields_step},
     {"binary", fields_binary}, {"linear-ion-drift", fields_lid},
-    {"vteam", fields_vteam}, {"measured", fields_measured},
+    {"vteam", fields_vteam}, {"pku", fields_pku}, {"measured", fields_measured},
 };
 
 static int has_prefix(const char *s, const char *prefix)
@@ -282,8 +298,6 @@ static int relevant(const mx_device_type *type, const char *path)
         return type->read == mx_device_read_relative;
     if (has_prefix(key, "pulse."))
         return type->pulse != NULL;
-    if (!strcmp(key, "temperature_k"))
-        return 0; /* no model of the registry reads it yet */
     for (size_t m = 0; m < sizeof model_field_table / sizeof model_field_table[0]; m++) {
         if (strcmp(model_field_table[m].model, type->name) != 0)
             continue;
@@ -511,6 +525,7 @@ static mx_device_params nominal_params(const mx_device_params *p)
     n.step.bounds_dtod = n.step.gamma_dtod = n.step.pow_gamma_dtod = 0.0;
     n.binary.tau0_d2d = n.binary.v0_d2d = 0.0;
     n.dynamic.d2d_sigma_r = 0.0;
+    n.pku.d2d_sigma_nu0 = n.pku.delta_g0_m = 0.0;
     n.measured.spread_scale = 0.0;
     return n;
 }

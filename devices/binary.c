@@ -270,6 +270,7 @@ const mx_device_type mx_device_binary = {
     .cell_floats = BIN_CELL_FLOATS,
     .populate = binary_populate,
     .program = binary_program,
+    .amplitude_aware = 1,
     .pulse = binary_pulse,
     .read = mx_device_read_relative,
     .age = NULL, /* the two states are taken as stable in time */

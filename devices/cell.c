@@ -67,6 +67,14 @@ void mx_device_params_default(mx_device_params *p)
                     .vteam_r_off_ohm = 1e3, .vteam_d_m = 3e-9, .vteam_iv = MX_VTEAM_IV_LINEAR,
                     .d2d_sigma_r = 0.0,
                     .ode_rel_tol = 1e-6},
+        /* Stanford-PKU RRAM as MemTorch's Stanford_PKU and rram_v_1_0_0.va
+         * (paper-tables.md §9.4); its ambient T0 is temperature_k. The gap
+         * variation is off, as the source's default standard model. */
+        .pku = {.i0_a = 1e-3, .g0_m = 0.25e-9, .v0_v = 0.25, .gap_min_m = 0.2e-9,
+                .gap_max_m = 1.7e-9, .nu0_m_per_s = 10.0, .ea_ev = 0.6, .a0_m = 0.25e-9,
+                .t_ox_m = 12e-9, .gamma0 = 16.0, .beta = 0.8, .f_min_v_per_m = 1.4e9,
+                .r_th_k_per_w = 2.1e3, .delta_g0_m = 0.0, .t_crit_k = 450.0,
+                .t_smth_k = 500.0, .d2d_sigma_nu0 = 0.0},
         .measured = {.path = "", .curve = NULL, .spread_scale = 1.0},
     };
 }

@@ -127,9 +127,10 @@ typedef struct mx_binary_params {
 } mx_binary_params;
 
 /* Dynamic memristor models integrated in time (devices/dynamic.c,
- * devices/dynamic.h; paper-tables.md §9.1, §9.2). Each cell keeps its state
- * x ∈ [0, 1]: w/D of linear ion drift (x = 1 is ON), (w − w_on)/(w_off −
- * w_on) of VTEAM (x = 1 is OFF). */
+ * devices/dynamic.h; paper-tables.md §9.1, §9.2, §9.4). Each cell keeps its
+ * state x ∈ [0, 1]: w/D of linear ion drift (x = 1 is ON), (w − w_on)/(w_off −
+ * w_on) of VTEAM (x = 1 is OFF), the normalised filament gap of pku (x = 1 is
+ * OFF; its own parameters are mx_pku_params). */
 typedef enum mx_window_kind {
     MX_WINDOW_NONE = 0,
     MX_WINDOW_JOGLEKAR,    /* f = 1 − (2x − 1)^(2p) */
@@ -152,7 +153,7 @@ typedef struct mx_dynamic_params {
     double d_m;            /* film thickness D, m; 10e-9 */
     double mu_v;           /* ion mobility μ_v, m²/(V·s); 1e-14 */
     double x0;             /* state of a fresh cell, and where `program`
-                              starts from (both models); 0.5 */
+                              starts from (every dynamic model); 0.5 */
     /* VTEAM (Kvatinsky 2015; MemTorch defaults, paper-tables.md §9.2) */
     double k_on_m_per_s;   /* k_on, m/s; −10 */
     double k_off_m_per_s;  /* k_off, m/s; 5e-4 */
@@ -165,10 +166,44 @@ typedef struct mx_dynamic_params {
     double vteam_d_m;      /* x_off − x_on, m; 3e-9 */
     mx_vteam_iv_kind vteam_iv; /* VTEAM I–V; MX_VTEAM_IV_LINEAR */
     double d2d_sigma_r;    /* relative D2D σ of R_ON and R_OFF (lognormal,
-                              mean-preserving, drawn independently); 0 */
+                              mean-preserving, drawn independently; pku: of
+                              the read resistance at every gap, through I0,
+                              so R_ON and R_OFF move together); 0 */
     double ode_rel_tol;    /* GSL ODE relative (and, x being in [0, 1],
                               absolute) tolerance; 1e-6 */
 } mx_dynamic_params;
+
+/* Stanford-PKU RRAM (Jiang et al., IEEE TED 63:1884, 2016; the Verilog-A
+ * rram_v_1_0_0.va; MemTorch Stanford_PKU defaults, paper-tables.md §9.4),
+ * integrated by devices/dynamic.c with dynamic.x0, dynamic.ode_rel_tol and
+ * dynamic.d2d_sigma_r. State: the filament gap g ∈ [gap_min, gap_max],
+ * x = (g − gap_min)/(gap_max − gap_min) (x = 1 is OFF). The ambient
+ * temperature T0 is hardware.device.temperature_k. */
+typedef struct mx_pku_params {
+    double i0_a;           /* I0 of I = I0·exp(−g/g0)·sinh(V/V0), A; 1e-3 */
+    double g0_m;           /* g0, m; 0.25e-9 */
+    double v0_v;           /* V0, V; 0.25 */
+    double gap_min_m;      /* smallest gap (ON), m; 0.2e-9 */
+    double gap_max_m;      /* largest gap (OFF), m; 1.7e-9 */
+    double nu0_m_per_s;    /* gap velocity prefactor ν0, m/s; 10 */
+    double ea_ev;          /* activation energy E_a, eV; 0.6 */
+    double a0_m;           /* atomic hopping distance a0, m; 0.25e-9 */
+    double t_ox_m;         /* oxide thickness t_ox, m; 12e-9 */
+    double gamma0;         /* field enhancement γ0 of γ = γ0 − β·(g/1 nm)³; 16 */
+    double beta;           /* β of γ; 0.8 */
+    double f_min_v_per_m;  /* field below which the gap does not move
+                              (γ·|V|/t_ox < F_min), V/m; 1.4e9 */
+    double r_th_k_per_w;   /* thermal resistance R_th of T = T0 + |V·I|·R_th,
+                              K/W; 2.1e3 */
+    double delta_g0_m;     /* cycle-to-cycle gap variation δg0 per pulse, m
+                              (σ = δg0/(1 + exp((T_crit − T)/T_smth))·√pulses);
+                              0 (the source's standard model; its dynamic
+                              model and the stanford-pku preset: 0.02e-9) */
+    double t_crit_k;       /* T_crit of the variation, K; 450 */
+    double t_smth_k;       /* T_smth of the variation, K; 500 */
+    double d2d_sigma_nu0;  /* relative D2D σ of ν0 (lognormal, mean-preserving):
+                              the spread of switching speed; 0 */
+} mx_pku_params;
 
 /* A measured conductance-vs-pulse curve (devices/measured.c). Loaded once
  * by mx_measured_curve_load and shared read-only by every cell. */
@@ -224,6 +259,7 @@ typedef struct mx_device_params {
     mx_step_params step;
     mx_binary_params binary;
     mx_dynamic_params dynamic;
+    mx_pku_params pku;
     mx_measured_params measured;
 } mx_device_params;
 
@@ -256,6 +292,12 @@ typedef struct mx_device_type {
      * g_target_s). Use mx_device_program for fresh cells. */
     void (*program)(const mx_device_params *p, float *cells, const float *g_target_s,
                     float *g_out_s, size_t n, mx_rng *rng);
+    /* Non-zero when `pulse` depends on mx_pulse.amplitude_v (a pulse below
+     * the nominal write voltage moves the cell less, or not at all): binary's
+     * τ(V) law, the dynamic models' rates and thresholds. Models that take
+     * every pulse as a nominal one leave it 0; the crossbar's half-select
+     * disturb (V_w/2 pulses) needs it. */
+    int amplitude_aware;
     /* Optional (NULL: the model has no pulse response). Apply pulses[i] to
      * cell i, with cycle-to-cycle noise: IN/OUT cells and g_s. */
     void (*pulse)(const mx_device_params *p, float *cells, float *g_s, const mx_pulse *pulses,
@@ -304,6 +346,10 @@ extern const mx_device_type mx_device_linear_ion_drift;
 /* VTEAM memristor (Kvatinsky et al. 2015), voltage thresholds, integrated
  * with GSL's ODE solvers; see devices/dynamic.h. */
 extern const mx_device_type mx_device_vteam;
+
+/* Stanford-PKU RRAM (Jiang et al. 2016): filament-gap dynamics with
+ * Arrhenius temperature dependence and self-heating, GSL ODE; see dynamic.h. */
+extern const mx_device_type mx_device_pku;
 
 /* Measured conductance-vs-pulse curve from a CSV/HDF5 file, interpolated
  * monotonically, with the measured cycle-to-cycle spread; see measured.h. */

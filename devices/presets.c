@@ -28,6 +28,7 @@
  *   NeuroSim accuracy (NaN).
  */
 #include "devices/devices.h"
+#include "devices/dynamic.h"
 
 #include <math.h>
 #include <string.h>
@@ -213,6 +214,34 @@ static void apply_vteam(mx_device_params *p)
                                  .width_ltd_s = 1e-10};
 }
 
+static void apply_stanford_pku(mx_device_params *p)
+{
+    /* The pku defaults are MemTorch's Stanford_PKU (= rram_v_1_0_0.va);
+     * here what the source sets beyond them: its ambient T_ini = 298 K (the
+     * project's default temperature is 300 K), its dynamic model's gap
+     * variation δg0 = 0.02 nm (model_switch = 1), MemTorch's read voltage
+     * 0.1 V with the model's own I–V for crossbar reads (sinh, b = 1/V0), and
+     * the conductance window of the gap range at that voltage (541.8 Ω to
+     * 218.6 kΩ). Pulses: 1.5 V, just above the 1.39 V the field F_min needs
+     * at gap_max, and 1 ns: a pulse moves the gap by ~0.06 nm (x by 0.04) in
+     * the middle of the window; a full SET or RESET takes ~150 pulses (SET
+     * slow from OFF then abrupt, RESET abrupt from ON then slow, from
+     * self-heating). x0 stays 0.5 (programming starts mid-window); the
+     * source starts at gap_ini = 0.2 nm (x0 = 0). */
+    p->temperature_k = 298.0;
+    p->pku.delta_g0_m = 0.02e-9;
+    p->iv.v_read_v = 0.1;
+    p->iv.kind = MX_IV_SINH;
+    p->iv.sinh_b_per_v = 1.0 / p->pku.v0_v;
+    double g_lo = p->g_min_s, g_hi = p->g_max_s;
+    if (mx_dynamic_conductance_window(&mx_device_pku, p, &g_lo, &g_hi) == MX_OK) {
+        p->g_min_s = g_lo;
+        p->g_max_s = g_hi;
+    }
+    p->pulse = (mx_pulse_params){.v_ltp_v = 1.5, .width_ltp_s = 1e-9, .v_ltd_v = 1.5,
+                                 .width_ltd_s = 1e-9};
+}
+
 static void apply_binary_jo(mx_device_params *p)
 {
     /* τ(3.5 V) = 2.85e5·exp(−3.5/0.155) s ≈ 44 µs: a 10 µs pulse switches
@@ -240,6 +269,17 @@ static const mx_device_preset preset_vteam = {
     .neurosim_online_accuracy = (double)NAN,
 };
 
+static const mx_device_preset preset_stanford_pku = {
+    .name = "stanford-pku",
+    .type = "pku",
+    .description = "metal-oxide filamentary RRAM, Stanford-PKU compact model (gap dynamics, "
+                   "self-heating, temperature-dependent variation)",
+    .source = "Jiang et al., IEEE TED 63:1884 (2016); Verilog-A rram_v_1_0_0.va; parameters "
+              "as MemTorch Stanford_PKU",
+    .apply = apply_stanford_pku,
+    .neurosim_online_accuracy = (double)NAN,
+};
+
 static const mx_device_preset preset_binary_jo = {
     .name = "binary-ag-si",
     .type = "binary",
@@ -253,7 +293,7 @@ static const mx_device_preset preset_binary_jo = {
 static const mx_device_preset *const presets[] = {
     &preset_ag_si,  &preset_taox_hfox, &preset_pcmo,      &preset_alox_hfo2,
     &preset_gst_pcm, &preset_epiram,   &preset_hzo_fefet, &preset_pcm_nandakumar,
-    &preset_strukov, &preset_vteam,    &preset_binary_jo, NULL,
+    &preset_strukov, &preset_vteam,    &preset_stanford_pku, &preset_binary_jo, NULL,
 };
 
 const mx_device_preset *const *mx_device_presets(void) { return presets; }

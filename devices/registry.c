@@ -15,6 +15,7 @@ static const mx_device_type *const device_types[] = {
     &mx_device_binary,
     &mx_device_linear_ion_drift,
     &mx_device_vteam,
+    &mx_device_pku,
     NULL,
 };
 

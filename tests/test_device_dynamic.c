@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_device_dynamic.c: the dynamic memristor models (devices/dynamic.c) —
- * linear ion drift and VTEAM integrated with GSL's ODE solver — against
- * closed forms derived here:
+ * linear ion drift, VTEAM and the Stanford-PKU RRAM integrated with GSL's
+ * ODE solver — against closed forms derived here (pku's in its section
+ * below):
  *
  * Linear ion drift, k = μ_v·R_ON/D², R(x) = R_OFF − ΔR·x, ΔR = R_OFF − R_ON,
  * dx/dt = k·i·f(x):
@@ -729,6 +730,573 @@ static void test_integration_entry_points_reject_bad_arguments(void **state)
     assert_true(mx_dynamic_is(lid()) && mx_dynamic_is(vteam()) && !mx_dynamic_is(&mx_device_reram));
 }
 
+/* ---- Stanford-PKU RRAM ------------------------------------------------------ *
+ *
+ * Closed forms (paper-tables.md §9.4; the constants q = 1.6e-19 C and
+ * k = 1.3806503e-23 J/K of rram_v_1_0_0.va, which the model uses):
+ *   I = I0·exp(−g/g0)·sinh(V/V0),  R_read = V_r/I(g, V_r),
+ *   dg/dt = −ν0·exp(−q·E_a/(k·T))·sinh(γ·a0/t_ox·q·V/(k·T)),
+ *   γ = γ0 − β·(g/1 nm)³, 0 where γ·|V|/t_ox < F_min, T = T0 + |V·I|·R_th,
+ * and the state x = (g − gap_min)/(gap_max − gap_min). With R_th = 0 the
+ * ratio of the velocities at two ambient temperatures T1, T2 is
+ *   exp(−qE_a/k·(1/T2 − 1/T1))·sinh(c/T2)/sinh(c/T1),  c = γ·a0/t_ox·qV/k.
+ */
+
+static const mx_device_type *pku(void) { return &mx_device_pku; }
+
+#define PKU_Q 1.6e-19
+#define PKU_KB 1.3806503e-23
+
+/* Defaults, read at MemTorch's 0.1 V, with the window of the gap range and
+ * the stanford-pku preset's nominal pulses (1.5 V, 1 ns). */
+static void pku_params(mx_device_params *p)
+{
+    mx_device_params_default(p);
+    p->iv.v_read_v = 0.1;
+    double lo = 0.0, hi = 0.0;
+    assert_int_equal(mx_dynamic_conductance_window(pku(), p, &lo, &hi), MX_OK);
+    p->g_min_s = lo;
+    p->g_max_s = hi;
+    p->pulse = (mx_pulse_params){.v_ltp_v = 1.5, .width_ltp_s = 1e-9, .v_ltd_v = 1.5,
+                                 .width_ltd_s = 1e-9};
+}
+
+static double pku_gap_of(const mx_device_params *p, double x)
+{
+    return p->pku.gap_min_m + (p->pku.gap_max_m - p->pku.gap_min_m) * x;
+}
+
+static double pku_i(const mx_device_params *p, double gap, double v)
+{
+    return p->pku.i0_a * exp(-gap / p->pku.g0_m) * sinh(v / p->pku.v0_v);
+}
+
+static double pku_gamma_of(const mx_device_params *p, double gap)
+{
+    return p->pku.gamma0 - p->pku.beta * pow(gap / 1e-9, 3.0);
+}
+
+/* dg/dt at gap and v for a given filament temperature t_k, m/s. */
+static double pku_dgdt(const mx_device_params *p, double gap, double v, double t_k)
+{
+    const mx_pku_params *k = &p->pku;
+    const double gamma = pku_gamma_of(p, gap);
+    if (gamma * fabs(v) / k->t_ox_m < k->f_min_v_per_m)
+        return 0.0;
+    return -k->nu0_m_per_s * exp(-PKU_Q * k->ea_ev / (PKU_KB * t_k)) *
+           sinh(gamma * k->a0_m / k->t_ox_m * PKU_Q * v / (PKU_KB * t_k));
+}
+
+static double pku_span(const mx_device_params *p)
+{
+    return p->pku.gap_max_m - p->pku.gap_min_m;
+}
+
+static void test_pku_read_resistance_is_memtorchs_window_at_0_1_v(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pku_params(&p);
+    /* paper-tables.md §9.4: 541.8 Ω at 0.2 nm and 218.6 kΩ at 1.7 nm, given
+     * to 4 digits (±0.05 of the last one). */
+    assert_close(mx_dynamic_resistance(pku(), &p, NULL, 0.0), 541.8, 0.05, 0.0);
+    assert_close(mx_dynamic_resistance(pku(), &p, NULL, 1.0), 218.6e3, 50.0, 0.0);
+    /* Every state: V_r/I(g, V_r); the current is odd in V and 0 at 0 V. */
+    for (double x = 0.0; x <= 1.0; x += 0.125) {
+        const double gap = pku_gap_of(&p, x);
+        assert_close(mx_dynamic_resistance(pku(), &p, NULL, x), 0.1 / pku_i(&p, gap, 0.1), 0.0,
+                     1e-13);
+        assert_close(mx_dynamic_current(pku(), &p, NULL, x, 0.7), pku_i(&p, gap, 0.7), 0.0, 1e-13);
+        assert_true(mx_dynamic_current(pku(), &p, NULL, x, -0.7) ==
+                    -mx_dynamic_current(pku(), &p, NULL, x, 0.7));
+        assert_true(mx_dynamic_current(pku(), &p, NULL, x, 0.0) == 0.0);
+    }
+    /* The window and the device table agree: populate, a train of 0
+     * pulses reports 1/R(x0), bounds are the window. */
+    double lo, hi;
+    assert_int_equal(mx_dynamic_conductance_window(pku(), &p, &lo, &hi), MX_OK);
+    assert_close(1.0 / hi, 541.8, 0.05, 0.0);
+    assert_close(1.0 / lo, 218.6e3, 50.0, 0.0);
+    assert_int_equal(pku()->validate(&p), MX_OK);
+    enum { N = 4 };
+    float *cells = populate(pku(), &p, N, 30);
+    float g[N], blo[N], bhi[N];
+    pulse_all(pku(), &p, cells, g, N, (mx_pulse){.count = 0});
+    pku()->bounds(&p, cells, blo, bhi, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(cells[i * MX_PKU_CELL_FLOATS + MX_PKU_CELL_X] == (float)p.dynamic.x0);
+        assert_close(g[i], 1.0 / mx_dynamic_resistance(pku(), &p, NULL, p.dynamic.x0), 0.0, 1e-6);
+        assert_close(blo[i], lo, 0.0, 1e-6);
+        assert_close(bhi[i], hi, 0.0, 1e-6);
+    }
+    free(cells);
+    /* The preset: the source's window at 0.1 V, its 298 K, the model's own
+     * I–V for crossbar reads, valid as it stands. */
+    const mx_device_preset *pre = mx_device_preset_lookup("stanford-pku");
+    assert_non_null(pre);
+    assert_string_equal(pre->type, "pku");
+    mx_device_params_default(&p);
+    pre->apply(&p);
+    assert_int_equal(mx_device_lookup(pre->type)->validate(&p), MX_OK);
+    assert_close(1.0 / p.g_max_s, 541.8, 0.05, 0.0);
+    assert_close(1.0 / p.g_min_s, 218.6e3, 50.0, 0.0);
+    assert_true(p.temperature_k == 298.0 && p.iv.kind == MX_IV_SINH);
+    /* ... whose sinh read form is the model's current exactly. */
+    for (double v = -0.5; v <= 0.5; v += 0.25)
+        assert_close(mx_device_current(&p, 1.0 / mx_dynamic_resistance(pku(), &p, NULL, 0.3), v),
+                     mx_dynamic_current(pku(), &p, NULL, 0.3, v), 1e-18, 1e-12);
+}
+
+static void test_pku_gap_velocity_follows_the_arrhenius_and_field_terms(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pku_params(&p);
+    p.pku.r_th_k_per_w = 0.0; /* no self-heating: T is the ambient */
+    const double xs[] = {0.1, 0.5, 0.9}, vs[] = {1.5, -1.5, 1.7};
+    const double t1 = 300.0, t2 = 350.0;
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++) {
+            const double gap = pku_gap_of(&p, xs[a]), v = vs[b];
+            p.temperature_k = t1;
+            const double r1 = mx_dynamic_rate(pku(), &p, NULL, xs[a], v);
+            p.temperature_k = t2;
+            const double r2 = mx_dynamic_rate(pku(), &p, NULL, xs[a], v);
+            /* dx/dt = (dg/dt)/span; the closed form at each temperature. */
+            assert_close(r1, pku_dgdt(&p, gap, v, t1) / pku_span(&p), 0.0, 1e-12);
+            assert_close(r2, pku_dgdt(&p, gap, v, t2) / pku_span(&p), 0.0, 1e-12);
+            /* SET (gap shrinks) for V > 0, RESET for V < 0. */
+            assert_true(v > 0.0 ? r1 < 0.0 : r1 > 0.0);
+            /* The ratio: Arrhenius times the field term. */
+            const double c = pku_gamma_of(&p, gap) * p.pku.a0_m / p.pku.t_ox_m * PKU_Q * v / PKU_KB;
+            const double ratio = exp(-PKU_Q * p.pku.ea_ev / PKU_KB * (1.0 / t2 - 1.0 / t1)) *
+                                 sinh(c / t2) / sinh(c / t1);
+            assert_close(r2 / r1, ratio, 0.0, 1e-12);
+            /* Below E_a·t_ox/(γ·a0) (1.8 V at γ0 = 16) heat speeds the gap up. */
+            assert_true(ratio > 1.0);
+        }
+    /* An integrated pulse short enough that the rate barely changes moves
+     * x by rate × width: Δx ≈ 4e-6 here, whose curvature term (Δx·|d ln
+     * r/dx|/2 ≲ 1e-5 relative) and solver error (1e-10 absolute, 3e-5
+     * relative) stay below the 2e-4 asserted. */
+    p.dynamic.ode_rel_tol = 1e-10;
+    const double temps[] = {250.0, 300.0, 350.0, 400.0};
+    double prev = 0.0;
+    for (size_t k = 0; k < 4; k++) {
+        p.temperature_k = temps[k];
+        double t[2] = {0.0, 1e-13}, x[2], v = 1.5;
+        assert_int_equal(mx_dynamic_integrate(pku(), &p, NULL, v_const, &v, t, 2, NULL, NULL, x),
+                         MX_OK);
+        const double expect = pku_dgdt(&p, pku_gap_of(&p, p.dynamic.x0), 1.5, temps[k]) /
+                              pku_span(&p) * t[1];
+        assert_close(x[1] - x[0], expect, 0.0, 2e-4);
+        /* Monotone in the ambient temperature: each step switches further. */
+        assert_true(x[1] - x[0] < prev);
+        prev = x[1] - x[0];
+    }
+}
+
+static void test_pku_nominal_pulses_switch_further_when_hotter(void **state)
+{
+    (void)state;
+    /* The device table's pulses, with self-heating: one nominal SET pulse
+     * and one nominal RESET pulse from mid-window, at four ambients. */
+    const double temps[] = {250.0, 300.0, 350.0, 400.0};
+    double prev_set = 0.0, prev_reset = 0.0;
+    for (size_t k = 0; k < 4; k++) {
+        mx_device_params p;
+        pku_params(&p);
+        p.temperature_k = temps[k];
+        enum { N = 2 };
+        float *cells = populate(pku(), &p, N, 31);
+        float g[N];
+        mx_pulse pulses[N] = {{.count = 1}, {.count = -1}};
+        mx_rng r;
+        mx_rng_init_named(&r, SEED, "test.pulse", 0);
+        pku()->pulse(&p, cells, g, pulses, N, &r);
+        const double d_set = (double)cells[MX_PKU_CELL_X] - p.dynamic.x0;
+        const double d_reset = (double)cells[MX_PKU_CELL_FLOATS + MX_PKU_CELL_X] - p.dynamic.x0;
+        assert_true(d_set < prev_set && d_reset > prev_reset);
+        assert_true(g[0] > g[1]);
+        prev_set = d_set;
+        prev_reset = d_reset;
+        free(cells);
+    }
+}
+
+static void test_pku_self_heating_sets_the_local_temperature(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pku_params(&p);
+    const double xs[] = {0.0, 0.05, 0.3, 0.95, 1.0}, vs[] = {1.5, -1.2, 0.1};
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 3; b++) {
+            const double gap = pku_gap_of(&p, xs[a]), v = vs[b];
+            const double t_local =
+                p.temperature_k + fabs(v * pku_i(&p, gap, v)) * p.pku.r_th_k_per_w;
+            assert_close(mx_pku_temperature(pku(), &p, NULL, xs[a], v), t_local, 0.0, 1e-14);
+            /* Inside the window the velocity is the one at that temperature
+             * (at the ends it is 0 outward). */
+            if (xs[a] > 0.0 && xs[a] < 1.0)
+                assert_close(mx_dynamic_rate(pku(), &p, NULL, xs[a], v),
+                             pku_dgdt(&p, gap, v, t_local) / pku_span(&p), 1e-300, 1e-12);
+        }
+    /* ON at 1.5 V: 90 mA, 0.14 W, the filament ~285 K above ambient. */
+    assert_true(mx_pku_temperature(pku(), &p, NULL, 0.0, 1.5) > p.temperature_k + 250.0);
+    assert_true(mx_pku_temperature(pku(), &p, NULL, 0.5, 0.0) == p.temperature_k);
+    assert_true(isnan(mx_pku_temperature(vteam(), &p, NULL, 0.5, 1.0)));
+    /* Self-heating makes a RESET pulse from ON switch further than without. */
+    double t[2] = {0.0, 1e-10}, x_hot[2], x_cold[2], v = -1.5;
+    p.dynamic.x0 = 0.0;
+    assert_int_equal(mx_dynamic_integrate(pku(), &p, NULL, v_const, &v, t, 2, NULL, NULL, x_hot),
+                     MX_OK);
+    p.pku.r_th_k_per_w = 0.0;
+    assert_int_equal(mx_dynamic_integrate(pku(), &p, NULL, v_const, &v, t, 2, NULL, NULL, x_cold),
+                     MX_OK);
+    assert_true(x_hot[1] > 2.0 * x_cold[1] && x_cold[1] > 0.0);
+}
+
+static void test_pku_does_not_move_below_the_field_threshold(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pku_params(&p);
+    p.pku.delta_g0_m = 0.02e-9; /* the variation too acts on switching pulses only */
+    enum { N = 5 };
+    float *cells = populate(pku(), &p, N, 32);
+    float g[N];
+    mx_pulse pulses[N];
+    double v_th[N];
+    for (size_t i = 0; i < N; i++) {
+        const double x = 0.25 * (double)i;
+        cells[i * MX_PKU_CELL_FLOATS + MX_PKU_CELL_X] = (float)x;
+        const double xf = (double)(float)x;
+        /* V_th(g) = F_min·t_ox/γ(g): 1.05 V at gap_min to 1.39 V at gap_max. */
+        v_th[i] = p.pku.f_min_v_per_m * p.pku.t_ox_m / pku_gamma_of(&p, pku_gap_of(&p, xf));
+        assert_true(mx_dynamic_rate(pku(), &p, NULL, xf, 0.999 * v_th[i]) == 0.0);
+        assert_true(mx_dynamic_rate(pku(), &p, NULL, xf, -0.999 * v_th[i]) == 0.0);
+        assert_true(mx_dynamic_rate(pku(), &p, NULL, xf, 1.001 * v_th[i]) != 0.0 || xf == 0.0);
+        /* Long sub-threshold trains, alternately SET and RESET. */
+        pulses[i] = (mx_pulse){.count = i & 1 ? -100000 : 100000,
+                               .amplitude_v = (float)(0.999 * v_th[i]), .width_s = 1e-6f};
+    }
+    assert_close(mx_dynamic_switching_threshold_v(pku(), &p), v_th[N - 1], 0.0, 1e-6);
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.pulse", 1);
+    pku()->pulse(&p, cells, g, pulses, N, &r);
+    for (size_t i = 0; i < N; i++)
+        assert_true(cells[i * MX_PKU_CELL_FLOATS + MX_PKU_CELL_X] == (float)(0.25 * (double)i));
+    free(cells);
+    /* Below F_min·t_ox/γ0 = 1.05 V no state moves: a sine of 1 V leaves the
+     * nominal device a resistor, x = x0 throughout, no lobe. */
+    enum { SPC = 400 };
+    double t[SPC + 1], v[SPC + 1], i[SPC + 1], x[SPC + 1];
+    assert_int_equal(mx_dynamic_sweep(pku(), &p, 1.0, 1e7, 1, SPC, t, v, i, x), MX_OK);
+    for (int k = 0; k <= SPC; k++)
+        assert_true(x[k] == p.dynamic.x0);
+    /* A nonlinear resistor traces the same curve up and down. */
+    assert_close(mx_dynamic_lobe_area(v, i, SPC + 1), 0.0, 1e-15, 0.0);
+}
+
+static void test_pku_sine_drive_gives_a_pinched_loop_shrinking_with_frequency(void **state)
+{
+    (void)state;
+    mx_device_params p;
+    pku_params(&p);
+    enum { SPC = 2400, CYCLES = 2, N = SPC * CYCLES + 1 };
+    /* |dx/dt| at x0 = 0.5 and 1.5 V is 3.8e7 /s: these periods move x by
+     * tenths of the window without pinning it at an end. */
+    const double freqs[] = {3e7, 6e7, 1.2e8}, amplitude = 1.5;
+    double *t = malloc(N * sizeof *t), *v = malloc(N * sizeof *v), *i = malloc(N * sizeof *i),
+           *x = malloc(N * sizeof *x);
+    assert_non_null(t);
+    assert_non_null(v);
+    assert_non_null(i);
+    assert_non_null(x);
+    double prev_area = INFINITY;
+    for (size_t f = 0; f < 3; f++) {
+        assert_int_equal(mx_dynamic_sweep(pku(), &p, amplitude, freqs[f], CYCLES, SPC, t, v, i, x),
+                         MX_OK);
+        /* Pinched: i = 0 wherever v = 0 (sinh(v/V0) of ~1e-16 V). */
+        for (int k = 0; k < N; k += SPC / 2) {
+            assert_close(v[k], 0.0, 1e-12, 0.0);
+            assert_close(i[k], 0.0, 1e-15, 0.0);
+        }
+        /* Not a line: at v = A/2, after the positive half SET the gap, the
+         * falling branch carries more current than the rising one. */
+        assert_close(v[SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
+        assert_close(v[5 * SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
+        assert_true(i[5 * SPC / 12] > 1.01 * i[SPC / 12]);
+        for (int k = 0; k < N; k++)
+            assert_true(x[k] > 0.0 && x[k] < 1.0);
+        const double area = mx_dynamic_lobe_area(v + SPC, i + SPC, SPC + 1);
+        assert_true(area > 0.0);
+        assert_true(area < prev_area);
+        prev_area = area;
+    }
+    free(t);
+    free(v);
+    free(i);
+    free(x);
+}
+
+static void test_pku_d2d_spreads_the_resistance_and_the_speed(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    const double sr = 0.2, sn = 0.3;
+    mx_device_params p;
+    pku_params(&p);
+    p.dynamic.d2d_sigma_r = sr;
+    p.pku.d2d_sigma_nu0 = sn;
+    float *cells = populate(pku(), &p, N, 33);
+    const double r_on = mx_dynamic_resistance(pku(), &p, NULL, 0.0);
+    const double r_off = mx_dynamic_resistance(pku(), &p, NULL, 1.0);
+    double s_r = 0.0, s_n = 0.0;
+    double *rr = malloc(N * sizeof *rr), *nn = malloc(N * sizeof *nn);
+    assert_non_null(rr);
+    assert_non_null(nn);
+    for (size_t i = 0; i < N; i++) {
+        const float *c = cells + i * MX_PKU_CELL_FLOATS;
+        rr[i] = mx_dynamic_resistance(pku(), &p, c, 0.0);
+        nn[i] = (double)c[MX_PKU_CELL_NU0];
+        /* R_ON and R_OFF move together (one factor on I0). */
+        assert_close(mx_dynamic_resistance(pku(), &p, c, 1.0) / rr[i], r_off / r_on, 0.0, 1e-12);
+        assert_true(c[MX_PKU_CELL_X] == (float)p.dynamic.x0);
+        s_r += rr[i];
+        s_n += nn[i];
+    }
+    const double m_r = s_r / N, m_n = s_n / N;
+    double v_r = 0.0, v_n = 0.0, c_rn = 0.0, m4_r = 0.0, m4_n = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        const double dr = rr[i] - m_r, dn = nn[i] - m_n;
+        v_r += dr * dr;
+        v_n += dn * dn;
+        c_rn += dr * dn;
+        m4_r += dr * dr * dr * dr;
+        m4_n += dn * dn * dn * dn;
+    }
+    v_r /= N - 1;
+    v_n /= N - 1;
+    m4_r /= N;
+    m4_n /= N;
+    /* Means: SE = σ·mean/√N. */
+    assert_within_sigma(m_r, r_on, sr * r_on / sqrt((double)N), K_SIGMA);
+    assert_within_sigma(m_n, p.pku.nu0_m_per_s, sn * p.pku.nu0_m_per_s / sqrt((double)N),
+                        K_SIGMA);
+    /* Relative stds: SE of a sample std by the delta method,
+     * sqrt((m4 − s⁴)/N)/(2s), over the mean. */
+    const double sd_r = sqrt(v_r), sd_n = sqrt(v_n);
+    assert_within_sigma(sd_r / m_r, sr, sqrt((m4_r - v_r * v_r) / N) / (2.0 * sd_r) / m_r, K_SIGMA);
+    assert_within_sigma(sd_n / m_n, sn, sqrt((m4_n - v_n * v_n) / N) / (2.0 * sd_n) / m_n, K_SIGMA);
+    /* Independent (cos and sin of one Box–Muller pair): the correlation's SE
+     * is ~1/√N under independence. */
+    assert_within_sigma(c_rn / ((N - 1) * sd_r * sd_n), 0.0, 1.0 / sqrt((double)N), K_SIGMA);
+    /* Pinned first cell: a change of draw order or stream changes it. */
+    assert_close(cells[MX_PKU_CELL_I0], 0.00105642166, 0.0, 1e-6);
+    assert_close(cells[MX_PKU_CELL_NU0], 10.3918791, 0.0, 1e-6);
+    free(rr);
+    free(nn);
+    free(cells);
+}
+
+static void test_pku_gap_variation_per_pulse_follows_its_temperature_law(void **state)
+{
+    (void)state;
+    enum { N = 8000 };
+    const double temps[] = {300.0, 600.0};
+    for (size_t k = 0; k < 2; k++) {
+        mx_device_params p;
+        pku_params(&p);
+        p.temperature_k = temps[k];
+        /* The deterministic end state of 4 pulses of 1.5 V from mid-window,
+         * each moving x by about 0.01 (δg0 = 0), then the same with δg0 =
+         * 0.02 nm. */
+        const double rate = fabs(mx_dynamic_rate(pku(), &p, NULL, p.dynamic.x0, 1.5));
+        const mx_pulse train = {.count = 4, .amplitude_v = 1.5f, .width_s = (float)(0.01 / rate)};
+        float *det = populate(pku(), &p, 1, 34);
+        float g1;
+        pulse_all(pku(), &p, det, &g1, 1, train);
+        const double x_det = (double)det[MX_PKU_CELL_X];
+        assert_true(x_det > 0.4 && x_det < 0.49);
+        free(det);
+        p.pku.delta_g0_m = 0.02e-9;
+        float *cells = populate(pku(), &p, N, 35);
+        float *g = malloc(N * sizeof *g);
+        assert_non_null(g);
+        pulse_all(pku(), &p, cells, g, N, train);
+        /* σ = δg0·√4/(1 + exp((T_crit − T)/T_smth)), T at the end state. */
+        const double t_end = mx_pku_temperature(pku(), &p, NULL, x_det, 1.5);
+        const double sigma =
+            p.pku.delta_g0_m * 2.0 / (1.0 + exp((p.pku.t_crit_k - t_end) / p.pku.t_smth_k));
+        double s = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            const double d = pku_span(&p) * ((double)cells[i * MX_PKU_CELL_FLOATS] - x_det);
+            s += d;
+            s2 += d * d;
+        }
+        const double mean = s / N, sd = sqrt((s2 - N * mean * mean) / (N - 1));
+        /* Far from the ends (x_det ≈ 0.46, σ ≈ 0.02 nm = 0.013 in x), nothing
+         * is clamped:
+         * mean SE σ/√N, std SE σ/√(2N) (normal). */
+        assert_within_sigma(mean, 0.0, sigma / sqrt((double)N), K_SIGMA);
+        assert_within_sigma(sd, sigma, sigma / sqrt(2.0 * N), K_SIGMA);
+        free(g);
+        free(cells);
+    }
+    /* One block per cell whatever the pulse: a cell left alone (count 0)
+     * does not shift its neighbours' draws. */
+    mx_device_params p;
+    pku_params(&p);
+    p.pku.delta_g0_m = 0.02e-9;
+    enum { M = 6 };
+    float *a = populate(pku(), &p, M, 36), *b = populate(pku(), &p, M, 36);
+    float ga[M], gb[M];
+    mx_pulse pa[M], pb[M];
+    for (size_t i = 0; i < M; i++)
+        pa[i] = pb[i] = (mx_pulse){.count = 2, .amplitude_v = 1.5f, .width_s = 0.25e-9f};
+    pb[2].count = 0;
+    mx_rng ra, rb;
+    mx_rng_init_named(&ra, SEED, "test.pulse", 7);
+    mx_rng_init_named(&rb, SEED, "test.pulse", 7);
+    pku()->pulse(&p, a, ga, pa, M, &ra);
+    pku()->pulse(&p, b, gb, pb, M, &rb);
+    for (size_t i = 0; i < M; i++)
+        if (i != 2)
+            assert_true(a[i * MX_PKU_CELL_FLOATS] == b[i * MX_PKU_CELL_FLOATS]);
+    assert_true(b[2 * MX_PKU_CELL_FLOATS] == (float)p.dynamic.x0);
+    assert_true(mx_rng_u32(&ra) == mx_rng_u32(&rb));
+    free(a);
+    free(b);
+}
+
+static void test_pku_program_reaches_the_target_on_the_nominal_device(void **state)
+{
+    (void)state;
+    enum { N = 41 };
+    mx_device_params p;
+    pku_params(&p);
+    /* Fine pulses: 1.45 V (above the 1.39 V threshold at gap_max), 1 ps. */
+    p.pulse = (mx_pulse_params){.v_ltp_v = 1.45, .width_ltp_s = 1e-12, .v_ltd_v = 1.45,
+                                .width_ltd_s = 1e-12};
+    assert_int_equal(pku()->validate(&p), MX_OK);
+    float target[N], g[N];
+    /* Log-spaced over the window (the conductance is exponential in x). */
+    for (size_t i = 0; i < N; i++)
+        target[i] = (float)(p.g_min_s * pow(p.g_max_s / p.g_min_s, (double)i / (N - 1)));
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.program", 1);
+    mx_device_program(pku(), &p, target, g, N, &r);
+    for (size_t i = 0; i < N; i++) {
+        /* Half a pulse of state at the target, plus the solver's 1e-6 (twice:
+         * plan and drive) and float targets: G = G_ON·exp(−span·x/g0), so a
+         * state error δx is a relative conductance error (span/g0)·δx. */
+        const double g_t = (double)target[i];
+        const double x_t = (p.pku.g0_m * log(p.g_max_s / g_t)) / pku_span(&p);
+        const double v = x_t > p.dynamic.x0 ? -1.45 : 1.45;
+        const double dx = 0.5 * fabs(mx_dynamic_rate(pku(), &p, NULL, x_t, v)) * 1e-12 + 4e-6;
+        assert_close(g[i], g_t, 0.0, pku_span(&p) / p.pku.g0_m * dx + 1e-6);
+    }
+    /* With the gap variation the same plan lands elsewhere, within the
+     * cells' bounds, and the same rng gives the same cells. */
+    p.pku.delta_g0_m = 0.02e-9;
+    float g2[N], g3[N];
+    mx_rng_init_named(&r, SEED, "test.program", 2);
+    mx_device_program(pku(), &p, target, g2, N, &r);
+    mx_rng_init_named(&r, SEED, "test.program", 2);
+    mx_device_program(pku(), &p, target, g3, N, &r);
+    assert_memory_equal(g2, g3, sizeof g2);
+    double dev = 0.0;
+    for (size_t i = 0; i < N; i++) {
+        assert_true((double)g2[i] >= p.g_min_s * (1.0 - 1e-6) &&
+                    (double)g2[i] <= p.g_max_s * (1.0 + 1e-6));
+        dev += fabs((double)g2[i] / (double)target[i] - 1.0);
+    }
+    assert_true(dev / N > 0.01);
+}
+
+static void i0_zero(mx_device_params *p) { p->pku.i0_a = 0.0; }
+static void g0_negative(mx_device_params *p) { p->pku.g0_m = -1e-10; }
+static void v0_nan(mx_device_params *p) { p->pku.v0_v = (double)NAN; }
+static void gap_min_zero(mx_device_params *p) { p->pku.gap_min_m = 0.0; }
+static void gap_max_below_min(mx_device_params *p) { p->pku.gap_max_m = 0.1e-9; }
+static void nu0_zero(mx_device_params *p) { p->pku.nu0_m_per_s = 0.0; }
+static void ea_zero(mx_device_params *p) { p->pku.ea_ev = 0.0; }
+static void a0_inf(mx_device_params *p) { p->pku.a0_m = (double)INFINITY; }
+static void t_ox_zero(mx_device_params *p) { p->pku.t_ox_m = 0.0; }
+static void gamma0_zero(mx_device_params *p) { p->pku.gamma0 = 0.0; }
+static void beta_negative(mx_device_params *p) { p->pku.beta = -0.1; }
+static void beta_too_large(mx_device_params *p) { p->pku.beta = 4.0; } /* γ(1.7 nm) < 0 */
+static void f_min_negative(mx_device_params *p) { p->pku.f_min_v_per_m = -1.0; }
+static void r_th_negative(mx_device_params *p) { p->pku.r_th_k_per_w = -1.0; }
+static void delta_g_negative(mx_device_params *p) { p->pku.delta_g0_m = -1e-12; }
+static void t_crit_zero(mx_device_params *p) { p->pku.t_crit_k = 0.0; }
+static void t_smth_negative(mx_device_params *p) { p->pku.t_smth_k = -500.0; }
+static void d2d_nu0_negative(mx_device_params *p) { p->pku.d2d_sigma_nu0 = -0.1; }
+static void pku_g_min_low(mx_device_params *p) { p->g_min_s = 4e-6; }  /* 250 kΩ > R_OFF */
+static void pku_g_max_high(mx_device_params *p) { p->g_max_s = 2e-3; } /* 500 Ω < R_ON */
+static void pku_ltp_low(mx_device_params *p) { p->pulse.v_ltp_v = 1.3; }
+static void pku_ltd_low(mx_device_params *p) { p->pulse.v_ltd_v = 1.0; }
+static void temperature_zero(mx_device_params *p) { p->temperature_k = 0.0; }
+
+static void test_pku_validate_rejects_each_bad_field_naming_it(void **state)
+{
+    (void)state;
+    const bad_case cases[] = {
+        {"hardware.device.pku.i0_a", i0_zero},
+        {"hardware.device.pku.g0_m", g0_negative},
+        {"hardware.device.pku.v0_v", v0_nan},
+        {"hardware.device.pku.gap_min_m", gap_min_zero},
+        {"hardware.device.pku.gap_max_m", gap_max_below_min},
+        {"hardware.device.pku.nu0_m_per_s", nu0_zero},
+        {"hardware.device.pku.ea_ev", ea_zero},
+        {"hardware.device.pku.a0_m", a0_inf},
+        {"hardware.device.pku.t_ox_m", t_ox_zero},
+        {"hardware.device.pku.gamma0", gamma0_zero},
+        {"hardware.device.pku.beta", beta_negative},
+        {"hardware.device.pku.beta", beta_too_large},
+        {"hardware.device.pku.f_min_v_per_m", f_min_negative},
+        {"hardware.device.pku.r_th_k_per_w", r_th_negative},
+        {"hardware.device.pku.delta_g0_m", delta_g_negative},
+        {"hardware.device.pku.t_crit_k", t_crit_zero},
+        {"hardware.device.pku.t_smth_k", t_smth_negative},
+        {"hardware.device.pku.d2d_sigma_nu0", d2d_nu0_negative},
+        {"hardware.device.dynamic.x0", x0_above_one},
+        {"hardware.device.dynamic.d2d_sigma_r", d2d_r_negative},
+        {"hardware.device.dynamic.ode_rel_tol", tol_zero},
+        {"hardware.device.g_min_s", pku_g_min_low},
+        {"hardware.device.g_max_s", pku_g_max_high},
+        {"hardware.device.pulse.v_ltp_v", pku_ltp_low},
+        {"hardware.device.pulse.v_ltd_v", pku_ltd_low},
+        {"hardware.device.temperature_k", temperature_zero},
+        {"hardware.device.stuck_at_gmin", stuck_set},
+        {"hardware.device.endurance_cycles", endurance_set},
+        {"hardware.device.d2d_sigma", d2d_sigma_set},
+    };
+    check_cases(pku(), pku_params, cases, sizeof cases / sizeof cases[0]);
+    /* Without a field threshold any pulse switches; x0 at an end is fine. */
+    mx_device_params p;
+    pku_params(&p);
+    p.pku.f_min_v_per_m = 0.0;
+    p.pulse.v_ltp_v = 0.5;
+    p.dynamic.x0 = 1.0;
+    assert_int_equal(pku()->validate(&p), MX_OK);
+    assert_true(mx_dynamic_switching_threshold_v(pku(), &p) == 0.0);
+    assert_ptr_equal(mx_device_lookup("pku"), pku());
+    assert_true(mx_dynamic_is(pku()));
+    /* The integration entry points check the pku fields too. */
+    p.pku.g0_m = 0.0;
+    double t[2] = {0.0, 1e-9}, x[2], v = 1.5;
+    mx_clear_error();
+    assert_int_equal(mx_dynamic_integrate(pku(), &p, NULL, v_const, &v, t, 2, NULL, NULL, x),
+                     MX_EINVAL);
+    assert_error_mentions("hardware.device.pku.g0_m");
+    double lo, hi;
+    assert_int_equal(mx_dynamic_conductance_window(pku(), &p, &lo, &hi), MX_EINVAL);
+    assert_int_equal(mx_dynamic_conductance_window(&mx_device_reram, &p, &lo, &hi), MX_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +1311,16 @@ int main(void)
         cmocka_unit_test(test_program_reaches_the_target_on_the_nominal_device),
         cmocka_unit_test(test_validate_rejects_each_bad_field_naming_it),
         cmocka_unit_test(test_integration_entry_points_reject_bad_arguments),
+        cmocka_unit_test(test_pku_read_resistance_is_memtorchs_window_at_0_1_v),
+        cmocka_unit_test(test_pku_gap_velocity_follows_the_arrhenius_and_field_terms),
+        cmocka_unit_test(test_pku_nominal_pulses_switch_further_when_hotter),
+        cmocka_unit_test(test_pku_self_heating_sets_the_local_temperature),
+        cmocka_unit_test(test_pku_does_not_move_below_the_field_threshold),
+        cmocka_unit_test(test_pku_sine_drive_gives_a_pinched_loop_shrinking_with_frequency),
+        cmocka_unit_test(test_pku_d2d_spreads_the_resistance_and_the_speed),
+        cmocka_unit_test(test_pku_gap_variation_per_pulse_follows_its_temperature_law),
+        cmocka_unit_test(test_pku_program_reaches_the_target_on_the_nominal_device),
+        cmocka_unit_test(test_pku_validate_rejects_each_bad_field_naming_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -703,7 +703,7 @@ static void test_every_preset_validates_with_its_model(void **state)
             assert_true(pr->neurosim_online_accuracy > 0.0 && pr->neurosim_online_accuracy < 1.0);
         }
     }
-    assert_int_equal(n, 11); /* 7 NeuroSim rows, pcm, 2 dynamic, binary */
+    assert_int_equal(n, 12); /* 7 NeuroSim rows, pcm, 3 dynamic, binary */
     assert_null(mx_device_preset_lookup("no-such-device"));
     assert_null(mx_device_preset_lookup("AG-SI"));
 
