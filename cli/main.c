@@ -13,6 +13,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "cli/crossbar.h"
 #include "cli/device.h"
 #include "cli/fsutil.h"
 #include "cli/progress.h"
@@ -27,6 +28,7 @@
 static const char usage[] =
     "usage: memxbar sweep [CONFIG.yaml] [options]\n"
     "       memxbar device list | show NAME | curve NAME [options]\n"
+    "       memxbar crossbar solve CASE.json [--mode MODE]\n"
     "       memxbar --version | --help\n"
     "\n"
     "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
@@ -45,7 +47,9 @@ static const char usage[] =
     "  -q, --quiet         no progress, only the summary\n"
     "  -v, --verbose       also per-epoch training losses\n"
     "\n"
-    "memxbar device: the device models and published presets (memxbar device --help).\n";
+    "memxbar device: the device models and published presets (memxbar device --help).\n"
+    "memxbar crossbar: solve a crossbar circuit (IR drop) from a JSON case file\n"
+    "(memxbar crossbar --help).\n";
 
 static void on_sigint(int sig)
 {
@@ -260,6 +264,8 @@ int main(int argc, char **argv)
         return cmd_sweep(argc - 2, argv + 2);
     if (!strcmp(argv[1], "device"))
         return cli_device(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "crossbar"))
+        return cli_crossbar(argc - 2, argv + 2);
     fprintf(stderr, "memxbar: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

@@ -136,6 +136,19 @@ else
   fail=$((fail + 1)); echo "FAILED: device curve files missing or .partial left"
 fi
 
+# memxbar crossbar solve: a reference case, and bad case files.
+ref="${MEMXBAR_SOURCE_ROOT:-.}/../shared/reference/irdrop/lin_8x8_wire1.json"
+if [ -f "$ref" ]; then
+  check "crossbar solve" 0 '{"i_col_a": [' crossbar solve "$ref"
+  check "crossbar solve first-order" 0 '{"i_col_a": [' crossbar solve "$ref" --mode first-order
+fi
+printf '{"rows": 2,\n "cols": }' >"$tmp/bad.json"
+check "crossbar case syntax" 1 "bad.json:2:10: JSON syntax error" crossbar solve "$tmp/bad.json"
+printf '{"rows": 1, "cols": 2, "r_row_ohm": 1, "r_col_ohm": 1, "r_src_ohm": 0, "r_sense_ohm": 0, "r_access_ohm": 0, "cell_model": "linear", "g_s": [[1e-5]], "v_row_v": [0.1]}' >"$tmp/shape.json"
+check "crossbar case shape" 1 "field g_s[0]: expected a list of 2 numbers, got 1" crossbar solve "$tmp/shape.json"
+check "crossbar bad mode" 2 "expected one of exact, ideal, first-order, line-sweeps" crossbar solve "$tmp/shape.json" --mode fast
+check "crossbar no case" 2 "expected a case file" crossbar solve
+
 cfg tiny 'dataset: {name: digits, test_limit: 100, calibration_images: 20}\nmodel: {hidden: [16]}\ntraining: {epochs: 3, batch_size: 32}\nsnn: {timesteps: 8}\nsweep:\n  hardware.adc.bits: [4, 8]\n'
 check "tiny digits sweep" 0 "bits=8" sweep "$tmp/tiny.yaml" -o "$tmp/tiny.h5" --cache "$tmp/cache"
 if [ -f "$tmp/tiny.h5" ] && [ ! -e "$tmp/tiny.h5.partial" ]; then
