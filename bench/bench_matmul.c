@@ -78,8 +78,9 @@ static int validate(const mx_matmul *mm, mx_matmul_work *w, const float *x, size
     return ok;
 }
 
-static int bench_case(const char *name, size_t n_out, size_t n_in, mx_input_mode mode,
-                      double activity, double read_noise, int adc_bits)
+static int bench_case_mapped(const char *name, size_t n_out, size_t n_in, mx_input_mode mode,
+                             mx_mapping_kind mapping, double activity, double read_noise,
+                             int adc_bits)
 {
     float *wt = malloc(n_out * n_in * sizeof(float));
     float *x = malloc(n_in * sizeof(float)), *y = malloc(n_out * sizeof(float));
@@ -95,6 +96,7 @@ static int bench_case(const char *name, size_t n_out, size_t n_in, mx_input_mode
     mx_adc_config ac;
     mx_crossbar_config_default(&xc);
     xc.input = mode;
+    xc.mapping = mapping; /* bit-sliced: the default 4 slices of 2 bits */
     mx_device_params_default(&dp);
     mx_adc_config_default(&ac);
     ac.bits = adc_bits;
@@ -136,6 +138,13 @@ static int bench_case(const char *name, size_t n_out, size_t n_in, mx_input_mode
     return 0;
 }
 
+static int bench_case(const char *name, size_t n_out, size_t n_in, mx_input_mode mode,
+                      double activity, double read_noise, int adc_bits)
+{
+    return bench_case_mapped(name, n_out, n_in, mode, MX_MAPPING_DIFFERENTIAL, activity,
+                             read_noise, adc_bits);
+}
+
 int main(void)
 {
     openblas_set_num_threads(1);
@@ -150,5 +159,15 @@ int main(void)
                       8);
     bad |= bench_case("layer 784->500, spikes 10 %, noise 2 %, ADC 8b", 500, 784,
                       MX_INPUT_SPIKES, 0.1, 0.02, 8);
+    /* Mappings and input modes (crossbar.h): the work per MVM grows with the
+     * slices (4 here) and the bit-serial passes (7 for 8-bit inputs). */
+    bad |= bench_case_mapped("dac 8b, offset (analog ref), ADC 8b", 512, 512, MX_INPUT_DAC,
+                             MX_MAPPING_OFFSET, 1, 0, 8);
+    bad |= bench_case_mapped("dac 8b, bit-sliced 4x2b, ADC 8b", 512, 512, MX_INPUT_DAC,
+                             MX_MAPPING_BIT_SLICED, 1, 0, 8);
+    bad |= bench_case("bit-serial 8b (7 passes), ADC 8b", 512, 512, MX_INPUT_BIT_SERIAL, 1, 0, 8);
+    bad |= bench_case("pwm 8b (127 steps), ADC 8b", 512, 512, MX_INPUT_PWM, 1, 0, 8);
+    bad |= bench_case_mapped("bit-serial 8b, bit-sliced 4x2b, ADC 8b", 512, 512,
+                             MX_INPUT_BIT_SERIAL, MX_MAPPING_BIT_SLICED, 1, 0, 8);
     return bad;
 }

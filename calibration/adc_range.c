@@ -50,7 +50,7 @@ static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, 
     const mx_matmul *mm = mx_snn_backend(net, l);
     const size_t quota = CALIB_MAX_SAMPLES / n;
     const size_t offered = mx_snn_get_config(net)->timesteps * mx_matmul_n_row_tiles(mm) *
-                           mx_matmul_n_out(mm);
+                           mx_matmul_input_passes(mm) * mx_matmul_currents_per_read(mm);
     size_t *got = mx_calloc(n, sizeof(size_t));
     if (!got)
         return mx_fail(MX_ENOMEM, "ADC calibration: out of memory");

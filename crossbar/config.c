@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * config.c: crossbar configuration defaults and validation.
+ * config.c: crossbar configuration defaults and validation. Checks that
+ * need the device (half-select asks for an amplitude-dependent pulse
+ * response) are made by mx_matmul_create.
  */
 #include "crossbar/crossbar.h"
 
@@ -11,6 +13,20 @@
 #define XBAR_DEFAULT_READ_VOLTAGE_V 0.2
 #define XBAR_DEFAULT_DAC_BITS 8
 #define XBAR_MAX_DAC_BITS 16
+/* Bit-slicing: ISAAC-like 2-bit slices, 8-bit weights by default. Weight
+ * codes are held in 64-bit integers and the shift-add weights 2^(b·s) in
+ * doubles, exact up to k·b = 32 (float weights carry 24 bits anyway). */
+#define XBAR_DEFAULT_SLICES 4
+#define XBAR_DEFAULT_SLICE_BITS 2
+#define XBAR_MAX_SLICES 32
+#define XBAR_MAX_SLICE_BITS 16
+#define XBAR_MAX_WEIGHT_BITS 32
+/* Write pulses per cell write. The disturb train of one write is sent as
+ * one pulse of write_pulses × the nominal width (matmul.c), so this only
+ * bounds that width to something a device model can integrate. */
+#define XBAR_MAX_WRITE_PULSES (1 << 20)
+#define XBAR_DEFAULT_SWEEPS 2
+#define XBAR_MAX_SWEEPS 1000
 
 void mx_crossbar_config_default(mx_crossbar_config *c)
 {
@@ -22,7 +38,32 @@ void mx_crossbar_config_default(mx_crossbar_config *c)
         .dac_bits = XBAR_DEFAULT_DAC_BITS,
         .input_full_scale = 1.0,
         .noise = MX_NOISE_OUTPUT_REFERRED,
+        .mapping = MX_MAPPING_DIFFERENTIAL,
+        .slices = XBAR_DEFAULT_SLICES,
+        .slice_bits = XBAR_DEFAULT_SLICE_BITS,
+        .offset_subtract = MX_OFFSET_ANALOG,
+        .half_select = MX_HALF_SELECT_OFF,
+        .write_pulses = 1,
+        .r_wire_ohm = 0.0,
+        .r_row_ohm = 0.0,
+        .r_col_ohm = 0.0,
+        .r_src_ohm = 0.0,
+        .r_sense_ohm = 0.0,
+        .r_access_ohm = 0.0,
+        .irdrop = MX_CIRCUIT_EXACT,
+        .irdrop_sweeps = XBAR_DEFAULT_SWEEPS,
     };
+}
+
+int mx_crossbar_has_wires(const mx_crossbar_config *c)
+{
+    return c->r_wire_ohm > 0.0 || c->r_row_ohm > 0.0 || c->r_col_ohm > 0.0 || c->r_src_ohm > 0.0 ||
+           c->r_sense_ohm > 0.0 || c->r_access_ohm > 0.0;
+}
+
+static const char *input_name(mx_input_mode m)
+{
+    return m == MX_INPUT_BIT_SERIAL ? "bit-serial" : "pwm";
 }
 
 mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
@@ -36,16 +77,77 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
     if (!(isfinite(c->read_voltage_v) && c->read_voltage_v > 0.0))
         return mx_fail(MX_EINVAL, "hardware.crossbar.read_voltage_v: expected a voltage > 0 V, got %g",
                        c->read_voltage_v);
-    if (c->input != MX_INPUT_DAC && c->input != MX_INPUT_SPIKES)
-        return mx_fail(MX_EINVAL, "hardware.crossbar.input: expected spikes or dac");
+    if (c->input != MX_INPUT_DAC && c->input != MX_INPUT_SPIKES &&
+        c->input != MX_INPUT_BIT_SERIAL && c->input != MX_INPUT_PWM)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.input: expected spikes, dac, bit-serial or pwm, got %d",
+                       (int)c->input);
     if (c->dac_bits < 0 || c->dac_bits > XBAR_MAX_DAC_BITS)
         return mx_fail(MX_EINVAL,
                        "hardware.crossbar.dac_bits: expected 0 (exact) or an integer in [1, %d], got %d",
                        XBAR_MAX_DAC_BITS, c->dac_bits);
+    if ((c->input == MX_INPUT_BIT_SERIAL || c->input == MX_INPUT_PWM) && c->dac_bits < 1)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.dac_bits: expected an integer in [1, %d] for input %s "
+                       "(sign + magnitude bits; 0 = exact voltages exists for dac only), got %d",
+                       XBAR_MAX_DAC_BITS, input_name(c->input), c->dac_bits);
     if (!(isfinite(c->input_full_scale) && c->input_full_scale > 0.0))
         return mx_fail(MX_EINVAL, "hardware.crossbar.input_full_scale: expected a number > 0, got %g",
                        c->input_full_scale);
     if (c->noise != MX_NOISE_OUTPUT_REFERRED && c->noise != MX_NOISE_PER_CELL)
         return mx_fail(MX_EINVAL, "hardware.crossbar.noise: expected output-referred or per-cell");
+    if (c->mapping != MX_MAPPING_DIFFERENTIAL && c->mapping != MX_MAPPING_OFFSET &&
+        c->mapping != MX_MAPPING_BIT_SLICED)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.mapping: expected differential, offset or bit-sliced, "
+                       "got %d",
+                       (int)c->mapping);
+    if (c->slices < 1 || c->slices > XBAR_MAX_SLICES)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.slices: expected an integer in [1, %d], got %d",
+                       XBAR_MAX_SLICES, c->slices);
+    if (c->slice_bits < 1 || c->slice_bits > XBAR_MAX_SLICE_BITS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.slice_bits: expected an integer in [1, %d], got %d",
+                       XBAR_MAX_SLICE_BITS, c->slice_bits);
+    if (c->slices * c->slice_bits > XBAR_MAX_WEIGHT_BITS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.slices: expected slices × slice_bits <= %d weight bits, "
+                       "got %d × %d",
+                       XBAR_MAX_WEIGHT_BITS, c->slices, c->slice_bits);
+    if (c->offset_subtract != MX_OFFSET_ANALOG && c->offset_subtract != MX_OFFSET_DIGITAL)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.offset_subtract: expected analog or digital, got %d",
+                       (int)c->offset_subtract);
+    if (c->half_select != MX_HALF_SELECT_OFF && c->half_select != MX_HALF_SELECT_V_HALF)
+        return mx_fail(MX_EINVAL, "hardware.crossbar.half_select: expected off or v-half, got %d",
+                       (int)c->half_select);
+    if (c->write_pulses < 1 || c->write_pulses > XBAR_MAX_WRITE_PULSES)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.write_pulses: expected an integer in [1, %d], got %d",
+                       XBAR_MAX_WRITE_PULSES, c->write_pulses);
+    const struct {
+        const char *name;
+        double value;
+    } r[] = {{"r_wire_ohm", c->r_wire_ohm},   {"r_row_ohm", c->r_row_ohm},
+             {"r_col_ohm", c->r_col_ohm},
+             {"r_src_ohm", c->r_src_ohm},     {"r_sense_ohm", c->r_sense_ohm},
+             {"r_access_ohm", c->r_access_ohm}};
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (!(isfinite(r[i].value) && r[i].value >= 0.0))
+            return mx_fail(MX_EINVAL,
+                           "hardware.crossbar.%s: expected a resistance >= 0 ohm (0 = none), "
+                           "got %g",
+                           r[i].name, r[i].value);
+    if (c->irdrop != MX_CIRCUIT_EXACT && c->irdrop != MX_CIRCUIT_IDEAL &&
+        c->irdrop != MX_CIRCUIT_FIRST_ORDER && c->irdrop != MX_CIRCUIT_LINE_SWEEPS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.irdrop: expected exact, ideal, first-order or "
+                       "line-sweeps, got %d",
+                       (int)c->irdrop);
+    if (c->irdrop_sweeps < 1 || c->irdrop_sweeps > XBAR_MAX_SWEEPS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.irdrop_sweeps: expected an integer in [1, %d], got %d",
+                       XBAR_MAX_SWEEPS, c->irdrop_sweeps);
     return MX_OK;
 }

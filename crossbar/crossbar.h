@@ -4,12 +4,15 @@
  * weight matrix programmed into crossbar tiles of memristive cells and
  * computes y ≈ W·x through every non-ideality on the way:
  *
- *   weights ──map──► differential pairs G+ − G− (largest |w| of the layer uses
- *   the full window g_max − g_min) ──program (devices/)──► tiles of
- *   tile_rows × tile_cols cells ──row voltages (DAC or binary spikes at the
- *   read voltage)──► Ohm/Kirchhoff column currents with read noise, the pair
- *   subtracted in analog ──ADC (adc/) per tile column──► partial sums added
- *   digitally across row tiles ──÷ scale──► y in weight units.
+ *   weights ──map (differential pairs, offset + reference column, or
+ *   bit-sliced pairs)──► conductance targets ──program (devices/; optional
+ *   V/2 half-select disturb of a passive array)──► tiles of tile_rows ×
+ *   tile_cols outputs ──row drive (DAC amplitude, binary spikes, bit-serial
+ *   passes or PWM durations at the read voltage)──► Ohm/Kirchhoff column
+ *   currents with read noise, pairs (or the reference column) subtracted in
+ *   analog ──ADC (adc/) per tile column, per slice and per input pass──►
+ *   shift-and-add and partial sums added digitally across row tiles ──÷
+ *   scale──► y in weight units.
  *
  * Wires are ideal in this version (no IR drop); see docs/crossbar.md.
  */
@@ -22,11 +25,17 @@
 #include "adc/adc.h"
 #include "core/core.h"
 #include "core/rng.h"
+#include "crossbar/circuit.h"
 #include "devices/devices.h"
 
 typedef enum mx_input_mode {
-    MX_INPUT_DAC,    /* x quantised by a dac_bits DAC to a voltage in [-V_read, V_read] */
-    MX_INPUT_SPIKES, /* x ∈ {0, 1}: a spike drives its row at V_read (event-driven) */
+    MX_INPUT_DAC,        /* x quantised by a dac_bits DAC to a voltage in [-V_read, V_read] */
+    MX_INPUT_SPIKES,     /* x ∈ {0, 1}: a spike drives its row at V_read (event-driven) */
+    MX_INPUT_BIT_SERIAL, /* x quantised to sign + (dac_bits − 1) magnitude bits; one read
+                            per magnitude bit b, rows at 0 or ±V_read, each pass digitised
+                            and shift-added digitally (Σ_b 2^b·y_b) */
+    MX_INPUT_PWM,        /* rows at ±V_read for |x| quantised to 2^(dac_bits−1) − 1 time
+                            steps; the column integrates charge, the ADC converts it */
 } mx_input_mode;
 
 typedef enum mx_noise_mode {
@@ -36,15 +45,76 @@ typedef enum mx_noise_mode {
     MX_NOISE_PER_CELL,        /* every cell read with its own draw (reference) */
 } mx_noise_mode;
 
+/* How a weight becomes conductances (physical column families). */
+typedef enum mx_mapping_kind {
+    MX_MAPPING_DIFFERENTIAL, /* G+ − G−: one pair of columns per output; the largest
+                                |w| uses the full window (default) */
+    MX_MAPPING_OFFSET,       /* one cell per weight, G = g_mid + w·s, s = window /
+                                (2·w_abs_max); one reference column per tile at g_mid
+                                whose current is subtracted */
+    MX_MAPPING_BIT_SLICED,   /* |w| quantised to slices·slice_bits bits; slice s holds
+                                digit d_s on a G+ (w > 0) or G− (w < 0) cell,
+                                g_min + d_s·window/(2^b − 1); each slice digitised
+                                separately and shift-added (Σ_s 2^(b·s)·y_s) */
+} mx_mapping_kind;
+
+/* Where the offset mapping subtracts its reference column. */
+typedef enum mx_offset_subtract {
+    MX_OFFSET_ANALOG,  /* I_col − I_ref before the ADC (current mirror): one
+                          conversion per column, the ADC sees the signed
+                          difference only (default) */
+    MX_OFFSET_DIGITAL, /* the reference column has its own conversion, subtracted
+                          after both are digitised: the ADC must span the
+                          unipolar column current with its g_mid common mode */
+} mx_offset_subtract;
+
+/* Disturb of the unselected cells while a passive array is programmed. */
+typedef enum mx_half_select {
+    MX_HALF_SELECT_OFF,    /* selected cells only (an ideal 1T1R array; default) */
+    MX_HALF_SELECT_V_HALF, /* V/2 scheme: every write gives each other cell of its
+                              tile row and tile column a pulse of V_w/2 through the
+                              device's pulse response (crossbar/matmul.c) */
+} mx_half_select;
+
 typedef struct mx_crossbar_config {
     size_t tile_rows;        /* rows (inputs) per tile; 128 */
-    size_t tile_cols;        /* columns (output pairs) per tile; 128 */
-    double read_voltage_v;   /* read voltage (full-scale DAC output, spike amplitude), V; 0.2 */
+    size_t tile_cols;        /* outputs per tile (each output uses 2 physical columns
+                                when differential, 1 when offset — plus the tile's
+                                reference column — and 2·slices when bit-sliced); 128 */
+    double read_voltage_v;   /* read voltage (full-scale DAC output, spike, bit-serial
+                                and PWM amplitude), V; 0.2 */
     mx_input_mode input;     /* MX_INPUT_SPIKES for SNN layers, MX_INPUT_DAC otherwise */
-    int dac_bits;            /* DAC resolution incl. sign, 1..16, or 0 = exact voltages; 8 */
-    double input_full_scale; /* |x| that maps to V_read in DAC mode; 1.0 */
+    int dac_bits;            /* input resolution incl. sign, 1..16, or 0 = exact voltages
+                                (dac only); bit-serial passes and PWM steps derive from
+                                it; 8 */
+    double input_full_scale; /* |x| that maps to V_read (dac, bit-serial, pwm); 1.0 */
     mx_noise_mode noise;     /* MX_NOISE_OUTPUT_REFERRED */
+    mx_mapping_kind mapping; /* MX_MAPPING_DIFFERENTIAL */
+    int slices;              /* bit-sliced: cells (pairs) per weight k, 1..32; 4 */
+    int slice_bits;          /* bit-sliced: bits per slice b, 1..16, k·b ≤ 32; 2 */
+    mx_offset_subtract offset_subtract; /* offset: where the reference is
+                                           subtracted; MX_OFFSET_ANALOG */
+    mx_half_select half_select; /* MX_HALF_SELECT_OFF */
+    int write_pulses;        /* half-select: nominal-width pulses in one cell write, each
+                                a V_w/2 pulse on every half-selected cell, 1..2^20; 1 */
+    /* The tile as a circuit (crossbar/circuit.h; docs/crossbar.md). All 0: ideal
+     * wires, Ohm/Kirchhoff exactly. Any > 0: every programmed tile is replaced by
+     * its effective conductances — the transfer matrix i_col = Mᵀ·V of the
+     * tile's circuit — computed once at programming by `irdrop`. */
+    double r_wire_ohm;       /* wire per segment common to rows and columns, Ω, added
+                                to r_row_ohm and r_col_ohm (one knob to sweep); 0 */
+    double r_row_ohm;        /* row wire per segment between adjacent cells, Ω; 0 */
+    double r_col_ohm;        /* column wire per segment, Ω; 0 */
+    double r_src_ohm;        /* row driver output resistance, Ω; 0 */
+    double r_sense_ohm;      /* column sense (virtual ground) input resistance, Ω; 0 */
+    double r_access_ohm;     /* 1T1R access resistance in series with each cell, Ω; 0 */
+    mx_circuit_mode irdrop;  /* MX_CIRCUIT_EXACT */
+    int irdrop_sweeps;       /* line-sweeps: alternating row/column line solves, 1..1000; 2 */
 } mx_crossbar_config;
+
+/* Whether the crossbar config has any wire, terminal or access resistance
+ * (so tiles go through crossbar/circuit.h). */
+int mx_crossbar_has_wires(const mx_crossbar_config *c);
 
 void mx_crossbar_config_default(mx_crossbar_config *c);
 /* MX_EINVAL naming the field (crossbar.tile_rows, ...) on bad values. */
@@ -52,25 +122,33 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c);
 
 /* How the weights are mapped to conductances (plain data; see mx_matmul_mapping). */
 typedef struct mx_mapping {
-    double w_abs_max;       /* largest |w| of the matrix (maps to g_max − g_min) */
-    double siemens_per_unit;/* (g_max − g_min) / w_abs_max, S per weight unit */
+    double w_abs_max;       /* largest |w| of the matrix (1 for an all-zero matrix) */
+    double siemens_per_unit;/* S per weight unit of the (shift-added) column current:
+                               differential window/w_abs_max; offset window/(2·w_abs_max);
+                               bit-sliced window·(2^(k·b) − 1)/((2^b − 1)·w_abs_max) */
+    double w_step;          /* weight quantisation step of the mapping, weight units:
+                               bit-sliced w_abs_max/(2^(k·b) − 1), 0 (continuous) otherwise */
 } mx_mapping;
 
 /* Running statistics of analog matmul calls (add to by forward calls). */
 typedef struct mx_matmul_stats {
-    uint64_t conversions;   /* ADC conversions done */
+    uint64_t conversions;   /* ADC conversions done (every slice, every bit-serial pass,
+                               and the reference columns of a digital offset) */
     uint64_t clipped;       /* of which clipped at full scale */
-    uint64_t reads;         /* tile reads (one per active row tile per call) */
+    uint64_t reads;         /* tile reads (one per active row tile per input pass) */
 } mx_matmul_stats;
 
 typedef struct mx_matmul mx_matmul;
 typedef struct mx_matmul_work mx_matmul_work;
 
-/* Map W (n_out, n_in) row-major onto differential pairs and program every cell
- * with `device` (stream "device.program", item = layer_id·2^32 + input row).
- * The ADC starts uncalibrated: call mx_matmul_set_adc_range() (or
- * calibration/) before forward calls when adc->kind != MX_ADC_NONE.
- * Fails with MX_EINVAL (bad config, or W not finite), MX_ENOMEM. */
+/* Map W (n_out, n_in) row-major by xbar->mapping and program every cell with
+ * `device` (stream "device.program", item = layer_id·2^32 + input row; the
+ * row's families in order, see mx_matmul_family). With half_select on, the
+ * disturb pulses draw from "crossbar.half_select", same item. The ADC starts
+ * uncalibrated: call mx_matmul_set_adc_range() (or calibration/) before
+ * forward calls when adc->kind != MX_ADC_NONE. Fails with MX_EINVAL (bad
+ * config, W not finite, half_select with a device whose pulse response does
+ * not depend on amplitude), MX_ENOMEM. */
 mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
                            const mx_crossbar_config *xbar, const mx_device_type *device,
                            const mx_device_params *device_params, const mx_adc_config *adc,
@@ -83,9 +161,29 @@ size_t mx_matmul_n_row_tiles(const mx_matmul *mm);
 mx_mapping mx_matmul_mapping(const mx_matmul *mm);
 const mx_crossbar_config *mx_matmul_config(const mx_matmul *mm);
 
-/* The programmed conductances, (n_in, n_out) row-major, siemens: OUT g_pos,
- * g_neg (either may be NULL). */
+/* The programmed conductances of families 0 and 1 (differential: G+ and G−;
+ * bit-sliced: slice 0's G+ and G−), (n_in, n_out) row-major, siemens: OUT
+ * g_pos, g_neg (either may be NULL). Offset: g_pos is the weight cells,
+ * g_neg NULL (the reference has another shape: mx_matmul_family). */
 void mx_matmul_conductances(const mx_matmul *mm, const float **g_pos, const float **g_neg);
+
+/* Physical column families: differential 2 (G+, G−); offset 2 (cells, then
+ * the reference column of every column tile); bit-sliced 2·slices (slice s:
+ * G+ at 2s, G− at 2s + 1; slice 0 the least significant). */
+size_t mx_matmul_n_families(const mx_matmul *mm);
+/* Family f's programmed conductances, (n_in, *cols) row-major, siemens;
+ * OUT cols: n_out, or n_col_tiles for the offset reference. f < n_families. */
+const float *mx_matmul_family(const mx_matmul *mm, size_t f, size_t *cols);
+
+/* Column currents a forward call can offer the ADC per active row tile and
+ * input pass: n_out per slice (one slice unless bit-sliced), plus the
+ * reference columns of a digital offset. Times the passes per call
+ * (mx_matmul_input_passes) and the active row tiles, an upper bound on the
+ * currents one call offers a mx_current_recorder. */
+size_t mx_matmul_currents_per_read(const mx_matmul *mm);
+/* Reads per forward call and row tile: dac_bits − 1 (at least 1) for
+ * bit-serial input, 1 otherwise. */
+size_t mx_matmul_input_passes(const mx_matmul *mm);
 
 /* Full-scale current of every column ADC, A. MX_EINVAL if not > 0. */
 mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a);
@@ -109,7 +207,9 @@ typedef struct mx_current_recorder {
 /* y ≈ W·x. x: (n_in), y: OUT (n_out), in weight units. `read_rng` supplies
  * this read's noise (the caller positions it: one stream item per
  * image/time step keeps results independent of threading). `stats` and
- * `rec` may be NULL. In spike mode x must hold only 0 and 1. */
+ * `rec` may be NULL; rec sees currents in the order pass, row tile, slice,
+ * column (then a digital offset's reference columns). In spike mode x must
+ * hold only 0 and 1. No allocation. */
 void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, float *y,
                        mx_rng *read_rng, mx_matmul_stats *stats, mx_current_recorder *rec);
 

@@ -1,17 +1,89 @@
 /* SPDX-License-Identifier: MIT
  *
- * matmul.c: the analog matmul — weights mapped to differential conductance
- * pairs, programmed through a device model (and aged to t_inference_s where
- * the model ages), read tile by tile with Ohm/Kirchhoff column currents, read
- * noise and a per-column ADC, partial sums added digitally (see crossbar.h
- * for the signal chain).
+ * matmul.c: the analog matmul — weights mapped to conductances, programmed
+ * through a device model (with the V/2 half-select disturb of a passive
+ * array if asked, and aged to t_inference_s where the model ages), read tile
+ * by tile with Ohm/Kirchhoff column currents, read noise and a per-column
+ * ADC, slices, input passes and row tiles added digitally (see crossbar.h
+ * for the signal chain; docs/crossbar.md for the equations and numbers).
+ *
+ * Data. The programmed conductances live in one array per physical column
+ * family, (n_in, n_out) like the weight columns they hold (the offset
+ * reference family is (n_in, n_col_tiles)): differential G+, G−; offset
+ * cells, reference; bit-sliced G+ and G− of each slice. What forward calls
+ * read is derived from them in one place, derive_read_row(): per digitised
+ * channel (the one pair, or each slice) g_diff = plus − minus and g_sq =
+ * plus² + minus² (the per-cell noise weights). Anything that changes the
+ * conductance a read sees (IR drop as effective conductances) belongs in
+ * read_family()/derive_read_row(), nowhere else.
+ *
+ * Mappings (hardware.crossbar.mapping):
+ * - differential: G± = g_min + max(±w, 0)·window/w_abs_max.
+ * - offset: G = g_mid + w·s, g_mid = (g_min + g_max)/2, s = window/(2·w_abs_max)
+ *   (half the differential's S per unit: one cell spans both signs), and
+ *   one reference column per tile programmed toward g_mid through the device
+ *   (its own variation and noise). Its current is subtracted from every
+ *   column of the tile either in analog before the ADC (default: a current
+ *   mirror, as reference-column designs do — the ADC then sees only the
+ *   signed difference and keeps its resolution) or digitally after its own
+ *   conversion (offset_subtract = digital, the ISAAC-style "bias subtracted
+ *   after the ADC": the column ADC must span the unipolar current with its
+ *   n·g_mid·V common mode, which wastes codes — the choice is kept because
+ *   it is the cheaper circuit and the comparison is the point). Either way
+ *   a shared reference's noise is common to the tile's columns: it is drawn
+ *   once per (row tile, column tile), not per column.
+ * - bit-sliced: |w| is quantised uniformly, round to nearest, to
+ *   q = nearbyint(|w|/w_abs_max·Q), Q = 2^(k·b) − 1 (so |w| ≤ w_abs_max and
+ *   the error per weight is ≤ w_abs_max/(2Q)); slice s holds the digit
+ *   d_s = ⌊q / 2^(b·s)⌋ mod 2^b on its G+ cell (w > 0) or G− cell (w < 0),
+ *   G = g_min + d_s·window/(2^b − 1), the other cell at g_min. Each slice's
+ *   pair is subtracted in analog and digitised by the tile ADC (same full
+ *   scale for every slice: each spans the whole window), then the codes are
+ *   shift-added, Σ_s 2^(b·s)·y_s.
+ *
+ * Inputs (hardware.crossbar.input), u = clamp(x/fs, −1, 1), K = 2^M − 1
+ * codes per polarity with M = max(dac_bits − 1, 1), m = nearbyint(|u|·K):
+ * - dac: rows at φ(sign·m/K·V_read) (exact voltages when dac_bits = 0);
+ * - spikes: rows at φ(V_read) where x = 1;
+ * - bit-serial: M reads; read b drives rows with bit b of m at
+ *   sign·φ(V_read), is digitised, and added with weight 2^b/K;
+ * - pwm: rows at ±V_read for m of K time steps; the integrated charge over
+ *   the full K-step window, divided by it, is Σ_j sign·(m_j/K)·G·φ(V_read) —
+ *   linear in m whatever the cell I–V, because every row sees only 0 or
+ *   V_read. The ADC converts that charge (in current units, so one range
+ *   serves every mode). Read noise is one draw per cell per read, as in dac.
+ * φ is the cell I–V (φ(V) = V for linear cells); the digital scale back to
+ * weight units is nominal, fs/(V_read·S per unit), so a nonlinear I–V under
+ * dac drive shows up as the error it is.
+ *
+ * Half-select (hardware.crossbar.half_select = v-half), for a passive array
+ * written cell by cell with the V/2 scheme: the selected row at V_w, the
+ * selected column at 0, every other line at V_w/2, so each other cell of the
+ * selected row and column sees +V_w/2 for the length of the write. Assumed
+ * programming sequence: each tile is first erased to g_min as a block (a
+ * RESET of every cell at once disturbs nobody), then every cell whose
+ * target, quantised to the device's levels, is above g_min gets one SET
+ * write of write_pulses nominal pulses (pulse.v_ltp_v, width_ltp_s); cells
+ * at g_min get none. V_w = pulse.v_ltp_v; all disturb is SET-polarity. A
+ * cell then receives n = (writes in its tile row) + (writes in its tile
+ * column) − 2·(its own write) half-select trains; they are applied after its
+ * own programming as one train of n pulses of amplitude V_w/2 and width
+ * write_pulses × width_ltp_s through the device's `pulse` (exact for the
+ * binary and dynamic models: a train acts through its total time at one
+ * amplitude). Whether a disturb comes before or after the cell's own write
+ * is not tracked: an open-loop write is computed for the erased state and
+ * adds to whatever state it finds, so both count. For binary cells this is
+ * exact (a written cell is ON and a SET disturb cannot move it); for analog
+ * cells it assumes the write and the disturb commute. Only models whose
+ * pulse response depends on amplitude can say anything here
+ * (mx_device_type.amplitude_aware); others are refused at create.
  *
  * Fast path (mx_matmul_forward): event-driven — only rows with a non-zero
  * drive are accumulated, only row tiles with an active row are read and
  * converted. Read noise is output-referred: the per-cell noise
  * G·(1 + σ·ξ_ij) summed over a column is Gaussian with variance
- * σ²·Σ_j V_j²·(G+_ij² + G−_ij²), so one draw per column is exact in
- * distribution (not merely an approximation); the per-cell twin
+ * σ²·Σ_j V_j²·(G+_ij² + G−_ij²), so one draw per column (and one per shared
+ * reference column) is exact in distribution; the per-cell twin
  * (mx_matmul_forward_reference, or noise = per-cell) keeps the plain sum.
  */
 #include "crossbar/crossbar.h"
@@ -19,6 +91,13 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+
+/* Slices × 2 families at most (crossbar/config.c bounds slices by 32). */
+#define MM_MAX_CHANNELS 32
+#define MM_MAX_FAMILIES (2 * MM_MAX_CHANNELS)
+/* Cells populated, programmed and disturbed per chunk when half-select keeps
+ * the cell records (on the stack: 64 × 16 floats = 4 KiB). */
+#define MM_RECORD_CHUNK 64
 
 struct mx_matmul {
     size_t n_in, n_out;
@@ -30,13 +109,24 @@ struct mx_matmul {
     mx_adc adc;
     int adc_ready;
     mx_mapping map;
-    float *g_pos;  /* (n_in, n_out) S */
-    float *g_neg;  /* (n_in, n_out) S */
-    float *g_diff; /* g_pos − g_neg, (n_in, n_out) S */
-    float *g_sq;   /* g_pos² + g_neg², (n_in, n_out) S² — output-referred noise */
-    double dac_levels; /* K: DAC codes per polarity (0 = exact voltages) */
-    int iv_nonlinear;  /* the device's I–V is not I = G·V */
-    float spike_drive; /* φ(V_read): drive of a spiking row, A/S */
+    size_t n_fam;                    /* physical column families */
+    float *g_block;                  /* the families, each n_in·n_out floats */
+    float *fam[MM_MAX_FAMILIES];     /* programmed family f, (n_in, fam_cols(f)) S */
+    float *eff_block;                /* with wires: the families' effective
+                                        conductances, same layout as g_block */
+    float *eff[MM_MAX_FAMILIES];     /* effective family f (crossbar/circuit.h), or NULL */
+    size_t n_ch;                     /* digitised channels: slices, or 1 */
+    double ch_weight[MM_MAX_CHANNELS]; /* shift-add weight 2^(b·c) */
+    float *rd_block;                 /* the read arrays, 2·n_ch of n_in·n_out floats */
+    float *g_diff[MM_MAX_CHANNELS];  /* plus − minus, (n_in, n_out) S */
+    float *g_sq[MM_MAX_CHANNELS];    /* plus² + minus² (a shared reference's
+                                        noise is kept apart), (n_in, n_out) S² */
+    int offset;                      /* offset mapping: family 1 is the reference */
+    int ref_digital;                 /* ... subtracted after its own conversion */
+    size_t n_passes;                 /* reads per call: bit-serial M, else 1 */
+    double in_levels;                /* K: input codes per polarity (0 = exact dac) */
+    int iv_nonlinear;                /* the device's I–V is not I = G·V */
+    float full_drive;                /* φ(V_read): drive of a row at full scale, A/S */
 };
 
 struct mx_matmul_work {
@@ -45,21 +135,278 @@ struct mx_matmul_work {
                              cell I–V is linear, φ(V) = mx_device_current(G = 1 S, V)
                              otherwise (the I–V forms are separable: I = G·φ(V)) */
     size_t *active;       /* (n_in) indices of driven rows */
-    float *acc;           /* (n_row_tiles, n_out) column currents, A */
-    float *var;           /* (n_row_tiles, n_out) noise variance / σ², A² */
+    int32_t *code;        /* (n_in) signed input code ±m (bit-serial) */
+    float *acc;           /* (n_ch, n_row_tiles, n_out) column currents, A */
+    float *var;           /* (n_ch, n_row_tiles, n_out) noise variance / σ², A² */
+    float *acc_ref;       /* (n_row_tiles, n_col_tiles) reference currents (offset), A */
+    float *var_ref;       /* (n_row_tiles, n_col_tiles) their noise variance / σ², A² */
     unsigned char *tile_active; /* (n_row_tiles) */
-    float *row_pos, *row_neg;   /* (n_out) one row's read conductances (reference) */
+    float *rows;          /* (n_fam, n_out) one row's read conductances (reference) */
+    double *y_acc;        /* (n_out) digital shift-and-add accumulator */
 };
+
+static size_t fam_cols(const mx_matmul *mm, size_t f)
+{
+    return mm->offset && f == 1 ? mm->n_col_tiles : mm->n_out;
+}
+
+/* Family f's conductances as a read sees them: as programmed, or through
+ * the tile's wires (the effective conductances of apply_wires). */
+static const float *read_family(const mx_matmul *mm, size_t f)
+{
+    return mm->eff_block ? mm->eff[f] : mm->fam[f];
+}
+
+/* The single place where conductances become what the fast path reads:
+ * every channel's g_diff and g_sq for input row j. */
+static void derive_read_row(mx_matmul *mm, size_t j)
+{
+    const size_t n_out = mm->n_out, tile_cols = mm->xbar.tile_cols;
+    for (size_t c = 0; c < mm->n_ch; c++) {
+        float *gd = mm->g_diff[c] + j * n_out, *gs = mm->g_sq[c] + j * n_out;
+        const float *gp = read_family(mm, 2 * c) + j * n_out;
+        if (mm->offset) {
+            const float *gr = read_family(mm, 1) + j * mm->n_col_tiles;
+            for (size_t o = 0; o < n_out; o++) {
+                gd[o] = mm->ref_digital ? gp[o] : gp[o] - gr[o / tile_cols];
+                gs[o] = gp[o] * gp[o];
+            }
+            continue;
+        }
+        const float *gn = read_family(mm, 2 * c + 1) + j * n_out;
+        for (size_t o = 0; o < n_out; o++) {
+            gd[o] = gp[o] - gn[o];
+            gs[o] = gp[o] * gp[o] + gn[o] * gn[o];
+        }
+    }
+}
 
 void mx_matmul_destroy(mx_matmul *mm)
 {
     if (!mm)
         return;
-    mx_free(mm->g_pos);
-    mx_free(mm->g_neg);
-    mx_free(mm->g_diff);
-    mx_free(mm->g_sq);
+    mx_free(mm->g_block);
+    mx_free(mm->eff_block);
+    mx_free(mm->rd_block);
     mx_free(mm);
+}
+
+/* ---- mapping ----------------------------------------------------------------- */
+
+/* Targets of family f in input row j, OUT t (fam_cols(f)), S. */
+static void row_targets(const mx_matmul *mm, const float *w, size_t j, size_t f, float *t)
+{
+    const size_t n_in = mm->n_in, n_out = mm->n_out;
+    const double g_min = mm->dev.g_min_s, g_max = mm->dev.g_max_s, window = g_max - g_min;
+    const double w_max = mm->map.w_abs_max;
+    switch (mm->xbar.mapping) {
+    case MX_MAPPING_OFFSET: {
+        const double g_mid = 0.5 * (g_min + g_max), s = mm->map.siemens_per_unit;
+        if (f == 1) {
+            for (size_t ct = 0; ct < mm->n_col_tiles; ct++)
+                t[ct] = (float)g_mid;
+            return;
+        }
+        for (size_t o = 0; o < n_out; o++)
+            t[o] = (float)(g_mid + (double)w[o * n_in + j] * s);
+        return;
+    }
+    case MX_MAPPING_BIT_SLICED: {
+        const int b = mm->xbar.slice_bits, neg = (int)(f & 1);
+        const size_t slice = f / 2;
+        const double q_max = ldexp(1.0, mm->xbar.slices * b) - 1.0;
+        const uint64_t digit_mask = ((uint64_t)1 << b) - 1;
+        const double g_per_digit = window / (double)digit_mask;
+        for (size_t o = 0; o < n_out; o++) {
+            const double wv = (double)w[o * n_in + j];
+            uint64_t d = 0;
+            if (neg ? wv < 0.0 : wv > 0.0) {
+                const uint64_t q = (uint64_t)nearbyint(fabs(wv) / w_max * q_max);
+                d = (q >> ((unsigned)b * slice)) & digit_mask;
+            }
+            t[o] = (float)(g_min + (double)d * g_per_digit);
+        }
+        return;
+    }
+    case MX_MAPPING_DIFFERENTIAL:
+    default: {
+        const double spu = mm->map.siemens_per_unit;
+        for (size_t o = 0; o < n_out; o++) {
+            const double wv = (double)w[o * n_in + j];
+            t[o] = (float)(g_min + (f == 0 ? (wv > 0.0 ? wv * spu : 0.0)
+                                           : (wv < 0.0 ? -wv * spu : 0.0)));
+        }
+        return;
+    }
+    }
+}
+
+/* A cell gets a SET write iff its target, on the device's levels, is above
+ * the erased state g_min. */
+static int needs_write(const mx_device_params *p, float target)
+{
+    return (float)mx_device_quantise(p, (double)target) > (float)p->g_min_s;
+}
+
+/* Half-select bookkeeping: writes per (input row, column tile) and per
+ * (row tile, family, column). */
+typedef struct write_counts {
+    uint32_t *row;  /* (n_in, n_col_tiles) */
+    uint32_t *col;  /* (n_row_tiles, n_fam, n_out) */
+} write_counts;
+
+static mx_status count_writes(const mx_matmul *mm, const float *w, write_counts *wc)
+{
+    const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows;
+    const size_t tile_cols = mm->xbar.tile_cols;
+    wc->row = mx_calloc(mx_size_mul(mm->n_in, mm->n_col_tiles), sizeof(uint32_t));
+    wc->col = mx_calloc(mx_size_mul(mm->n_row_tiles * mm->n_fam, n_out), sizeof(uint32_t));
+    float *t = mx_alloc(n_out * sizeof(float));
+    if (!wc->row || !wc->col || !t) {
+        mx_free(t);
+        return mx_fail(MX_ENOMEM, "analog matmul: out of memory for half-select counts");
+    }
+    for (size_t j = 0; j < mm->n_in; j++) {
+        const size_t rt = j / tile_rows;
+        for (size_t f = 0; f < mm->n_fam; f++) {
+            const size_t cols = fam_cols(mm, f);
+            row_targets(mm, w, j, f, t);
+            uint32_t *col = wc->col + (rt * mm->n_fam + f) * n_out;
+            const int is_ref = mm->offset && f == 1;
+            for (size_t c = 0; c < cols; c++) {
+                if (!needs_write(&mm->dev, t[c]))
+                    continue;
+                const size_t ct = is_ref ? c : c / tile_cols;
+                wc->row[j * mm->n_col_tiles + ct]++;
+                col[c]++;
+            }
+        }
+    }
+    mx_free(t);
+    return MX_OK;
+}
+
+/* Program n cells of family f, row j (targets t, OUT g) keeping their
+ * records, then give each the half-select trains of the writes around it.
+ * Draws as mx_device_program (populate and program per chunk) from `rng`;
+ * the pulses from `hs_rng`. */
+static void program_disturbed(const mx_matmul *mm, const write_counts *wc, size_t j, size_t f,
+                              const float *t, float *g, size_t n, mx_rng *rng, mx_rng *hs_rng)
+{
+    const mx_device_type *type = mm->device;
+    const mx_device_params *p = &mm->dev;
+    const size_t tile_cols = mm->xbar.tile_cols, rt = j / mm->xbar.tile_rows;
+    const uint32_t *row = wc->row + j * mm->n_col_tiles;
+    const uint32_t *col = wc->col + (rt * mm->n_fam + f) * mm->n_out;
+    const float amplitude = (float)(0.5 * p->pulse.v_ltp_v);
+    const float width = (float)((double)mm->xbar.write_pulses * p->pulse.width_ltp_s);
+    const int is_ref = mm->offset && f == 1;
+    float cells[MM_RECORD_CHUNK * MX_DEVICE_CELL_FLOATS_MAX];
+    mx_pulse pulses[MM_RECORD_CHUNK];
+    assert(type->cell_floats > 0 && type->cell_floats <= MX_DEVICE_CELL_FLOATS_MAX);
+    for (size_t i0 = 0; i0 < n; i0 += MM_RECORD_CHUNK) {
+        const size_t m = n - i0 < MM_RECORD_CHUNK ? n - i0 : MM_RECORD_CHUNK;
+        type->populate(p, cells, m, rng);
+        type->program(p, cells, t + i0, g + i0, m, rng);
+        for (size_t i = 0; i < m; i++) {
+            const size_t c = i0 + i, ct = is_ref ? c : c / tile_cols;
+            const uint32_t own = (uint32_t)needs_write(p, t[c]);
+            /* The cell's own write is in both its row's and its column's count. */
+            const uint32_t k = row[ct] + col[c] - 2 * own;
+            pulses[i] = (mx_pulse){.count = (int32_t)k, .amplitude_v = amplitude, .width_s = width};
+        }
+        type->pulse(p, cells, g + i0, pulses, m, hs_rng);
+    }
+}
+
+/* ---- wires ------------------------------------------------------------------- */
+
+/* One tile as the circuit of crossbar/circuit.h: its input rows drive the
+ * circuit's rows; its physical columns are, output by output, every
+ * per-output family in order (the pair G+, G−; each slice's pair; the offset
+ * cell), then the offset mapping's reference column. The programmed
+ * conductances go in, the tile's effective conductances (the transfer
+ * matrix of the chosen irdrop mode) come out into mm->eff. */
+static mx_status tile_wires(mx_matmul *mm, size_t rt, size_t ct)
+{
+    const size_t tr = mm->xbar.tile_rows, tc = mm->xbar.tile_cols;
+    const size_t r0 = rt * tr, rows = r0 + tr <= mm->n_in ? tr : mm->n_in - r0;
+    const size_t o0 = ct * tc, outs = o0 + tc <= mm->n_out ? tc : mm->n_out - o0;
+    const size_t per_out = mm->offset ? 1 : mm->n_fam;
+    const size_t cols = outs * per_out + (mm->offset ? 1 : 0);
+    float *g = mx_alloc(2 * rows * cols * sizeof(float));
+    if (!g)
+        return mx_fail(MX_ENOMEM, "analog matmul: out of memory for a %zu x %zu tile circuit",
+                       rows, cols);
+    float *ge = g + rows * cols;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < rows; i++) {
+            const size_t j = r0 + i;
+            float *gr = (pass ? ge : g) + i * cols;
+            for (size_t o = 0; o < outs; o++)
+                for (size_t f = 0; f < per_out; f++) {
+                    float *a = (pass ? mm->eff[f] : mm->fam[f]) + j * mm->n_out + o0 + o;
+                    if (pass)
+                        *a = gr[o * per_out + f];
+                    else
+                        gr[o * per_out + f] = *a;
+                }
+            if (mm->offset) {
+                float *a = (pass ? mm->eff[1] : mm->fam[1]) + j * mm->n_col_tiles + ct;
+                if (pass)
+                    *a = gr[cols - 1];
+                else
+                    gr[cols - 1] = *a;
+            }
+        }
+        if (pass)
+            break;
+        mx_circuit_params cp;
+        mx_circuit_params_default(&cp);
+        cp.rows = rows;
+        cp.cols = cols;
+        cp.r_row_ohm = mm->xbar.r_row_ohm + mm->xbar.r_wire_ohm;
+        cp.r_col_ohm = mm->xbar.r_col_ohm + mm->xbar.r_wire_ohm;
+        cp.r_src_ohm = mm->xbar.r_src_ohm;
+        cp.r_sense_ohm = mm->xbar.r_sense_ohm;
+        cp.r_access_ohm = mm->xbar.r_access_ohm;
+        cp.cell = MX_CELL_LINEAR;
+        cp.sweeps = mm->xbar.irdrop_sweeps;
+        mx_status st = mx_circuit_effective_conductance(&cp, mm->xbar.irdrop, g, rows, cols, ge);
+        if (st) {
+            mx_free(g);
+            return st;
+        }
+    }
+    mx_free(g);
+    return MX_OK;
+}
+
+/* Every tile through its circuit, tiles in parallel (each its own circuit
+ * object; the solve is deterministic, so the result does not depend on the
+ * thread count). */
+static mx_status apply_wires(mx_matmul *mm)
+{
+    const size_t n_tiles = mm->n_row_tiles * mm->n_col_tiles;
+    mx_status status = MX_OK;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t t = 0; t < n_tiles; t++) {
+        int stop;
+#pragma omp atomic read
+        stop = failed;
+        if (stop)
+            continue;
+        mx_status st = tile_wires(mm, t / mm->n_col_tiles, t % mm->n_col_tiles);
+        if (st) {
+#pragma omp critical(mx_matmul_wires)
+            if (!failed) {
+                failed = 1;
+                status = st;
+            }
+        }
+    }
+    return status;
 }
 
 static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, uint32_t layer_id)
@@ -75,49 +422,83 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
             w_abs_max = a;
     }
     if (w_abs_max == 0.0)
-        w_abs_max = 1.0; /* an all-zero matrix maps to g_min everywhere */
-    const double g_min = mm->dev.g_min_s, window = mm->dev.g_max_s - mm->dev.g_min_s;
+        w_abs_max = 1.0; /* an all-zero matrix maps to g_min (offset: g_mid) everywhere */
+    const double window = mm->dev.g_max_s - mm->dev.g_min_s;
     mm->map.w_abs_max = w_abs_max;
-    mm->map.siemens_per_unit = window / w_abs_max;
-    const double spu = mm->map.siemens_per_unit;
+    mm->map.w_step = 0.0;
+    switch (mm->xbar.mapping) {
+    case MX_MAPPING_OFFSET:
+        mm->map.siemens_per_unit = window / (2.0 * w_abs_max);
+        break;
+    case MX_MAPPING_BIT_SLICED: {
+        const double q_max = ldexp(1.0, mm->xbar.slices * mm->xbar.slice_bits) - 1.0;
+        const double digit_max = ldexp(1.0, mm->xbar.slice_bits) - 1.0;
+        mm->map.siemens_per_unit = window * q_max / (digit_max * w_abs_max);
+        mm->map.w_step = w_abs_max / q_max;
+        break;
+    }
+    case MX_MAPPING_DIFFERENTIAL:
+    default:
+        mm->map.siemens_per_unit = window / w_abs_max;
+        break;
+    }
+
+    write_counts wc = {0};
+    const int disturb = mm->xbar.half_select == MX_HALF_SELECT_V_HALF;
+    if (disturb) {
+        mx_status st = count_writes(mm, w, &wc);
+        if (st) {
+            mx_free(wc.row);
+            mx_free(wc.col);
+            return st;
+        }
+    }
     const uint32_t stream = mx_stream_id("device.program");
     const uint32_t age_stream = mx_stream_id("device.age");
+    const uint32_t hs_stream = mx_stream_id("crossbar.half_select");
     const double t_s = mm->dev.t_inference_s;
     const int ages = mm->device->age && t_s > 0.0;
+    const size_t cells = n_in * n_out;
 
     /* Row j of the crossbar holds input j's weights to every output. Each row
      * draws from its own stream item, so rows program in any order. The
-     * row's targets are written to its g_diff and g_sq rows first (they are
-     * scratch until the end of the row), so ageing sees them without an
-     * allocation; programming reads them back unchanged. */
+     * targets of family f are written to row j of read array f first (rows
+     * of the read arrays are scratch until derive_read_row; there are at
+     * least as many read arrays as families), so ageing sees them without
+     * an allocation; programming reads them back unchanged. */
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < n_in; j++) {
-        float *gp = mm->g_pos + j * n_out, *gn = mm->g_neg + j * n_out;
-        float *gd = mm->g_diff + j * n_out, *gs = mm->g_sq + j * n_out;
-        float *tp = gd, *tn = gs; /* targets, S */
-        for (size_t o = 0; o < n_out; o++) {
-            double wv = (double)w[o * n_in + j];
-            tp[o] = (float)(g_min + (wv > 0.0 ? wv * spu : 0.0));
-            tn[o] = (float)(g_min + (wv < 0.0 ? -wv * spu : 0.0));
-        }
         const uint64_t item = ((uint64_t)layer_id << 32) | (uint64_t)j;
-        mx_rng rng;
+        mx_rng rng, age_rng, hs_rng;
         mx_rng_init(&rng, seed, stream, item);
-        mx_device_program(mm->device, &mm->dev, tp, gp, n_out, &rng);
-        mx_device_program(mm->device, &mm->dev, tn, gn, n_out, &rng);
-        if (ages) {
-            /* Drift and accumulated noise until evaluation, from a stream of
-             * its own so programming draws stay as they were. */
-            mx_rng age_rng;
-            mx_rng_init(&age_rng, seed, age_stream, item);
-            mm->device->age(&mm->dev, tp, gp, gp, n_out, t_s, &age_rng);
-            mm->device->age(&mm->dev, tn, gn, gn, n_out, t_s, &age_rng);
+        /* Drift, accumulated noise and disturb from streams of their own, so
+         * programming draws stay as they were. */
+        mx_rng_init(&age_rng, seed, age_stream, item);
+        mx_rng_init(&hs_rng, seed, hs_stream, item);
+        for (size_t f = 0; f < mm->n_fam; f++) {
+            const size_t cols = fam_cols(mm, f);
+            float *t = mm->rd_block + f * cells + j * n_out; /* this row's scratch */
+            float *g = mm->fam[f] + j * cols;
+            row_targets(mm, w, j, f, t);
+            if (disturb)
+                program_disturbed(mm, &wc, j, f, t, g, cols, &rng, &hs_rng);
+            else
+                mx_device_program(mm->device, &mm->dev, t, g, cols, &rng);
+            if (ages)
+                mm->device->age(&mm->dev, t, g, g, cols, t_s, &age_rng);
         }
-        for (size_t o = 0; o < n_out; o++) {
-            gd[o] = gp[o] - gn[o];
-            gs[o] = gp[o] * gp[o] + gn[o] * gn[o];
-        }
+        if (!mm->eff_block)
+            derive_read_row(mm, j);
     }
+    mx_free(wc.row);
+    mx_free(wc.col);
+    if (!mm->eff_block)
+        return MX_OK;
+    mx_status st = apply_wires(mm);
+    if (st)
+        return st;
+    for (size_t j = 0; j < n_in; j++)
+        derive_read_row(mm, j);
     return MX_OK;
 }
 
@@ -137,8 +518,24 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         st = mx_adc_config_validate(adc);
     if (st)
         return st;
+    if (xbar->half_select != MX_HALF_SELECT_OFF &&
+        !(device->amplitude_aware && device->pulse && device->populate && device->cell_floats > 0))
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.half_select: device '%s' has no amplitude-dependent "
+                       "pulse response; use binary, linear-ion-drift or vteam",
+                       device->name);
+    if (mx_crossbar_has_wires(xbar) && device_params->iv.kind != MX_IV_LINEAR)
+        return mx_fail(MX_EINVAL,
+                       "hardware.crossbar.r_*_ohm: wire, terminal and access resistances need a "
+                       "linear cell I-V (hardware.device.iv.kind = linear) in the analog matmul, "
+                       "whose tiles are linear effective conductances; a nonlinear cell with "
+                       "wires is solved by `memxbar crossbar solve`");
+    const size_t n_ch = xbar->mapping == MX_MAPPING_BIT_SLICED ? (size_t)xbar->slices : 1;
+    const size_t n_fam = 2 * n_ch;
     size_t cells = mx_size_mul(n_in, n_out);
-    if (cells == 0 || cells > SIZE_MAX / sizeof(float))
+    /* The read arrays (2·n_ch) outnumber nothing: with the families, 4·n_ch. */
+    size_t floats = mx_size_mul(cells, 4 * n_ch);
+    if (cells == 0 || floats == 0 || floats > SIZE_MAX / sizeof(float))
         return mx_fail(MX_EINVAL, "analog matmul: %zu x %zu is too large", n_out, n_in);
 
     mx_matmul *mm = mx_calloc(1, sizeof *mm);
@@ -152,6 +549,12 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
     mm->adc_cfg = *adc;
     mm->n_row_tiles = (n_in + xbar->tile_rows - 1) / xbar->tile_rows;
     mm->n_col_tiles = (n_out + xbar->tile_cols - 1) / xbar->tile_cols;
+    mm->n_ch = n_ch;
+    mm->n_fam = n_fam;
+    mm->offset = xbar->mapping == MX_MAPPING_OFFSET;
+    mm->ref_digital = mm->offset && xbar->offset_subtract == MX_OFFSET_DIGITAL;
+    for (size_t c = 0; c < n_ch; c++)
+        mm->ch_weight[c] = ldexp(1.0, xbar->slice_bits * (int)c);
     /* A nonlinear cell I–V bends the current of every row driven at other
      * than the conductances' defining voltage; the forms are separable
      * (I = G·φ(V)), so it is a transform of the row drive, exact in both the
@@ -159,23 +562,40 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
      * weight units stays nominal (V_read): a mismatch between the read
      * voltage and iv.v_read_v shows up as the gain error it is. */
     mm->iv_nonlinear = mm->dev.iv.kind != MX_IV_LINEAR;
-    mm->spike_drive = (float)(mm->iv_nonlinear
-                                  ? mx_device_current(&mm->dev, 1.0, xbar->read_voltage_v)
-                                  : xbar->read_voltage_v);
-    mm->dac_levels = 0.0;
-    if (xbar->input == MX_INPUT_DAC && xbar->dac_bits > 0) {
-        /* Signed mid-tread DAC: K levels per polarity, 0 exact; a 1-bit DAC
+    mm->full_drive = (float)(mm->iv_nonlinear
+                                 ? mx_device_current(&mm->dev, 1.0, xbar->read_voltage_v)
+                                 : xbar->read_voltage_v);
+    mm->in_levels = 0.0;
+    mm->n_passes = 1;
+    if (xbar->input != MX_INPUT_SPIKES && xbar->dac_bits > 0) {
+        /* Signed mid-tread codes: K levels per polarity, 0 exact; one bit
          * drives {−V, 0, +V} (sign and enable). */
-        double k = ldexp(1.0, xbar->dac_bits - 1) - 1.0;
-        mm->dac_levels = k < 1.0 ? 1.0 : k;
+        const int m_bits = xbar->dac_bits > 1 ? xbar->dac_bits - 1 : 1;
+        mm->in_levels = ldexp(1.0, m_bits) - 1.0;
+        if (xbar->input == MX_INPUT_BIT_SERIAL)
+            mm->n_passes = (size_t)m_bits;
     }
-    mm->g_pos = mx_alloc(cells * sizeof(float));
-    mm->g_neg = mx_alloc(cells * sizeof(float));
-    mm->g_diff = mx_alloc(cells * sizeof(float));
-    mm->g_sq = mx_alloc(cells * sizeof(float));
-    if (!mm->g_pos || !mm->g_neg || !mm->g_diff || !mm->g_sq) {
+    mm->g_block = mx_alloc(cells * n_fam * sizeof(float));
+    mm->rd_block = mx_alloc(cells * 2 * n_ch * sizeof(float));
+    if (!mm->g_block || !mm->rd_block) {
         mx_matmul_destroy(mm);
         return mx_fail(MX_ENOMEM, "analog matmul: out of memory for %zu x %zu cells", n_in, n_out);
+    }
+    for (size_t f = 0; f < n_fam; f++)
+        mm->fam[f] = mm->g_block + f * cells;
+    if (mx_crossbar_has_wires(xbar)) {
+        mm->eff_block = mx_alloc(cells * n_fam * sizeof(float));
+        if (!mm->eff_block) {
+            mx_matmul_destroy(mm);
+            return mx_fail(MX_ENOMEM, "analog matmul: out of memory for %zu x %zu cells", n_in,
+                           n_out);
+        }
+        for (size_t f = 0; f < n_fam; f++)
+            mm->eff[f] = mm->eff_block + f * cells;
+    }
+    for (size_t c = 0; c < n_ch; c++) {
+        mm->g_diff[c] = mm->rd_block + 2 * c * cells;
+        mm->g_sq[c] = mm->rd_block + (2 * c + 1) * cells;
     }
     st = map_and_program(mm, w, seed, layer_id);
     if (st) {
@@ -195,13 +615,28 @@ size_t mx_matmul_n_out(const mx_matmul *mm) { return mm->n_out; }
 size_t mx_matmul_n_row_tiles(const mx_matmul *mm) { return mm->n_row_tiles; }
 mx_mapping mx_matmul_mapping(const mx_matmul *mm) { return mm->map; }
 const mx_crossbar_config *mx_matmul_config(const mx_matmul *mm) { return &mm->xbar; }
+size_t mx_matmul_n_families(const mx_matmul *mm) { return mm->n_fam; }
+size_t mx_matmul_input_passes(const mx_matmul *mm) { return mm->n_passes; }
+
+size_t mx_matmul_currents_per_read(const mx_matmul *mm)
+{
+    return mm->n_ch * mm->n_out + (mm->ref_digital ? mm->n_col_tiles : 0);
+}
+
+const float *mx_matmul_family(const mx_matmul *mm, size_t f, size_t *cols)
+{
+    assert(f < mm->n_fam);
+    if (cols)
+        *cols = fam_cols(mm, f);
+    return mm->fam[f];
+}
 
 void mx_matmul_conductances(const mx_matmul *mm, const float **g_pos, const float **g_neg)
 {
     if (g_pos)
-        *g_pos = mm->g_pos;
+        *g_pos = mm->fam[0];
     if (g_neg)
-        *g_neg = mm->g_neg;
+        *g_neg = mm->offset ? NULL : mm->fam[1];
 }
 
 mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a)
@@ -220,17 +655,22 @@ double mx_matmul_adc_range(const mx_matmul *mm)
     return mm->adc_cfg.kind == MX_ADC_NONE ? 0.0 : mm->adc.range_a;
 }
 
+/* ---- work buffers -------------------------------------------------------------- */
+
 void mx_matmul_work_destroy(mx_matmul_work *w)
 {
     if (!w)
         return;
     mx_free(w->v);
     mx_free(w->active);
+    mx_free(w->code);
     mx_free(w->acc);
     mx_free(w->var);
+    mx_free(w->acc_ref);
+    mx_free(w->var_ref);
     mx_free(w->tile_active);
-    mx_free(w->row_pos);
-    mx_free(w->row_neg);
+    mx_free(w->rows);
+    mx_free(w->y_acc);
     mx_free(w);
 }
 
@@ -240,16 +680,20 @@ mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out)
     mx_matmul_work *w = mx_calloc(1, sizeof *w);
     if (!w)
         return mx_fail(MX_ENOMEM, "analog matmul workspace: out of memory");
-    size_t tile_values = mm->n_row_tiles * mm->n_out;
+    const size_t tile_values = mm->n_ch * mm->n_row_tiles * mm->n_out;
+    const size_t ref_values = mm->offset ? mm->n_row_tiles * mm->n_col_tiles : 1;
     w->v = mx_calloc(mm->n_in, sizeof(float));
     w->active = mx_calloc(mm->n_in, sizeof(size_t));
+    w->code = mx_calloc(mm->n_in, sizeof(int32_t));
     w->acc = mx_calloc(tile_values, sizeof(float));
     w->var = mx_calloc(tile_values, sizeof(float));
+    w->acc_ref = mx_calloc(ref_values, sizeof(float));
+    w->var_ref = mx_calloc(ref_values, sizeof(float));
     w->tile_active = mx_calloc(mm->n_row_tiles, 1);
-    w->row_pos = mx_calloc(mm->n_out, sizeof(float));
-    w->row_neg = mx_calloc(mm->n_out, sizeof(float));
-    if (!w->v || !w->active || !w->acc || !w->var || !w->tile_active || !w->row_pos ||
-        !w->row_neg) {
+    w->rows = mx_calloc(mm->n_fam * mm->n_out, sizeof(float));
+    w->y_acc = mx_calloc(mm->n_out, sizeof(double));
+    if (!w->v || !w->active || !w->code || !w->acc || !w->var || !w->acc_ref || !w->var_ref ||
+        !w->tile_active || !w->rows || !w->y_acc) {
         mx_matmul_work_destroy(w);
         return mx_fail(MX_ENOMEM, "analog matmul workspace: out of memory");
     }
@@ -257,79 +701,151 @@ mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out)
     return MX_OK;
 }
 
-/* Row drives from inputs (see mx_matmul_work.v); returns the number of driven
- * rows, listed in w->active in ascending order. */
-static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x)
+/* ---- forward ----------------------------------------------------------------------- */
+
+/* Signed input code ±m of x (see the file comment), m ∈ [0, K]. */
+static int32_t input_code(const mx_matmul *mm, float x)
 {
-    const float v_read = (float)mm->xbar.read_voltage_v;
+    double u = (double)x / mm->xbar.input_full_scale;
+    u = u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);
+    return (int32_t)nearbyint(u * mm->in_levels);
+}
+
+/* Row drives of input pass `pass` (see mx_matmul_work.v); returns the number
+ * of driven rows, listed in w->active in ascending order. */
+static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x, size_t pass)
+{
     size_t n_active = 0;
-    if (mm->xbar.input == MX_INPUT_SPIKES) {
+    switch (mm->xbar.input) {
+    case MX_INPUT_SPIKES:
         for (size_t j = 0; j < mm->n_in; j++) {
             assert(x[j] == 0.0f || x[j] == 1.0f);
-            if (x[j] != 0.0f) {
-                w->v[j] = mm->spike_drive;
+            w->v[j] = x[j] != 0.0f ? mm->full_drive : 0.0f;
+            if (w->v[j] != 0.0f)
                 w->active[n_active++] = j;
-            } else {
-                w->v[j] = 0.0f;
-            }
+        }
+        return n_active;
+    case MX_INPUT_BIT_SERIAL:
+        if (pass == 0)
+            for (size_t j = 0; j < mm->n_in; j++)
+                w->code[j] = input_code(mm, x[j]);
+        for (size_t j = 0; j < mm->n_in; j++) {
+            const int32_t c = w->code[j];
+            const uint32_t m = (uint32_t)(c < 0 ? -c : c);
+            w->v[j] = (m >> pass) & 1u ? (c < 0 ? -mm->full_drive : mm->full_drive) : 0.0f;
+            if (w->v[j] != 0.0f)
+                w->active[n_active++] = j;
+        }
+        return n_active;
+    case MX_INPUT_PWM:
+        /* Charge over the K-step window / its length: (±m/K)·φ(V_read). */
+        for (size_t j = 0; j < mm->n_in; j++) {
+            const double u = (double)input_code(mm, x[j]) / mm->in_levels;
+            w->v[j] = (float)(u * (double)mm->full_drive);
+            if (w->v[j] != 0.0f)
+                w->active[n_active++] = j;
+        }
+        return n_active;
+    case MX_INPUT_DAC:
+    default: {
+        const double inv_fs = 1.0 / mm->xbar.input_full_scale, k = mm->in_levels;
+        const double v_read = (double)(float)mm->xbar.read_voltage_v;
+        for (size_t j = 0; j < mm->n_in; j++) {
+            double u = (double)x[j] * inv_fs;
+            u = u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);
+            if (k > 0.0)
+                u = nearbyint(u * k) / k;
+            const double v = u * v_read;
+            w->v[j] = (float)(mm->iv_nonlinear ? mx_device_current(&mm->dev, 1.0, v) : v);
+            if (w->v[j] != 0.0f)
+                w->active[n_active++] = j;
         }
         return n_active;
     }
-    const double inv_fs = 1.0 / mm->xbar.input_full_scale, k = mm->dac_levels;
-    for (size_t j = 0; j < mm->n_in; j++) {
-        double u = (double)x[j] * inv_fs;
-        u = u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);
-        if (k > 0.0)
-            u = nearbyint(u * k) / k;
-        double v = u * (double)v_read;
-        w->v[j] = (float)(mm->iv_nonlinear ? mx_device_current(&mm->dev, 1.0, v) : v);
-        if (w->v[j] != 0.0f)
-            w->active[n_active++] = j;
     }
-    return n_active;
 }
 
-/* Scale from summed digitised current (A) to weight units. */
+/* Digital weight of input pass p: 2^p/K for bit-serial, 1 otherwise. */
+static double pass_weight(const mx_matmul *mm, size_t pass)
+{
+    return mm->xbar.input == MX_INPUT_BIT_SERIAL ? ldexp(1.0, (int)pass) / mm->in_levels : 1.0;
+}
+
+/* Scale from shift-added digitised current (A) to weight units. */
 static double output_scale(const mx_matmul *mm)
 {
-    double fs = mm->xbar.input == MX_INPUT_DAC ? mm->xbar.input_full_scale : 1.0;
+    double fs = mm->xbar.input == MX_INPUT_SPIKES ? 1.0 : mm->xbar.input_full_scale;
     return fs / (mm->xbar.read_voltage_v * mm->map.siemens_per_unit);
 }
 
-/* Digitise every active tile's column currents (adding output-referred noise
- * when `noise_sigma` > 0), sum them into y, scale, and clear the tiles. */
-static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, float *y, double noise_sigma,
-                          mx_rng *read_rng, mx_matmul_stats *stats, mx_current_recorder *rec)
+static void record(mx_current_recorder *rec, const float *cur, size_t n)
 {
-    const size_t n_out = mm->n_out;
+    for (size_t o = 0; o < n && rec->count < rec->capacity; o++)
+        if (rec->stride <= 1 || rec->seen++ % rec->stride == 0)
+            rec->values[rec->count++] = cur[o];
+}
+
+/* Digitise every active tile's column currents of this pass (adding
+ * output-referred noise when `noise_sigma` > 0), shift-add them into
+ * w->y_acc, and clear the tiles. */
+static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
+                          double noise_sigma, mx_rng *read_rng, mx_matmul_stats *stats,
+                          mx_current_recorder *rec)
+{
+    const size_t n_out = mm->n_out, n_ct = mm->n_col_tiles, tile_cols = mm->xbar.tile_cols;
+    const size_t ch_stride = mm->n_row_tiles * n_out;
     assert(mm->adc_ready);
-    for (size_t o = 0; o < n_out; o++)
-        y[o] = 0.0f;
     uint64_t conversions = 0, clipped = 0, reads = 0;
     for (size_t t = 0; t < mm->n_row_tiles; t++) {
         if (!w->tile_active[t])
             continue;
-        float *acc = w->acc + t * n_out, *var = w->var + t * n_out;
-        if (noise_sigma > 0.0)
-            for (size_t o = 0; o < n_out; o++)
-                acc[o] += (float)(noise_sigma * sqrt((double)var[o]) * mx_rng_normal(read_rng));
-        if (rec)
-            for (size_t o = 0; o < n_out && rec->count < rec->capacity; o++)
-                if (rec->stride <= 1 || rec->seen++ % rec->stride == 0)
-                    rec->values[rec->count++] = acc[o];
-        clipped += mx_adc_convert(&mm->adc, acc, n_out);
-        for (size_t o = 0; o < n_out; o++) {
-            y[o] += acc[o];
-            acc[o] = 0.0f;
-            var[o] = 0.0f;
+        float *acc_ref = w->acc_ref + t * n_ct, *var_ref = w->var_ref + t * n_ct;
+        for (size_t c = 0; c < mm->n_ch; c++) {
+            float *acc = w->acc + c * ch_stride + t * n_out;
+            float *var = w->var + c * ch_stride + t * n_out;
+            if (noise_sigma > 0.0) {
+                for (size_t o = 0; o < n_out; o++)
+                    acc[o] += (float)(noise_sigma * sqrt((double)var[o]) * mx_rng_normal(read_rng));
+                /* A shared reference column's noise: one draw, every column. */
+                if (mm->offset && !mm->ref_digital)
+                    for (size_t ct = 0; ct < n_ct; ct++) {
+                        const float e = (float)(noise_sigma * sqrt((double)var_ref[ct]) *
+                                                mx_rng_normal(read_rng));
+                        const size_t o0 = ct * tile_cols;
+                        const size_t o1 = o0 + tile_cols < n_out ? o0 + tile_cols : n_out;
+                        for (size_t o = o0; o < o1; o++)
+                            acc[o] -= e;
+                    }
+            }
+            if (rec)
+                record(rec, acc, n_out);
+            clipped += mx_adc_convert(&mm->adc, acc, n_out);
+            const double wc = weight * mm->ch_weight[c];
+            for (size_t o = 0; o < n_out; o++) {
+                w->y_acc[o] += wc * (double)acc[o];
+                acc[o] = 0.0f;
+                var[o] = 0.0f;
+            }
+            conversions += n_out;
         }
+        if (mm->ref_digital) {
+            if (noise_sigma > 0.0)
+                for (size_t ct = 0; ct < n_ct; ct++)
+                    acc_ref[ct] += (float)(noise_sigma * sqrt((double)var_ref[ct]) *
+                                           mx_rng_normal(read_rng));
+            if (rec)
+                record(rec, acc_ref, n_ct);
+            clipped += mx_adc_convert(&mm->adc, acc_ref, n_ct);
+            for (size_t o = 0; o < n_out; o++)
+                w->y_acc[o] -= weight * (double)acc_ref[o / tile_cols];
+            conversions += n_ct;
+        }
+        if (mm->offset)
+            for (size_t ct = 0; ct < n_ct; ct++)
+                acc_ref[ct] = var_ref[ct] = 0.0f;
         w->tile_active[t] = 0;
         reads++;
-        conversions += n_out;
     }
-    const float scale = (float)output_scale(mm);
-    for (size_t o = 0; o < n_out; o++)
-        y[o] *= scale;
     if (stats) {
         stats->conversions += mm->adc_cfg.kind == MX_ADC_NONE ? 0 : conversions;
         stats->clipped += clipped;
@@ -342,7 +858,10 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, float *y, doub
 static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *read_rng)
 {
     const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows;
+    const size_t n_ct = mm->n_col_tiles, tile_cols = mm->xbar.tile_cols;
+    const size_t ch_stride = mm->n_row_tiles * n_out;
     const int noisy = mm->dev.read_noise_sigma > 0.0;
+    const float *g[MM_MAX_FAMILIES];
     for (size_t t = 0; t < mm->n_row_tiles; t++) {
         size_t j0 = t * tile_rows, j1 = j0 + tile_rows < mm->n_in ? j0 + tile_rows : mm->n_in;
         int any = 0;
@@ -351,58 +870,106 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
         if (!any)
             continue;
         w->tile_active[t] = 1;
-        float *acc = w->acc + t * n_out;
         for (size_t j = j0; j < j1; j++) {
-            const float *gp = mm->g_pos + j * n_out, *gn = mm->g_neg + j * n_out;
-            if (noisy) {
-                mm->device->read(&mm->dev, gp, w->row_pos, n_out, read_rng);
-                mm->device->read(&mm->dev, gn, w->row_neg, n_out, read_rng);
-                gp = w->row_pos;
-                gn = w->row_neg;
+            for (size_t f = 0; f < mm->n_fam; f++) {
+                const size_t cols = fam_cols(mm, f);
+                g[f] = read_family(mm, f) + j * cols;
+                if (noisy) {
+                    mm->device->read(&mm->dev, g[f], w->rows + f * n_out, cols, read_rng);
+                    g[f] = w->rows + f * n_out;
+                }
             }
             const float v = w->v[j];
             if (v == 0.0f)
                 continue;
-            for (size_t o = 0; o < n_out; o++)
-                acc[o] += v * (gp[o] - gn[o]);
+            for (size_t c = 0; c < mm->n_ch; c++) {
+                float *acc = w->acc + c * ch_stride + t * n_out;
+                const float *gp = g[2 * c], *gn = g[2 * c + 1];
+                if (!mm->offset)
+                    for (size_t o = 0; o < n_out; o++)
+                        acc[o] += v * (gp[o] - gn[o]);
+                else if (!mm->ref_digital)
+                    for (size_t o = 0; o < n_out; o++)
+                        acc[o] += v * (gp[o] - gn[o / tile_cols]);
+                else
+                    for (size_t o = 0; o < n_out; o++)
+                        acc[o] += v * gp[o];
+            }
+            if (mm->ref_digital)
+                for (size_t ct = 0; ct < n_ct; ct++)
+                    w->acc_ref[t * n_ct + ct] += v * g[1][ct];
         }
+    }
+}
+
+/* The event-driven accumulation of one pass's driven rows. */
+static void accumulate_active(const mx_matmul *mm, mx_matmul_work *w, size_t n_active, int noisy)
+{
+    const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows, n_ct = mm->n_col_tiles;
+    const size_t ch_stride = mm->n_row_tiles * n_out;
+    const float *g_ref = mm->offset ? read_family(mm, 1) : NULL;
+    for (size_t a = 0; a < n_active; a++) {
+        const size_t j = w->active[a], t = j / tile_rows;
+        const float v = w->v[j], v2 = v * v;
+        w->tile_active[t] = 1;
+        for (size_t c = 0; c < mm->n_ch; c++) {
+            const float *gd = mm->g_diff[c] + j * n_out;
+            float *acc = w->acc + c * ch_stride + t * n_out;
+            for (size_t o = 0; o < n_out; o++)
+                acc[o] += v * gd[o];
+            if (noisy) {
+                const float *gs = mm->g_sq[c] + j * n_out;
+                float *var = w->var + c * ch_stride + t * n_out;
+                for (size_t o = 0; o < n_out; o++)
+                    var[o] += v2 * gs[o];
+            }
+        }
+        if (g_ref) {
+            const float *gr = g_ref + j * n_ct;
+            if (mm->ref_digital)
+                for (size_t ct = 0; ct < n_ct; ct++)
+                    w->acc_ref[t * n_ct + ct] += v * gr[ct];
+            if (noisy)
+                for (size_t ct = 0; ct < n_ct; ct++)
+                    w->var_ref[t * n_ct + ct] += v2 * (gr[ct] * gr[ct]);
+        }
+    }
+}
+
+static void finish_output(const mx_matmul *mm, mx_matmul_work *w, float *y)
+{
+    const double scale = output_scale(mm);
+    for (size_t o = 0; o < mm->n_out; o++) {
+        y[o] = (float)(w->y_acc[o] * scale);
+        w->y_acc[o] = 0.0;
     }
 }
 
 void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, float *y,
                        mx_rng *read_rng, mx_matmul_stats *stats, mx_current_recorder *rec)
 {
-    const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows;
     const double sigma = mm->dev.read_noise_sigma;
-    size_t n_active = drive_rows(mm, w, x);
-    if (sigma > 0.0 && mm->xbar.noise == MX_NOISE_PER_CELL) {
-        accumulate_per_cell(mm, w, read_rng);
-        convert_tiles(mm, w, y, 0.0, read_rng, stats, rec);
-        return;
-    }
-    for (size_t a = 0; a < n_active; a++) {
-        const size_t j = w->active[a], t = j / tile_rows;
-        const float v = w->v[j];
-        const float *gd = mm->g_diff + j * n_out;
-        float *acc = w->acc + t * n_out;
-        w->tile_active[t] = 1;
-        for (size_t o = 0; o < n_out; o++)
-            acc[o] += v * gd[o];
-        if (sigma > 0.0) {
-            const float v2 = v * v;
-            const float *gs = mm->g_sq + j * n_out;
-            float *var = w->var + t * n_out;
-            for (size_t o = 0; o < n_out; o++)
-                var[o] += v2 * gs[o];
+    const int per_cell = sigma > 0.0 && mm->xbar.noise == MX_NOISE_PER_CELL;
+    for (size_t p = 0; p < mm->n_passes; p++) {
+        const size_t n_active = drive_rows(mm, w, x, p);
+        if (per_cell) {
+            accumulate_per_cell(mm, w, read_rng);
+            convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, rec);
+        } else {
+            accumulate_active(mm, w, n_active, sigma > 0.0);
+            convert_tiles(mm, w, pass_weight(mm, p), sigma, read_rng, stats, rec);
         }
     }
-    convert_tiles(mm, w, y, sigma, read_rng, stats, rec);
+    finish_output(mm, w, y);
 }
 
 void mx_matmul_forward_reference(const mx_matmul *mm, mx_matmul_work *w, const float *x,
                                  float *y, mx_rng *read_rng, mx_matmul_stats *stats)
 {
-    drive_rows(mm, w, x);
-    accumulate_per_cell(mm, w, read_rng);
-    convert_tiles(mm, w, y, 0.0, read_rng, stats, NULL);
+    for (size_t p = 0; p < mm->n_passes; p++) {
+        drive_rows(mm, w, x, p);
+        accumulate_per_cell(mm, w, read_rng);
+        convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, NULL);
+    }
+    finish_output(mm, w, y);
 }

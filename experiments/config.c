@@ -59,7 +59,7 @@ extern const size_t mx_config_default_yaml_len;
 #define VALIDATE_MAX_POINTS ((size_t)1 << 16)
 /* Keys one mapping may hold. Each mapping counts its own keys (a nested
  * section is one key of its parent): the largest now are hardware.device
- * (24 keys) and hardware.device.dynamic (20). test_config parses every field
+ * (25 keys) and hardware.device.dynamic (20). test_config parses every field
  * written out, so a section outgrowing this fails a test, not a user. */
 #define MAPPING_MAX_KEYS 48
 #define PATH_BYTES 384
@@ -127,6 +127,9 @@ _Static_assert(sizeof(mx_neuron_kind) == sizeof(int), "enum fields are stored as
 _Static_assert(sizeof(mx_encoder_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_input_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_noise_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_mapping_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_offset_subtract) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_half_select) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_adc_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_iv_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_step_kind) == sizeof(int), "enum fields are stored as int");
@@ -144,7 +147,20 @@ static const choice neurons[] = {{"if", MX_NEURON_IF}, {"lif", MX_NEURON_LIF}, {
 static const choice encoders[] = {
     {"bernoulli", MX_ENCODER_BERNOULLI}, {"poisson", MX_ENCODER_POISSON}, {NULL, 0}};
 static const choice input_modes[] = {
-    {"spikes", MX_INPUT_SPIKES}, {"dac", MX_INPUT_DAC}, {NULL, 0}};
+    {"spikes", MX_INPUT_SPIKES}, {"dac", MX_INPUT_DAC}, {"bit-serial", MX_INPUT_BIT_SERIAL},
+    {"pwm", MX_INPUT_PWM}, {NULL, 0}};
+static const choice irdrop_modes[] = {{"exact", MX_CIRCUIT_EXACT},
+                                       {"ideal", MX_CIRCUIT_IDEAL},
+                                       {"first-order", MX_CIRCUIT_FIRST_ORDER},
+                                       {"line-sweeps", MX_CIRCUIT_LINE_SWEEPS},
+                                       {NULL, 0}};
+static const choice mapping_kinds[] = {
+    {"differential", MX_MAPPING_DIFFERENTIAL}, {"offset", MX_MAPPING_OFFSET},
+    {"bit-sliced", MX_MAPPING_BIT_SLICED}, {NULL, 0}};
+static const choice offset_subtracts[] = {
+    {"analog", MX_OFFSET_ANALOG}, {"digital", MX_OFFSET_DIGITAL}, {NULL, 0}};
+static const choice half_selects[] = {
+    {"off", MX_HALF_SELECT_OFF}, {"v-half", MX_HALF_SELECT_V_HALF}, {NULL, 0}};
 static const choice noise_modes[] = {
     {"output-referred", MX_NOISE_OUTPUT_REFERRED}, {"per-cell", MX_NOISE_PER_CELL}, {NULL, 0}};
 static const choice adc_kinds[] = {{"uniform", MX_ADC_UNIFORM}, {"none", MX_ADC_NONE}, {NULL, 0}};
@@ -361,7 +377,8 @@ static const field fields[] = {
     {.path = "hardware.device.temperature_k", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.device.temperature_k), .bounds = LO | LO_OPEN, .min = 0,
      .from_module = true, .unit = "K", .def = "300",
-     .doc = "device temperature, for models whose source gives a dependence"},
+     .doc = "device (ambient) temperature, for models whose source gives a dependence (pku: "
+            "T0 of its local filament temperature)"},
 
     {.path = "hardware.device.iv.kind", .kind = FIELD_ENUM, .offset = OFF(hardware.device.iv.kind),
      .choices = iv_kinds, .from_module = true, .unit = "-", .def = "linear",
@@ -527,7 +544,7 @@ static const field fields[] = {
      .offset = OFF(hardware.device.dynamic.x0), .bounds = LO | HI, .min = 0, .max = 1,
      .from_module = true, .unit = "-", .def = "0.5",
      .doc = "state of a fresh cell, where programming starts: w/D (linear ion drift, 1 = ON), "
-            "(w − w_on)/(w_off − w_on) (VTEAM, 1 = OFF)"},
+            "(w − w_on)/(w_off − w_on) (VTEAM, 1 = OFF), normalised filament gap (pku, 1 = OFF)"},
     {.path = "hardware.device.dynamic.k_on_m_per_s", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.device.dynamic.k_on_m_per_s), .bounds = HI | HI_OPEN, .max = 0,
      .from_module = true, .unit = "m/s", .def = "-10", .doc = "VTEAM k_on (negative)"},
@@ -563,11 +580,85 @@ static const field fields[] = {
     {.path = "hardware.device.dynamic.d2d_sigma_r", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.device.dynamic.d2d_sigma_r), .bounds = LO, .min = 0,
      .from_module = true, .unit = "relative", .def = "0",
-     .doc = "device-to-device σ of R_ON and R_OFF (lognormal)"},
+     .doc = "device-to-device σ of R_ON and R_OFF (lognormal; pku: of the read resistance at "
+            "every gap, through I0)"},
     {.path = "hardware.device.dynamic.ode_rel_tol", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.device.dynamic.ode_rel_tol), .bounds = LO | HI | LO_OPEN | HI_OPEN,
      .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "1e-06",
      .doc = "relative tolerance of the ODE integration (GSL)"},
+
+    {.path = "hardware.device.pku.i0_a", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.i0_a), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "A", .def = "0.001",
+     .doc = "pku: I0 of the current I = I0·exp(−g/g0)·sinh(V/V0)"},
+    {.path = "hardware.device.pku.g0_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.g0_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "2.5e-10",
+     .doc = "pku: g0, the gap scale of the current"},
+    {.path = "hardware.device.pku.v0_v", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.v0_v), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "V", .def = "0.25",
+     .doc = "pku: V0, the voltage scale of the current (the crossbar's sinh I–V has b = 1/V0)"},
+    {.path = "hardware.device.pku.gap_min_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.gap_min_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "2e-10",
+     .doc = "pku: smallest filament gap (ON)"},
+    {.path = "hardware.device.pku.gap_max_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.gap_max_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "1.7e-09",
+     .doc = "pku: largest filament gap (OFF)"},
+    {.path = "hardware.device.pku.nu0_m_per_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.nu0_m_per_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m/s", .def = "10",
+     .doc = "pku: ν0 of the gap velocity dg/dt = −ν0·exp(−q·E_a/(k·T))·sinh(γ·a0/t_ox·q·V/(k·T))"},
+    {.path = "hardware.device.pku.ea_ev", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.ea_ev), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "eV", .def = "0.6",
+     .doc = "pku: activation energy E_a of the gap velocity"},
+    {.path = "hardware.device.pku.a0_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.a0_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "2.5e-10",
+     .doc = "pku: atomic hopping distance a0"},
+    {.path = "hardware.device.pku.t_ox_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.t_ox_m), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "m", .def = "1.2e-08",
+     .doc = "pku: oxide thickness t_ox"},
+    {.path = "hardware.device.pku.gamma0", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.gamma0), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "16",
+     .doc = "pku: field enhancement γ0 of γ = γ0 − β·(g/1 nm)³"},
+    {.path = "hardware.device.pku.beta", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.beta), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "-", .def = "0.8",
+     .doc = "pku: β of γ = γ0 − β·(g/1 nm)³"},
+    {.path = "hardware.device.pku.f_min_v_per_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.f_min_v_per_m), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "V/m", .def = "1400000000",
+     .doc = "pku: the gap moves only where the field γ·V/t_ox reaches F_min in magnitude (0 = "
+            "no threshold)"},
+    {.path = "hardware.device.pku.r_th_k_per_w", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.r_th_k_per_w), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "K/W", .def = "2100",
+     .doc = "pku: thermal resistance R_th: the filament's local temperature is temperature_k "
+            "plus R_th times the dissipated power V·I (0 = no self-heating)"},
+    {.path = "hardware.device.pku.delta_g0_m", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.delta_g0_m), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "m", .def = "0",
+     .doc = "pku: cycle-to-cycle gap variation per switching pulse, σ = δg0·√pulses/(1 + "
+            "exp((T_crit − T)/T_smth)) (0 = none; the stanford-pku preset: 2e-11)"},
+    {.path = "hardware.device.pku.t_crit_k", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.t_crit_k), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "K", .def = "450",
+     .doc = "pku: T_crit of the gap variation"},
+    {.path = "hardware.device.pku.t_smth_k", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.t_smth_k), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "K", .def = "500",
+     .doc = "pku: T_smth of the gap variation"},
+    {.path = "hardware.device.pku.d2d_sigma_nu0", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.device.pku.d2d_sigma_nu0), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "relative", .def = "0",
+     .doc = "pku: device-to-device σ of ν0 (lognormal, mean-preserving): the spread of switching "
+            "speed"},
 
     {.path = "hardware.device.measured.path", .kind = FIELD_STRING,
      .offset = OFF(hardware.device.measured.path), .max_count = MX_DEVICE_PATH_BYTES,
@@ -583,26 +674,90 @@ static const field fields[] = {
      .from_module = true, .unit = "cells", .def = "128", .doc = "rows (inputs) per tile"},
     {.path = "hardware.crossbar.tile_cols", .kind = FIELD_SIZE,
      .offset = OFF(hardware.crossbar.tile_cols), .bounds = LO | HI, .min = 1, .max = 65536,
-     .from_module = true, .unit = "cells", .def = "128",
-     .doc = "columns (differential output pairs) per tile"},
+     .from_module = true, .unit = "outputs", .def = "128",
+     .doc = "outputs per tile (2 physical columns each when differential, 1 when offset plus "
+            "one reference column per tile, 2·slices when bit-sliced)"},
     {.path = "hardware.crossbar.read_voltage_v", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.crossbar.read_voltage_v), .bounds = LO | LO_OPEN, .min = 0,
      .from_module = true, .unit = "V", .def = "0.2",
      .doc = "read voltage: spike amplitude, DAC full-scale output"},
     {.path = "hardware.crossbar.input", .kind = FIELD_ENUM, .offset = OFF(hardware.crossbar.input),
      .choices = input_modes, .from_module = true, .unit = "-", .def = "spikes",
-     .doc = "rows driven by binary spikes at the read voltage, or by a DAC"},
+     .doc = "row drive: binary spikes at the read voltage, a DAC amplitude, bit-serial passes "
+            "(one read per magnitude bit, shift-added) or PWM (pulse width proportional to "
+            "the input magnitude)"},
     {.path = "hardware.crossbar.dac_bits", .kind = FIELD_INT,
      .offset = OFF(hardware.crossbar.dac_bits), .bounds = LO | HI, .min = 0, .max = 16,
      .from_module = true, .unit = "bits", .def = "8",
-     .doc = "DAC resolution including sign; 0 = exact voltages"},
+     .doc = "input resolution including sign (dac levels; bit-serial passes max(bits − 1, 1); PWM "
+            "steps = 2^(bits−1) − 1); 0 = exact voltages (dac only)"},
     {.path = "hardware.crossbar.input_full_scale", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.crossbar.input_full_scale), .bounds = LO | LO_OPEN, .min = 0,
      .from_module = true, .unit = "input units", .def = "1",
-     .doc = "input magnitude mapped to the read voltage in DAC mode"},
+     .doc = "input magnitude mapped to the read voltage (dac, bit-serial, pwm)"},
     {.path = "hardware.crossbar.noise", .kind = FIELD_ENUM, .offset = OFF(hardware.crossbar.noise),
      .choices = noise_modes, .from_module = true, .unit = "-", .def = "output-referred",
      .doc = "read noise summed exactly in distribution per column, or drawn per cell (reference)"},
+    {.path = "hardware.crossbar.mapping", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.mapping), .choices = mapping_kinds, .from_module = true,
+     .unit = "-", .def = "differential",
+     .doc = "weights as differential pairs G+ − G−, one cell about g_mid with a reference "
+            "column per tile (offset), or bit-sliced pairs shift-added after the ADC"},
+    {.path = "hardware.crossbar.slices", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.slices), .bounds = LO | HI, .min = 1, .max = 32,
+     .from_module = true, .unit = "cells", .def = "4",
+     .doc = "bit-sliced: slices (cell pairs) per weight; slices × slice_bits <= 32"},
+    {.path = "hardware.crossbar.slice_bits", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.slice_bits), .bounds = LO | HI, .min = 1, .max = 16,
+     .from_module = true, .unit = "bits", .def = "2", .doc = "bit-sliced: bits per slice"},
+    {.path = "hardware.crossbar.offset_subtract", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.offset_subtract), .choices = offset_subtracts,
+     .from_module = true, .unit = "-", .def = "analog",
+     .doc = "offset: reference current subtracted before the ADC, or digitally after its own "
+            "conversion"},
+    {.path = "hardware.crossbar.half_select", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.half_select), .choices = half_selects, .from_module = true,
+     .unit = "-", .def = "off",
+     .doc = "programming disturb of a passive array: off, or the V/2 scheme's V_w/2 pulses "
+            "through the device's pulse response (binary, linear-ion-drift, vteam)"},
+    {.path = "hardware.crossbar.write_pulses", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.write_pulses), .bounds = LO | HI, .min = 1,
+     .max = 1048576, .from_module = true, .unit = "pulses", .def = "1",
+     .doc = "half-select: nominal-width pulses in one cell write (each half-selects the "
+            "cell's tile row and column)"},
+    {.path = "hardware.crossbar.r_wire_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_wire_ohm), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ohm", .def = "0",
+     .doc = "wire resistance per segment common to rows and columns, added to r_row_ohm and "
+            "r_col_ohm (one knob to sweep)"},
+    {.path = "hardware.crossbar.r_row_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_row_ohm), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ohm", .def = "0",
+     .doc = "row wire resistance per segment between adjacent cells; any resistance > 0 "
+            "makes every tile a circuit solved by irdrop"},
+    {.path = "hardware.crossbar.r_col_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_col_ohm), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ohm", .def = "0", .doc = "column wire resistance per segment"},
+    {.path = "hardware.crossbar.r_src_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_src_ohm), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ohm", .def = "0", .doc = "row driver output resistance"},
+    {.path = "hardware.crossbar.r_sense_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_sense_ohm), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "ohm", .def = "0", .doc = "column sense (virtual ground) input resistance"},
+    {.path = "hardware.crossbar.r_access_ohm", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.r_access_ohm), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "ohm", .def = "0",
+     .doc = "1T1R access transistor resistance in series with every cell (0 = passive)"},
+    {.path = "hardware.crossbar.irdrop", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.irdrop), .choices = irdrop_modes, .from_module = true,
+     .unit = "-", .def = "exact",
+     .doc = "how a tile with resistances becomes effective conductances: exact (CHOLMOD "
+            "nodal solve), first-order, line-sweeps or ideal (access resistor only); "
+            "errors in docs/crossbar.md"},
+    {.path = "hardware.crossbar.irdrop_sweeps", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.irdrop_sweeps), .bounds = LO | HI, .min = 1, .max = 1000,
+     .from_module = true, .unit = "sweeps", .def = "2",
+     .doc = "line-sweeps: alternating row-line / column-line solves"},
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",

@@ -47,7 +47,11 @@ def main(path):
             groups[key][float(row[x_axis]) if x_axis in numeric else text(row[x_axis])].append(
                 100.0 * row["accuracy"])
         fig, ax = plt.subplots(figsize=(7.5, 5))
-        for key, pts in sorted(groups.items()):
+        def numeric_first(key):  # 64 < 128 < 256, not "128" < "256" < "64"
+            return tuple((0, float(k), "") if k.replace(".", "", 1).lstrip("-").isdigit()
+                         else (1, 0.0, k) for k in key)
+
+        for key, pts in sorted(groups.items(), key=lambda kv: numeric_first(kv[0])):
             xs = sorted(pts)
             mean = [np.mean(pts[x]) for x in xs]
             err = [np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
@@ -56,7 +60,10 @@ def main(path):
         digital = 100.0 * float(np.max(s["accuracy_snn_digital"]))
         ax.axhline(digital, color="gray", ls="--", lw=1,
                    label=f"digital SNN, best network ({digital:.2f} %)")
-        ax.set_xlabel(x_axis + (" (relative σ)" if x_axis.endswith("sigma") else ""))
+        unit = (" (relative σ)" if x_axis.endswith("sigma") else
+                " (Ω)" if x_axis.endswith("_ohm") else " (V)" if x_axis.endswith("_v") else
+                " (s)" if x_axis.endswith("_s") else "")
+        ax.set_xlabel(x_axis + unit)
         ax.set_ylabel("test accuracy of the crossbar SNN (%)")
         n_test = int(s["n_test"][0])
         repeats = int(s["repeat"].max()) + 1

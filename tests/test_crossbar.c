@@ -7,7 +7,12 @@
  * variance of output-referred read noise. Also the weight-to-conductance
  * mapping, the ADC error bound and statistics, determinism of programming
  * (seed, layer id, thread count), every documented error, and clean
- * MX_ENOMEM at each allocation of the create paths.
+ * MX_ENOMEM at each allocation of the create paths. The offset and
+ * bit-sliced mappings against the differential one and their closed-form
+ * quantisation bound; bit-serial and PWM inputs against the DAC's levels,
+ * and against a nonlinear cell I–V; the shared reference column's noise
+ * covariance; half-select disturb of binary cells against
+ * 1 − (1 − p)^n, and its absence below VTEAM's threshold.
  *
  * Statistical tests are deterministic by seed and fail beyond 4 standard
  * errors; each says how its standard error is computed.
@@ -15,6 +20,7 @@
 #include "tests/support/mx_test.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +239,12 @@ static void test_crossbar_config_defaults_are_valid(void **state)
     assert_int_equal(c.dac_bits, 8);
     assert_true(c.input_full_scale == 1.0);
     assert_int_equal(c.noise, MX_NOISE_OUTPUT_REFERRED);
+    assert_int_equal(c.mapping, MX_MAPPING_DIFFERENTIAL);
+    assert_int_equal(c.slices, 4);
+    assert_int_equal(c.slice_bits, 2);
+    assert_int_equal(c.offset_subtract, MX_OFFSET_ANALOG);
+    assert_int_equal(c.half_select, MX_HALF_SELECT_OFF);
+    assert_int_equal(c.write_pulses, 1);
     assert_int_equal(mx_crossbar_config_validate(&c), MX_OK);
 }
 
@@ -271,10 +283,40 @@ static void test_crossbar_config_validation_names_each_bad_field(void **state)
     c = d, c.noise = (mx_noise_mode)5;
     expect_config_rejected(c, "hardware.crossbar.noise");
 
+    c = d, c.mapping = (mx_mapping_kind)7;
+    expect_config_rejected(c, "hardware.crossbar.mapping");
+    c = d, c.slices = 0;
+    expect_config_rejected(c, "hardware.crossbar.slices");
+    c = d, c.slices = 33;
+    expect_config_rejected(c, "hardware.crossbar.slices");
+    c = d, c.slice_bits = 0;
+    expect_config_rejected(c, "hardware.crossbar.slice_bits");
+    c = d, c.slice_bits = 17;
+    expect_config_rejected(c, "hardware.crossbar.slice_bits");
+    c = d, c.slices = 8, c.slice_bits = 5; /* 40 weight bits */
+    expect_config_rejected(c, "hardware.crossbar.slices");
+    c = d, c.offset_subtract = (mx_offset_subtract)3;
+    expect_config_rejected(c, "hardware.crossbar.offset_subtract");
+    c = d, c.half_select = (mx_half_select)2;
+    expect_config_rejected(c, "hardware.crossbar.half_select");
+    c = d, c.write_pulses = 0;
+    expect_config_rejected(c, "hardware.crossbar.write_pulses");
+    c = d, c.write_pulses = (1 << 20) + 1;
+    expect_config_rejected(c, "hardware.crossbar.write_pulses");
+    /* Bit-serial passes and PWM steps need a resolution. */
+    c = d, c.input = MX_INPUT_BIT_SERIAL, c.dac_bits = 0;
+    expect_config_rejected(c, "hardware.crossbar.dac_bits");
+    c = d, c.input = MX_INPUT_PWM, c.dac_bits = 0;
+    expect_config_rejected(c, "hardware.crossbar.dac_bits");
+
     /* The edges of each range are accepted. */
     c = d, c.dac_bits = 0;
     assert_int_equal(mx_crossbar_config_validate(&c), MX_OK);
     c = d, c.dac_bits = 16, c.tile_rows = 1, c.tile_cols = 65536;
+    assert_int_equal(mx_crossbar_config_validate(&c), MX_OK);
+    c = d, c.input = MX_INPUT_BIT_SERIAL, c.dac_bits = 1, c.slices = 32, c.slice_bits = 1;
+    assert_int_equal(mx_crossbar_config_validate(&c), MX_OK);
+    c = d, c.input = MX_INPUT_PWM, c.slices = 2, c.slice_bits = 16, c.write_pulses = 1 << 20;
     assert_int_equal(mx_crossbar_config_validate(&c), MX_OK);
 }
 
@@ -1036,18 +1078,17 @@ static void test_adc_range_must_be_positive_and_finite(void **state)
 
 /* ---- allocation failure ------------------------------------------------------------ */
 
-static void test_create_fails_cleanly_at_every_allocation(void **state)
+static void check_create_fails_cleanly(const setup *s, const mx_device_type *type)
 {
-    (void)state;
     const size_t n_out = 19, n_in = 45;
     float *w = random_floats(n_out * n_in, -1.0, 1.0, 130);
-    setup su = noisy_programming();
+    const setup su = *s;
     long n = 1;
     for (;; n++) {
         mx_matmul *mm = (mx_matmul *)(uintptr_t)0x1;
         mx_alloc_fail_after(n);
-        mx_status st = mx_matmul_create(w, n_out, n_in, &su.xbar, &mx_device_reram, &su.dev,
-                                        &su.adc, SEED, 14, &mm);
+        mx_status st = mx_matmul_create(w, n_out, n_in, &su.xbar, type, &su.dev, &su.adc, SEED,
+                                        14, &mm);
         mx_alloc_fail_after(0);
         if (st == MX_OK) {
             assert_non_null(mm);
@@ -1060,6 +1101,22 @@ static void test_create_fails_cleanly_at_every_allocation(void **state)
     }
     assert_true(n > 1); /* at least one allocation was failed */
     free(w);
+}
+
+static void test_create_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    setup su = noisy_programming();
+    check_create_fails_cleanly(&su, &mx_device_reram);
+    su.xbar.mapping = MX_MAPPING_BIT_SLICED;
+    check_create_fails_cleanly(&su, &mx_device_reram);
+    su.xbar.mapping = MX_MAPPING_OFFSET;
+    check_create_fails_cleanly(&su, &mx_device_reram);
+    /* Half-select allocates its write counts. */
+    su = ideal_setup(MX_INPUT_SPIKES, 8, 8);
+    su.xbar.half_select = MX_HALF_SELECT_V_HALF;
+    su.dev.levels = 2;
+    check_create_fails_cleanly(&su, &mx_device_binary);
 }
 
 static void test_work_create_fails_cleanly_at_every_allocation(void **state)
@@ -1273,6 +1330,860 @@ static void test_nonlinear_cell_iv_bends_each_row_by_its_closed_form(void **stat
     check_iv(MX_IV_NEUROSIM);
 }
 
+/* ---- mappings ------------------------------------------------------------------ */
+
+/* The setups a mapping test runs: differential, offset (analog and digital
+ * subtraction) and bit-sliced. */
+typedef struct mapping_case {
+    const char *name;
+    mx_mapping_kind mapping;
+    mx_offset_subtract subtract;
+    int slices, slice_bits;
+} mapping_case;
+
+static const mapping_case mapping_cases[] = {
+    {"differential", MX_MAPPING_DIFFERENTIAL, MX_OFFSET_ANALOG, 4, 2},
+    {"offset/analog", MX_MAPPING_OFFSET, MX_OFFSET_ANALOG, 4, 2},
+    {"offset/digital", MX_MAPPING_OFFSET, MX_OFFSET_DIGITAL, 4, 2},
+    {"bit-sliced 3x2", MX_MAPPING_BIT_SLICED, MX_OFFSET_ANALOG, 3, 2},
+};
+#define N_MAPPING_CASES (sizeof mapping_cases / sizeof mapping_cases[0])
+
+static void apply_mapping(setup *su, const mapping_case *m)
+{
+    su->xbar.mapping = m->mapping;
+    su->xbar.offset_subtract = m->subtract;
+    su->xbar.slices = m->slices;
+    su->xbar.slice_bits = m->slice_bits;
+}
+
+/* W quantised as the bit-sliced mapping documents it: q = nearbyint(|w|/w_max·Q),
+ * Q = 2^(k·b) − 1, w_q = sign(w)·q·w_max/Q. */
+static float *quantise_weights(const float *w, size_t n, int slices, int slice_bits)
+{
+    double w_max = 0.0;
+    for (size_t i = 0; i < n; i++)
+        w_max = fmax(w_max, fabs((double)w[i]));
+    const double q_max = ldexp(1.0, slices * slice_bits) - 1.0;
+    float *wq = malloc(n * sizeof *wq);
+    assert_non_null(wq);
+    for (size_t i = 0; i < n; i++) {
+        const double q = nearbyint(fabs((double)w[i]) / w_max * q_max);
+        wq[i] = (float)((w[i] < 0 ? -q : q) * w_max / q_max);
+    }
+    return wq;
+}
+
+/* Ideal device, exact ADC and DAC: offset computes W·x to rounding, and
+ * bit-sliced computes W_q·x (its quantised weights) to rounding — so it is
+ * within Σ_j |x_j|·w_max/(2Q) of the differential result. Odd shapes,
+ * every tiling, DAC and spike inputs. */
+static void test_ideal_mappings_agree_with_differential_on_odd_shapes(void **state)
+{
+    (void)state;
+    for (size_t s = 0; s < sizeof odd_shapes / sizeof odd_shapes[0]; s++)
+        for (int input = 0; input < 2; input++)
+            for (size_t m = 0; m < N_MAPPING_CASES; m++) {
+                const shape sh = odd_shapes[s];
+                const mx_input_mode mode = input ? MX_INPUT_SPIKES : MX_INPUT_DAC;
+                setup su = ideal_setup(mode, sh.tile_rows, sh.tile_cols);
+                apply_mapping(&su, &mapping_cases[m]);
+                const size_t n = sh.n_out * sh.n_in;
+                float *w = random_floats(n, -1.0, 1.0, 300 + s);
+                float *x = mode == MX_INPUT_SPIKES ? random_spikes(sh.n_in, 0.4, 310 + s)
+                                                   : random_floats(sh.n_in, -1.0, 1.0, 310 + s);
+                const int sliced = su.xbar.mapping == MX_MAPPING_BIT_SLICED;
+                float *wq = sliced ? quantise_weights(w, n, su.xbar.slices, su.xbar.slice_bits)
+                                   : NULL;
+                double *ref = malloc(sh.n_out * sizeof *ref);
+                double *ref_w = malloc(sh.n_out * sizeof *ref_w);
+                float *y = malloc(sh.n_out * sizeof *y);
+                assert_non_null(ref);
+                assert_non_null(ref_w);
+                assert_non_null(y);
+                float_matmul(sliced ? wq : w, x, sh.n_out, sh.n_in, ref);
+                float_matmul(w, x, sh.n_out, sh.n_in, ref_w);
+                mx_matmul *mm = create_ok(w, sh.n_out, sh.n_in, &su, SEED, 1);
+                mx_matmul_work *wk = work_ok(mm);
+                mx_rng r;
+                mx_rng_init_named(&r, SEED, "test.read", 0);
+                mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+                /* The digital offset subtracts two currents with the n·g_mid·V
+                 * common mode, about 1.2·Σ|x| weight units: its float rounding
+                 * is that much larger than the signal's. */
+                const double tol = su.xbar.offset_subtract == MX_OFFSET_DIGITAL &&
+                                           su.xbar.mapping == MX_MAPPING_OFFSET
+                                       ? 4 * IDEAL_REL_TOL
+                                       : IDEAL_REL_TOL;
+                assert_matches(y, ref, sh.n_out, tol, mapping_cases[m].name);
+                mx_matmul_forward_reference(mm, wk, x, y, &r, NULL);
+                assert_matches(y, ref, sh.n_out, tol, mapping_cases[m].name);
+                if (sliced) {
+                    /* Closed-form bound against the unquantised product. */
+                    const mx_mapping map = mx_matmul_mapping(mm);
+                    double sum_x = 0.0;
+                    for (size_t j = 0; j < sh.n_in; j++)
+                        sum_x += fabs((double)x[j]);
+                    const double q_max = ldexp(1.0, su.xbar.slices * su.xbar.slice_bits) - 1.0;
+                    assert_close(map.w_step, map.w_abs_max / q_max, 0.0, 4 * DBL_EPSILON);
+                    const double bound = sum_x * 0.5 * map.w_step;
+                    for (size_t o = 0; o < sh.n_out; o++)
+                        assert_close(y[o], ref_w[o],
+                                     bound + IDEAL_REL_TOL * max_abs(ref_w, sh.n_out), 0.0);
+                } else {
+                    assert_true(mx_matmul_mapping(mm).w_step == 0.0);
+                }
+                mx_matmul_work_destroy(wk);
+                mx_matmul_destroy(mm);
+                free(w);
+                free(wq);
+                free(x);
+                free(ref);
+                free(ref_w);
+                free(y);
+            }
+}
+
+/* The families and targets each mapping documents, on a hand-picked W. */
+static void test_each_mapping_programs_its_documented_targets(void **state)
+{
+    (void)state;
+    /* W (2, 3), largest |w| = 1. */
+    const float w[6] = {0.6f, -1.0f, 0.0f, 1.0f, -0.2f, 0.4f};
+    const size_t n_out = 2, n_in = 3;
+    setup su = ideal_setup(MX_INPUT_DAC, 2, 1); /* 2 row tiles, 2 column tiles */
+    const double g_min = su.dev.g_min_s, g_max = su.dev.g_max_s, window = g_max - g_min;
+    const double g_mid = 0.5 * (g_min + g_max);
+
+    /* Offset: G = g_mid + w·window/2, one reference per column tile at g_mid. */
+    su.xbar.mapping = MX_MAPPING_OFFSET;
+    mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+    assert_int_equal(mx_matmul_n_families(mm), 2);
+    size_t cols;
+    const float *cell = mx_matmul_family(mm, 0, &cols);
+    assert_int_equal(cols, n_out);
+    const float *refc = mx_matmul_family(mm, 1, &cols);
+    assert_int_equal(cols, 2);
+    assert_close(mx_matmul_mapping(mm).siemens_per_unit, window / 2.0, 0.0, 2 * DBL_EPSILON);
+    for (size_t j = 0; j < n_in; j++) {
+        for (size_t o = 0; o < n_out; o++)
+            assert_true(cell[j * n_out + o] ==
+                        (float)(g_mid + (double)w[o * n_in + j] * window / 2.0));
+        for (size_t ct = 0; ct < 2; ct++)
+            assert_true(refc[j * 2 + ct] == (float)g_mid);
+    }
+    const float *gp, *gn;
+    mx_matmul_conductances(mm, &gp, &gn);
+    assert_true(gp == cell && gn == NULL);
+    assert_int_equal(mx_matmul_currents_per_read(mm), n_out);
+    mx_matmul_destroy(mm);
+    su.xbar.offset_subtract = MX_OFFSET_DIGITAL;
+    mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+    assert_int_equal(mx_matmul_currents_per_read(mm), n_out + 2); /* + the references */
+    mx_matmul_destroy(mm);
+
+    /* Bit-sliced, 2 slices of 2 bits, Q = 15: 0.6 → q = 9 = (2, 1) in base 4;
+     * −1 → 15 = (3, 3) on G−; 0.4 → 6 = (1, 2); −0.2 → 3 = (0, 3) on G−. */
+    su = ideal_setup(MX_INPUT_DAC, 2, 1);
+    su.xbar.mapping = MX_MAPPING_BIT_SLICED;
+    su.xbar.slices = 2;
+    su.xbar.slice_bits = 2;
+    mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+    assert_int_equal(mx_matmul_n_families(mm), 4);
+    assert_int_equal(mx_matmul_currents_per_read(mm), 2 * n_out);
+    const int digits[6][2] = {{1, 2}, {-3, -3}, {0, 0}, {3, 3}, {-3, 0}, {2, 1}}; /* (d0, d1) */
+    for (size_t s = 0; s < 2; s++) {
+        const float *pos = mx_matmul_family(mm, 2 * s, NULL);
+        const float *neg = mx_matmul_family(mm, 2 * s + 1, NULL);
+        for (size_t o = 0; o < n_out; o++)
+            for (size_t j = 0; j < n_in; j++) {
+                const int d = digits[o * n_in + j][s];
+                const float want_p = (float)(g_min + (d > 0 ? d : 0) * window / 3.0);
+                const float want_n = (float)(g_min + (d < 0 ? -d : 0) * window / 3.0);
+                assert_true(pos[j * n_out + o] == want_p);
+                assert_true(neg[j * n_out + o] == want_n);
+            }
+    }
+    assert_close(mx_matmul_mapping(mm).w_step, 1.0 / 15.0, 0.0, 2 * DBL_EPSILON);
+    mx_matmul_destroy(mm);
+}
+
+/* On a device with two levels (g_min, g_max) a differential pair can only
+ * hold w ∈ {−w_max, 0, w_max}, while 1-bit slices hold their digits exactly:
+ * bit-slicing gives W_q·x to rounding and a far smaller error than the pair. */
+static void test_one_bit_slices_beat_differential_on_a_two_level_device(void **state)
+{
+    (void)state;
+    const size_t n_out = 40, n_in = 120, n = n_out * n_in;
+    float *w = random_floats(n, -1.0, 1.0, 320);
+    float *x = random_floats(n_in, -1.0, 1.0, 321);
+    float *wq = quantise_weights(w, n, 5, 1);
+    double ref[40], ref_q[40], err[2] = {0, 0};
+    float y[40];
+    float_matmul(w, x, n_out, n_in, ref);
+    float_matmul(wq, x, n_out, n_in, ref_q);
+    for (int sliced = 0; sliced < 2; sliced++) {
+        setup su = ideal_setup(MX_INPUT_DAC, 64, 64);
+        su.dev.levels = 2;
+        if (sliced) {
+            su.xbar.mapping = MX_MAPPING_BIT_SLICED;
+            su.xbar.slices = 5;
+            su.xbar.slice_bits = 1;
+        }
+        mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+        mx_matmul_work *wk = work_ok(mm);
+        mx_rng r;
+        mx_rng_init_named(&r, SEED, "test.read", 0);
+        mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+        for (size_t o = 0; o < n_out; o++)
+            err[sliced] += ((double)y[o] - ref[o]) * ((double)y[o] - ref[o]);
+        err[sliced] = sqrt(err[sliced] / (double)n_out);
+        if (sliced)
+            assert_matches(y, ref_q, n_out, IDEAL_REL_TOL, "1-bit slices on 2 levels");
+        mx_matmul_work_destroy(wk);
+        mx_matmul_destroy(mm);
+    }
+    print_message("2-level device: rms error differential %.4f, 5 x 1-bit slices %.4f\n", err[0],
+                  err[1]);
+    assert_true(err[1] < 0.1 * err[0]);
+    free(w);
+    free(wq);
+    free(x);
+}
+
+/* ---- input modes ------------------------------------------------------------------ */
+
+/* Bit-serial and PWM inputs quantise x exactly as the DAC does (sign + M
+ * magnitude bits), so on an ideal array they compute W·x_q to rounding;
+ * bit-serial reads once per magnitude bit that some row has set. */
+static void test_bit_serial_and_pwm_compute_the_dac_levels_when_ideal(void **state)
+{
+    (void)state;
+    const size_t n_out = 23, n_in = 61;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 330);
+    float *x = random_floats(n_in, -1.6, 1.6, 331); /* some beyond full scale */
+    const int bits[] = {1, 2, 4, 8};
+    for (int mode = 0; mode < 2; mode++)
+        for (size_t b = 0; b < 4; b++) {
+            setup su = ideal_setup(MX_INPUT_DAC, 16, 16);
+            su.xbar.dac_bits = bits[b];
+            su.xbar.input_full_scale = 1.25;
+            double v[61], ref[23];
+            float xq[61], y[23];
+            row_voltages(&su.xbar, x, n_in, v); /* the DAC's levels */
+            for (size_t j = 0; j < n_in; j++)
+                xq[j] = (float)(v[j] / su.xbar.read_voltage_v * su.xbar.input_full_scale);
+            float_matmul(w, xq, n_out, n_in, ref);
+            su.xbar.input = mode ? MX_INPUT_PWM : MX_INPUT_BIT_SERIAL;
+            mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+            mx_matmul_work *wk = work_ok(mm);
+            const size_t m_bits = bits[b] > 1 ? (size_t)bits[b] - 1 : 1;
+            assert_int_equal(mx_matmul_input_passes(mm), mode ? 1 : m_bits);
+            mx_matmul_stats st = {0};
+            mx_rng r;
+            mx_rng_init_named(&r, SEED, "test.read", 0);
+            mx_matmul_forward(mm, wk, x, y, &r, &st, NULL);
+            assert_matches(y, ref, n_out, IDEAL_REL_TOL, mode ? "pwm" : "bit-serial");
+            mx_matmul_forward_reference(mm, wk, x, y, &r, NULL);
+            assert_matches(y, ref, n_out, IDEAL_REL_TOL, mode ? "pwm ref" : "bit-serial ref");
+            /* Reads: one per (pass, row tile with a row whose bit is set). */
+            const double k = ldexp(1.0, (int)m_bits) - 1.0;
+            uint64_t want_reads = 0;
+            for (size_t p = 0; p < (mode ? 1 : m_bits); p++)
+                for (size_t t = 0; t * 16 < n_in; t++) {
+                    int any = 0;
+                    for (size_t j = t * 16; j < n_in && j < (t + 1) * 16; j++) {
+                        const long m = lrint(fabs((double)xq[j]) / 1.25 * k);
+                        any |= mode ? m != 0 : (m >> p) & 1;
+                    }
+                    want_reads += (uint64_t)any;
+                }
+            assert_true(st.reads == want_reads);
+            mx_matmul_work_destroy(wk);
+            mx_matmul_destroy(mm);
+        }
+    free(w);
+    free(x);
+}
+
+/* With an ADC, each bit-serial pass adds at most half a step per active
+ * tile, weighted 2^p/K: |y − W·x_q| ≤ Σ_p (2^p/K)·tiles_p·Δ/2 in current,
+ * times the output scale; every pass converts every column of its tiles. */
+static void test_bit_serial_adc_error_is_within_half_a_step_per_pass(void **state)
+{
+    (void)state;
+    const size_t n_out = 20, n_in = 100;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 340);
+    float *x = random_floats(n_in, -1.0, 1.0, 341);
+    setup su = ideal_setup(MX_INPUT_BIT_SERIAL, 16, 8);
+    su.xbar.dac_bits = 5; /* 4 passes, K = 15 */
+    su.adc.kind = MX_ADC_UNIFORM;
+    su.adc.bits = 6;
+    mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 7);
+    mx_matmul_work *wk = work_ok(mm);
+    /* Largest pass current: record them all under a huge range first. */
+    float rec_values[4 * 7 * 20];
+    mx_current_recorder rec = {.values = rec_values, .capacity = 4 * 7 * 20};
+    float y[20];
+    mx_matmul_stats st = {0};
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.read", 0);
+    assert_int_equal(mx_matmul_set_adc_range(mm, 1.0), MX_OK);
+    mx_matmul_forward(mm, wk, x, y, &r, &st, &rec);
+    assert_true(st.conversions == st.reads * n_out);
+    assert_int_equal(rec.count, st.reads * n_out);
+    double cmax = 0.0;
+    for (size_t i = 0; i < rec.count; i++)
+        cmax = fmax(cmax, fabs((double)rec_values[i]));
+    const double range = 1.01 * cmax, step = range / ldexp(1.0, su.adc.bits - 1);
+    assert_int_equal(mx_matmul_set_adc_range(mm, range), MX_OK);
+    double v[100], ref[20], bound = 0.0;
+    float xq[100];
+    setup dac = su;
+    dac.xbar.input = MX_INPUT_DAC;
+    row_voltages(&dac.xbar, x, n_in, v);
+    for (size_t j = 0; j < n_in; j++)
+        xq[j] = (float)(v[j] / su.xbar.read_voltage_v);
+    float_matmul(w, xq, n_out, n_in, ref);
+    for (size_t p = 0; p < 4; p++)
+        for (size_t t = 0; t * 16 < n_in; t++) {
+            int any = 0;
+            for (size_t j = t * 16; j < n_in && j < (t + 1) * 16; j++)
+                any |= (lrint(fabs((double)xq[j]) * 15.0) >> p) & 1;
+            bound += any ? ldexp(1.0, (int)p) / 15.0 * 0.5 * step : 0.0;
+        }
+    bound *= output_scale(mm);
+    mx_matmul_stats st2 = {0};
+    mx_matmul_forward(mm, wk, x, y, &r, &st2, NULL);
+    assert_true(st2.clipped == 0);
+    assert_true(st2.reads == st.reads);
+    for (size_t o = 0; o < n_out; o++)
+        assert_close(y[o], ref[o], bound + IDEAL_REL_TOL * max_abs(ref, n_out), 0.0);
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(w);
+    free(x);
+}
+
+/* A sinh or NeuroSim cell I–V bends a DAC row's current by φ(V)/V; PWM and
+ * bit-serial rows see only 0 or ±V_read, so they stay linear in x: on the
+ * same array, both compute W·x_q to rounding while the DAC is off by the
+ * I–V's curvature. */
+static void test_pwm_and_bit_serial_escape_the_cell_iv_nonlinearity(void **state)
+{
+    (void)state;
+    const size_t n_out = 23, n_in = 41;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 350);
+    float *x = random_floats(n_in, -1.0, 1.0, 351);
+    const mx_iv_kind kinds[] = {MX_IV_SINH, MX_IV_NEUROSIM};
+    for (size_t k = 0; k < 2; k++) {
+        double rel_err[3];
+        const mx_input_mode modes[] = {MX_INPUT_DAC, MX_INPUT_PWM, MX_INPUT_BIT_SERIAL};
+        for (int m = 0; m < 3; m++) {
+            setup su = ideal_setup(modes[m], 16, 8);
+            su.xbar.dac_bits = 8;
+            su.dev.iv.kind = kinds[k];
+            su.dev.iv.v_read_v = su.xbar.read_voltage_v;
+            setup dac = su;
+            dac.xbar.input = MX_INPUT_DAC;
+            double v[41], ref[23];
+            float xq[41], y[23];
+            row_voltages(&dac.xbar, x, n_in, v);
+            for (size_t j = 0; j < n_in; j++)
+                xq[j] = (float)(v[j] / su.xbar.read_voltage_v);
+            float_matmul(w, xq, n_out, n_in, ref);
+            mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 1);
+            mx_matmul_work *wk = work_ok(mm);
+            mx_rng r;
+            mx_rng_init_named(&r, SEED, "test.read", 0);
+            mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+            double worst = 0.0;
+            for (size_t o = 0; o < n_out; o++)
+                worst = fmax(worst, fabs((double)y[o] - ref[o]));
+            rel_err[m] = worst / max_abs(ref, n_out);
+            if (m > 0)
+                assert_matches(y, ref, n_out, IDEAL_REL_TOL, "pwm/bit-serial, nonlinear I-V");
+            mx_matmul_work_destroy(wk);
+            mx_matmul_destroy(mm);
+        }
+        print_message("I-V %s: worst relative error dac %.3g, pwm %.3g, bit-serial %.3g\n",
+                      k ? "neurosim" : "sinh", rel_err[0], rel_err[1], rel_err[2]);
+        assert_true(rel_err[0] > 1e-2); /* the DAC sees the curvature */
+    }
+    free(w);
+    free(x);
+}
+
+/* ---- fast path vs twin, every mapping and input ------------------------------------ */
+
+static void test_fast_path_equals_reference_for_every_mapping_and_input(void **state)
+{
+    (void)state;
+    const shape shapes[] = {{37, 53, 16, 8}, {5, 129, 7, 3}};
+    const mx_input_mode inputs[] = {MX_INPUT_DAC, MX_INPUT_SPIKES, MX_INPUT_BIT_SERIAL,
+                                    MX_INPUT_PWM};
+    for (size_t s = 0; s < 2; s++)
+        for (size_t i = 0; i < 4; i++)
+            for (size_t m = 0; m < N_MAPPING_CASES; m++) {
+                const shape sh = shapes[s];
+                setup su = ideal_setup(inputs[i], sh.tile_rows, sh.tile_cols);
+                apply_mapping(&su, &mapping_cases[m]);
+                su.xbar.dac_bits = 5;
+                su.adc.kind = MX_ADC_UNIFORM;
+                su.adc.bits = 6;
+                su.dev.d2d_sigma = 0.1;
+                su.dev.stuck_at_gmin_frac = 0.02;
+                float *w = random_floats(sh.n_out * sh.n_in, -1.0, 1.0, 360 + s);
+                float *x = inputs[i] == MX_INPUT_SPIKES
+                               ? random_spikes(sh.n_in, 0.3, 370 + i)
+                               : random_floats(sh.n_in, -1.2, 1.2, 370 + i);
+                for (size_t j = 16; j < 32 && j < sh.n_in; j++)
+                    x[j] = 0.0f; /* silent rows */
+                mx_matmul *mm = create_ok(w, sh.n_out, sh.n_in, &su, SEED, 3);
+                mx_matmul_work *wk = work_ok(mm);
+                const size_t cap = mx_matmul_input_passes(mm) * mx_matmul_n_row_tiles(mm) *
+                                   mx_matmul_currents_per_read(mm);
+                float *cur = malloc(cap * sizeof *cur);
+                float *y1 = malloc(sh.n_out * sizeof *y1), *y2 = malloc(sh.n_out * sizeof *y2);
+                assert_non_null(cur);
+                assert_non_null(y1);
+                assert_non_null(y2);
+                /* A range at 60 % of the largest current offered: some clip. */
+                mx_current_recorder rec = {.values = cur, .capacity = cap};
+                mx_rng r1, r2;
+                mx_rng_init_named(&r1, SEED, "test.read", 0);
+                assert_int_equal(mx_matmul_set_adc_range(mm, 1.0), MX_OK);
+                mx_matmul_forward(mm, wk, x, y1, &r1, NULL, &rec);
+                assert_true(rec.count > 0 && rec.count <= cap);
+                double cmax = 0.0;
+                for (size_t k = 0; k < rec.count; k++)
+                    cmax = fmax(cmax, fabs((double)cur[k]));
+                assert_int_equal(mx_matmul_set_adc_range(mm, 0.6 * cmax), MX_OK);
+                mx_matmul_stats st1 = {0}, st2 = {0};
+                mx_rng_init_named(&r1, SEED, "test.read", 1);
+                mx_rng_init_named(&r2, SEED, "test.read", 1);
+                mx_matmul_forward(mm, wk, x, y1, &r1, &st1, NULL);
+                mx_matmul_forward_reference(mm, wk, x, y2, &r2, &st2);
+                if (memcmp(y1, y2, sh.n_out * sizeof *y1) != 0)
+                    print_error("shape %zu, input %zu, mapping %s\n", s, i, mapping_cases[m].name);
+                assert_memory_equal(y1, y2, sh.n_out * sizeof *y1);
+                assert_true(st1.conversions == st2.conversions);
+                assert_true(st1.clipped == st2.clipped);
+                assert_true(st1.reads == st2.reads);
+                assert_true(st1.clipped > 0);
+                /* Conversions: every current of every read. */
+                assert_true(st1.conversions == st1.reads * mx_matmul_currents_per_read(mm));
+                mx_matmul_work_destroy(wk);
+                mx_matmul_destroy(mm);
+                free(cur);
+                free(w);
+                free(x);
+                free(y1);
+                free(y2);
+            }
+}
+
+/* Offset mapping, analog subtraction: the reference column's read noise is
+ * common to every column of its tile. Closed form, s the output scale:
+ * var(y_o) = s²σ²·Σ_j V_j²(G_jo² + R_j,t(o)²), cov(y_o, y_p) = s²σ²·Σ_j V_j²·R_j,t²
+ * for o, p in column tile t, and 0 across tiles. SE of a sample covariance
+ * of Gaussians: sqrt((var_o·var_p + cov²)/N). Fast path, per-cell mode and
+ * the reference twin. */
+static void test_offset_reference_noise_is_shared_by_the_columns_of_a_tile(void **state)
+{
+    (void)state;
+    const size_t n_out = 6, n_in = 40, reads = 4000;
+    setup su = ideal_setup(MX_INPUT_DAC, 16, 4); /* column tiles {0..3}, {4, 5} */
+    su.xbar.mapping = MX_MAPPING_OFFSET;
+    const double sigma = 0.05;
+    su.dev.read_noise_sigma = sigma;
+    su.dev.d2d_sigma = 0.1; /* references that differ from g_mid */
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 380);
+    float *x = random_floats(n_in, -1.0, 1.0, 381);
+    mx_matmul *fast = create_ok(w, n_out, n_in, &su, SEED, 4);
+    su.xbar.noise = MX_NOISE_PER_CELL;
+    mx_matmul *cell = create_ok(w, n_out, n_in, &su, SEED, 4);
+    const float *g = mx_matmul_family(fast, 0, NULL), *gr = mx_matmul_family(fast, 1, NULL);
+    double v[40], var_th[6], cov_ref[2] = {0, 0};
+    row_voltages(&su.xbar, x, n_in, v);
+    const double s2 = output_scale(fast) * output_scale(fast) * sigma * sigma;
+    for (size_t o = 0; o < n_out; o++) {
+        double a = 0.0;
+        for (size_t j = 0; j < n_in; j++) {
+            const double gc = g[j * n_out + o], r = gr[j * 2 + o / 4];
+            a += v[j] * v[j] * (gc * gc + r * r);
+        }
+        var_th[o] = s2 * a;
+    }
+    for (size_t ct = 0; ct < 2; ct++) {
+        for (size_t j = 0; j < n_in; j++)
+            cov_ref[ct] += v[j] * v[j] * (double)gr[j * 2 + ct] * (double)gr[j * 2 + ct];
+        cov_ref[ct] *= s2;
+    }
+    const size_t pairs[][2] = {{0, 1}, {2, 3}, {4, 5}, {1, 4}};
+    for (int path = 0; path < 3; path++) {
+        float *ys = sample_reads(path == 1 ? cell : fast,
+                                 path == 2 ? PATH_REFERENCE : PATH_FAST, x,
+                                 path == 0 ? "test.read.fast" : "test.read.other");
+        double mean[6] = {0};
+        for (size_t k = 0; k < reads; k++)
+            for (size_t o = 0; o < n_out; o++)
+                mean[o] += (double)ys[k * n_out + o] / (double)reads;
+        for (size_t o = 0; o < n_out; o++) {
+            double ss = 0.0;
+            for (size_t k = 0; k < reads; k++)
+                ss += ((double)ys[k * n_out + o] - mean[o]) * ((double)ys[k * n_out + o] - mean[o]);
+            const double var = ss / (double)(reads - 1);
+            assert_within_sigma(var, var_th[o], var_th[o] * sqrt(2.0 / (double)(reads - 1)), 4.0);
+        }
+        for (size_t q = 0; q < 4; q++) {
+            const size_t o = pairs[q][0], p = pairs[q][1];
+            double c = 0.0;
+            for (size_t k = 0; k < reads; k++)
+                c += ((double)ys[k * n_out + o] - mean[o]) * ((double)ys[k * n_out + p] - mean[p]);
+            c /= (double)(reads - 1);
+            const double want = o / 4 == p / 4 ? cov_ref[o / 4] : 0.0;
+            const double se = sqrt((var_th[o] * var_th[p] + want * want) / (double)reads);
+            assert_within_sigma(c, want, se, 4.0);
+            if (want > 0.0)
+                assert_true(want > 8.0 * se); /* the test can see the correlation */
+        }
+        free(ys);
+    }
+    mx_matmul_destroy(fast);
+    mx_matmul_destroy(cell);
+    free(w);
+    free(x);
+}
+
+/* ---- half-select disturb ------------------------------------------------------------ */
+
+/* W with a (o + j) mod 3 pattern: +1, −1, 0. With 48 × 48 tiles every tile
+ * row holds 16 G+ and 16 G− writes and every tile column 16 writes, so every
+ * unwritten cell is half-selected n = 32 + 16 = 48 times. */
+static float *pattern_weights(size_t n_out, size_t n_in)
+{
+    float *w = malloc(n_out * n_in * sizeof *w);
+    assert_non_null(w);
+    for (size_t o = 0; o < n_out; o++)
+        for (size_t j = 0; j < n_in; j++) {
+            const size_t r = (o + j) % 3;
+            w[o * n_in + j] = r == 0 ? 1.0f : (r == 1 ? -1.0f : 0.0f);
+        }
+    return w;
+}
+
+/* Binary (Gaba) cells, V/2 scheme: an unwritten (OFF) cell switches ON with
+ * the closed-form probability 1 − (1 − p)^n, p = 1 − exp(−t_w/τ(V_w/2)),
+ * τ(V) = τ0·exp(−V/V0), n = 48 half-select trains (×2 pulses each with
+ * write_pulses = 2). Binomial SE sqrt(P(1 − P)/N) over the N unwritten cells. */
+static void test_half_select_disturbs_binary_cells_with_the_closed_form_probability(void **state)
+{
+    (void)state;
+    const size_t n_out = 96, n_in = 96;
+    float *w = pattern_weights(n_out, n_in);
+    setup su = ideal_setup(MX_INPUT_SPIKES, 48, 48);
+    su.dev.levels = 2;
+    su.dev.pulse.v_ltp_v = 3.0;     /* τ(3 V) ≈ 1.1 ms: one 0.1 s pulse writes */
+    su.dev.pulse.width_ltp_s = 0.1; /* τ(1.5 V) ≈ 18 s: p ≈ 0.0056 per half-select */
+    su.xbar.half_select = MX_HALF_SELECT_V_HALF;
+    const mx_binary_params *b = &su.dev.binary;
+    const double tau_half = b->tau0_s * exp(-0.5 * su.dev.pulse.v_ltp_v / b->v0_v);
+    const double p = -expm1(-su.dev.pulse.width_ltp_s / tau_half);
+    for (int pulses = 1; pulses <= 2; pulses++) {
+        su.xbar.write_pulses = pulses;
+        mx_matmul *mm = create_with(&mx_device_binary, w, n_out, n_in, &su);
+        const float *gp = mx_matmul_family(mm, 0, NULL), *gn = mx_matmul_family(mm, 1, NULL);
+        size_t unwritten = 0, disturbed = 0, written = 0, written_on = 0;
+        for (size_t j = 0; j < n_in; j++)
+            for (size_t o = 0; o < n_out; o++) {
+                const size_t r = (o + j) % 3;
+                for (int f = 0; f < 2; f++) {
+                    const float g = (f ? gn : gp)[j * n_out + o];
+                    assert_true(g == (float)su.dev.g_min_s || g == (float)su.dev.g_max_s);
+                    if (r == (size_t)f) { /* this cell was written */
+                        written++;
+                        written_on += g == (float)su.dev.g_max_s;
+                    } else {
+                        unwritten++;
+                        disturbed += g == (float)su.dev.g_max_s;
+                    }
+                }
+            }
+        const double want = 1.0 - pow(1.0 - p, 48.0 * pulses);
+        const double frac = (double)disturbed / (double)unwritten;
+        const double se = sqrt(want * (1.0 - want) / (double)unwritten);
+        print_message("half-select, %d pulse(s) per write: %.4f of %zu unwritten cells disturbed "
+                      "(closed form %.4f, SE %.4f)\n",
+                      pulses, frac, unwritten, want, se);
+        assert_within_sigma(frac, want, se, 4.0);
+        assert_true(written_on >= written * 98 / 100); /* writes succeed (P ≥ 0.99) */
+        mx_matmul_destroy(mm);
+    }
+    /* Off: nothing but the writes. */
+    su.xbar.half_select = MX_HALF_SELECT_OFF;
+    mx_matmul *mm = create_with(&mx_device_binary, w, n_out, n_in, &su);
+    const float *gp = mx_matmul_family(mm, 0, NULL);
+    for (size_t j = 0; j < n_in; j++)
+        for (size_t o = 0; o < n_out; o++)
+            if ((o + j) % 3 != 0)
+                assert_true(gp[j * n_out + o] == (float)su.dev.g_min_s);
+    mx_matmul_destroy(mm);
+    free(w);
+}
+
+/* VTEAM with its ON threshold beyond V_w/2 does not move under a half-select
+ * pulse: the array is bit-identical to one programmed without disturb. With
+ * the default threshold (0.2 V < 0.5 V) disturbed cells only rise. */
+static void test_half_select_leaves_vteam_alone_below_its_threshold(void **state)
+{
+    (void)state;
+    const size_t n_out = 24, n_in = 24, n = n_out * n_in;
+    float *w = pattern_weights(n_out, n_in);
+    setup su = ideal_setup(MX_INPUT_SPIKES, 12, 12);
+    su.dev.g_min_s = 1.2e-3; /* inside [1/R_OFF, 1/R_ON] = [1e-3, 2e-2] S */
+    su.dev.g_max_s = 1.8e-2;
+    const double thresholds[] = {-0.6, -0.2};
+    for (int k = 0; k < 2; k++) {
+        su.dev.dynamic.v_on_v = thresholds[k];
+        su.xbar.half_select = MX_HALF_SELECT_OFF;
+        mx_matmul *off = create_with(&mx_device_vteam, w, n_out, n_in, &su);
+        su.xbar.half_select = MX_HALF_SELECT_V_HALF;
+        mx_matmul *on = create_with(&mx_device_vteam, w, n_out, n_in, &su);
+        size_t changed = 0, fell = 0;
+        for (size_t f = 0; f < 2; f++) {
+            const float *a = mx_matmul_family(off, f, NULL), *b = mx_matmul_family(on, f, NULL);
+            for (size_t i = 0; i < n; i++) {
+                changed += a[i] != b[i];
+                fell += b[i] < a[i];
+            }
+        }
+        print_message("vteam v_on = %g V, V_w/2 = 0.5 V: %zu of %zu cells disturbed\n",
+                      thresholds[k], changed, 2 * n);
+        if (k == 0)
+            assert_int_equal(changed, 0);
+        else
+            assert_true(changed > n / 2 && fell == 0);
+        mx_matmul_destroy(off);
+        mx_matmul_destroy(on);
+    }
+    free(w);
+}
+
+/* Half-select counts are made before the parallel programming loop and
+ * each row's disturb draws from its own stream item: any thread count gives
+ * the same array. */
+static void test_disturbed_and_sliced_programming_is_independent_of_thread_count(void **state)
+{
+    (void)state;
+    const size_t n_out = 48, n_in = 96, n = n_out * n_in;
+    float *w = pattern_weights(n_out, n_in);
+    for (int k = 0; k < 2; k++) {
+        setup su = ideal_setup(MX_INPUT_SPIKES, 48, 24);
+        su.dev.levels = 2;
+        su.dev.pulse.v_ltp_v = 3.0;
+        su.dev.pulse.width_ltp_s = 0.1;
+        su.xbar.half_select = MX_HALF_SELECT_V_HALF;
+        if (k) {
+            su.xbar.mapping = MX_MAPPING_BIT_SLICED;
+            su.xbar.slices = 3;
+            su.xbar.slice_bits = 1;
+        }
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        mx_matmul *a = create_with(&mx_device_binary, w, n_out, n_in, &su);
+        omp_set_num_threads(3);
+        mx_matmul *b = create_with(&mx_device_binary, w, n_out, n_in, &su);
+        omp_set_num_threads(saved);
+        assert_int_equal(mx_matmul_n_families(a), k ? 6 : 2);
+        for (size_t f = 0; f < mx_matmul_n_families(a); f++)
+            assert_memory_equal(mx_matmul_family(a, f, NULL), mx_matmul_family(b, f, NULL),
+                                n * sizeof(float));
+        mx_matmul_destroy(a);
+        mx_matmul_destroy(b);
+    }
+    free(w);
+}
+
+static void test_half_select_needs_an_amplitude_aware_device(void **state)
+{
+    (void)state;
+    float w[6] = {1, -2, 3, 0, 0.5f, -0.25f};
+    setup su = ideal_setup(MX_INPUT_DAC, 128, 128);
+    su.xbar.half_select = MX_HALF_SELECT_V_HALF;
+    mx_matmul *mm;
+    assert_int_equal(try_create(w, 2, 3, &su, &mm), MX_EINVAL);
+    assert_null(mm);
+    assert_error_mentions("hardware.crossbar.half_select: device 'reram' has no "
+                          "amplitude-dependent pulse response");
+    assert_error_mentions("use binary, linear-ion-drift or vteam");
+    const mx_device_type *unaware[] = {&mx_device_pcm, &mx_device_nonlinear, &mx_device_step};
+    for (size_t i = 0; i < 3; i++) {
+        mx_device_params dp;
+        mx_device_params_default(&dp);
+        mm = (mx_matmul *)(uintptr_t)0x1;
+        mx_clear_error();
+        assert_int_equal(mx_matmul_create(w, 2, 3, &su.xbar, unaware[i], &dp, &su.adc, SEED, 1,
+                                          &mm),
+                         MX_EINVAL);
+        assert_null(mm);
+        assert_error_mentions(unaware[i]->name);
+    }
+    assert_true(mx_device_binary.amplitude_aware && mx_device_vteam.amplitude_aware &&
+                mx_device_linear_ion_drift.amplitude_aware);
+}
+
+/* ---- wires ------------------------------------------------------------------ */
+
+/* With wire, terminal and access resistances, mx_matmul_forward equals the
+ * exact circuit solve of every tile (crossbar/circuit.h, independently:
+ * each tile's G+ and G− columns interleaved, driven at x·V_read, column
+ * currents in double), pair difference summed over row tiles and scaled to
+ * weight units. Partial tiles on both axes. Tolerance: the effective
+ * conductances are stored as float (ε ≈ 6e-8), summed over ≤ 40 rows. */
+static void test_wires_match_the_exact_circuit_solve_of_every_tile(void **state)
+{
+    (void)state;
+    const size_t n_in = 40, n_out = 12, tr = 16, tc = 5;
+    setup s = ideal_setup(MX_INPUT_DAC, tr, tc);
+    s.dev.g_min_s = 1e-6;
+    s.dev.g_max_s = 1e-4; /* 10 kΩ cells: the wires matter */
+    s.xbar.r_row_ohm = 2.0;
+    s.xbar.r_col_ohm = 3.0;
+    s.xbar.r_src_ohm = 10.0;
+    s.xbar.r_sense_ohm = 5.0;
+    s.xbar.r_access_ohm = 100.0;
+    float *w = random_floats(n_out * n_in, -1, 1, 71);
+    float *x = random_floats(n_in, -1, 1, 72);
+    mx_matmul *mm = create_ok(w, n_out, n_in, &s, SEED, 0);
+    mx_matmul_work *wk = work_ok(mm);
+    float y[12];
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.read", 0);
+    mx_matmul_forward(mm, wk, x, y, &r, NULL, NULL);
+
+    size_t cols_pos, cols_neg;
+    const float *gp = mx_matmul_family(mm, 0, &cols_pos), *gn = mx_matmul_family(mm, 1, &cols_neg);
+    assert_int_equal(cols_pos, n_out);
+    assert_int_equal(cols_neg, n_out);
+    double expect[12] = {0}, ideal[12] = {0};
+    const double v_read = s.xbar.read_voltage_v;
+    for (size_t r0 = 0; r0 < n_in; r0 += tr)
+        for (size_t o0 = 0; o0 < n_out; o0 += tc) {
+            const size_t rows = r0 + tr <= n_in ? tr : n_in - r0;
+            const size_t outs = o0 + tc <= n_out ? tc : n_out - o0;
+            mx_circuit_params cp;
+            mx_circuit_params_default(&cp);
+            cp.rows = rows;
+            cp.cols = 2 * outs;
+            cp.r_row_ohm = 2.0;
+            cp.r_col_ohm = 3.0;
+            cp.r_src_ohm = 10.0;
+            cp.r_sense_ohm = 5.0;
+            cp.r_access_ohm = 100.0;
+            double g[16 * 10], v[16], cur[10];
+            for (size_t i = 0; i < rows; i++) {
+                v[i] = (double)x[r0 + i] * v_read;
+                for (size_t o = 0; o < outs; o++) {
+                    g[i * cp.cols + 2 * o] = (double)gp[(r0 + i) * n_out + o0 + o];
+                    g[i * cp.cols + 2 * o + 1] = (double)gn[(r0 + i) * n_out + o0 + o];
+                    ideal[o0 + o] += v[i] * ((double)gp[(r0 + i) * n_out + o0 + o] -
+                                             (double)gn[(r0 + i) * n_out + o0 + o]);
+                }
+            }
+            mx_circuit *c = NULL;
+            assert_int_equal(mx_circuit_create(&cp, g, &c), MX_OK);
+            assert_int_equal(mx_circuit_solve(c, v, 1, cur), MX_OK);
+            mx_circuit_destroy(c);
+            for (size_t o = 0; o < outs; o++)
+                expect[o0 + o] += cur[2 * o] - cur[2 * o + 1];
+        }
+    const double scale = v_read * mx_matmul_mapping(mm).siemens_per_unit;
+    double y_max = 0.0, drop = 0.0, ideal_sum = 0.0;
+    for (size_t o = 0; o < n_out; o++) {
+        expect[o] /= scale;
+        ideal[o] /= scale;
+        y_max = fmax(y_max, fabs(expect[o]));
+        drop += fabs(ideal[o] - expect[o]);
+        ideal_sum += fabs(ideal[o]);
+    }
+    for (size_t o = 0; o < n_out; o++)
+        assert_close(y[o], expect[o], 1e-5 * y_max, 0.0);
+    /* The test exercises the wires: they move y by more than 1 % of |y|. */
+    assert_true(drop > 0.01 * ideal_sum);
+    /* Tiles solved in parallel: the same bits on one thread. */
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    mx_matmul *mm1 = create_ok(w, n_out, n_in, &s, SEED, 0);
+    omp_set_num_threads(threads);
+    float y1[12];
+    mx_rng_init_named(&r, SEED, "test.read", 0);
+    mx_matmul_forward(mm1, wk, x, y1, &r, NULL, NULL);
+    assert_memory_equal(y, y1, sizeof y);
+    mx_matmul_destroy(mm1);
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(w);
+    free(x);
+}
+
+/* Every irdrop mode and mapping runs through the wires; with vanishing
+ * wires (1e-9 Ω) every one equals the wireless crossbar; a nonlinear cell
+ * I–V with wires is refused, naming the fields. */
+static void test_wires_vanish_to_the_ideal_crossbar_in_every_mode_and_mapping(void **state)
+{
+    (void)state;
+    const size_t n_in = 37, n_out = 11;
+    float *w = random_floats(n_out * n_in, -1, 1, 73);
+    float *x = random_floats(n_in, -1, 1, 74);
+    const mx_mapping_kind maps[3] = {MX_MAPPING_DIFFERENTIAL, MX_MAPPING_OFFSET,
+                                     MX_MAPPING_BIT_SLICED};
+    const mx_circuit_mode modes[4] = {MX_CIRCUIT_EXACT, MX_CIRCUIT_IDEAL, MX_CIRCUIT_FIRST_ORDER,
+                                      MX_CIRCUIT_LINE_SWEEPS};
+    for (int mi = 0; mi < 3; mi++)
+        for (int k = 0; k < 4; k++) {
+            setup s = ideal_setup(MX_INPUT_DAC, 16, 4);
+            s.dev.levels = 0;
+            s.xbar.mapping = maps[mi];
+            float y0[11], y1[11];
+            mx_rng r;
+            mx_matmul *mm = create_ok(w, n_out, n_in, &s, SEED, 0);
+            mx_matmul_work *wk = work_ok(mm);
+            mx_rng_init_named(&r, SEED, "test.read", 0);
+            mx_matmul_forward(mm, wk, x, y0, &r, NULL, NULL);
+            mx_matmul_work_destroy(wk);
+            mx_matmul_destroy(mm);
+            s.xbar.r_row_ohm = s.xbar.r_col_ohm = 1e-9;
+            s.xbar.irdrop = modes[k];
+            mm = create_ok(w, n_out, n_in, &s, SEED, 0);
+            wk = work_ok(mm);
+            mx_rng_init_named(&r, SEED, "test.read", 0);
+            mx_matmul_forward(mm, wk, x, y1, &r, NULL, NULL);
+            double y_max = 0.0;
+            for (size_t o = 0; o < n_out; o++)
+                y_max = fmax(y_max, fabs((double)y0[o]));
+            for (size_t o = 0; o < n_out; o++)
+                assert_close(y1[o], y0[o], IDEAL_REL_TOL * y_max, 0.0);
+            mx_matmul_work_destroy(wk);
+            mx_matmul_destroy(mm);
+        }
+    setup s = ideal_setup(MX_INPUT_DAC, 16, 4);
+    s.xbar.r_row_ohm = 1.0;
+    s.dev.iv.kind = MX_IV_SINH;
+    mx_matmul *mm = NULL;
+    assert_int_equal(mx_matmul_create(w, n_out, n_in, &s.xbar, &mx_device_reram, &s.dev, &s.adc,
+                                      SEED, 0, &mm),
+                     MX_EINVAL);
+    assert_null(mm);
+    assert_error_mentions("hardware.device.iv.kind");
+    mx_crossbar_config_default(&s.xbar);
+    s.xbar.r_col_ohm = -1.0;
+    assert_int_equal(mx_crossbar_config_validate(&s.xbar), MX_EINVAL);
+    assert_error_mentions("hardware.crossbar.r_col_ohm");
+    free(w);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1301,6 +2212,20 @@ int main(void)
         cmocka_unit_test(test_adc_range_must_be_positive_and_finite),
         cmocka_unit_test(test_create_fails_cleanly_at_every_allocation),
         cmocka_unit_test(test_work_create_fails_cleanly_at_every_allocation),
+        cmocka_unit_test(test_ideal_mappings_agree_with_differential_on_odd_shapes),
+        cmocka_unit_test(test_each_mapping_programs_its_documented_targets),
+        cmocka_unit_test(test_one_bit_slices_beat_differential_on_a_two_level_device),
+        cmocka_unit_test(test_bit_serial_and_pwm_compute_the_dac_levels_when_ideal),
+        cmocka_unit_test(test_bit_serial_adc_error_is_within_half_a_step_per_pass),
+        cmocka_unit_test(test_pwm_and_bit_serial_escape_the_cell_iv_nonlinearity),
+        cmocka_unit_test(test_fast_path_equals_reference_for_every_mapping_and_input),
+        cmocka_unit_test(test_offset_reference_noise_is_shared_by_the_columns_of_a_tile),
+        cmocka_unit_test(test_half_select_disturbs_binary_cells_with_the_closed_form_probability),
+        cmocka_unit_test(test_half_select_leaves_vteam_alone_below_its_threshold),
+        cmocka_unit_test(test_disturbed_and_sliced_programming_is_independent_of_thread_count),
+        cmocka_unit_test(test_half_select_needs_an_amplitude_aware_device),
+        cmocka_unit_test(test_wires_match_the_exact_circuit_solve_of_every_tile),
+        cmocka_unit_test(test_wires_vanish_to_the_ideal_crossbar_in_every_mode_and_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
