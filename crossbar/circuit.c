@@ -926,6 +926,18 @@ static mx_status ensure_rhs(mx_circuit *c, size_t nb)
     return MX_OK;
 }
 
+/* The right-hand sides B·V of nb inputs v (nb × R) into c->rhs. */
+static void load_rhs(mx_circuit *c, const double *v, size_t nb)
+{
+    const size_t n = c->n, R = c->R;
+    memset(c->rhs, 0, n * nb * sizeof *c->rhs);
+    for (size_t k = 0; k < nb; k++) {
+        double *r = c->rhs + k * n;
+        for (size_t t = 0; t < c->n_bt; t++)
+            r[c->bt_node[t]] += c->bt_g[t] * v[k * R + c->bt_row[t]];
+    }
+}
+
 /* Solve L·X = c->rhs (n, nb); OUT *x points at the solution, leading
  * dimension *ld (owned by the circuit, valid until the next solve). */
 static mx_status solve_block(mx_circuit *c, cholmod_factor *L, size_t nb, const double **x,
@@ -979,13 +991,7 @@ static mx_status solve_linear(mx_circuit *c, const double *v_in, size_t batch, d
         return st;
     for (size_t b0 = 0; b0 < batch; b0 += nbmax) {
         size_t nb = batch - b0 < nbmax ? batch - b0 : nbmax;
-        memset(c->rhs, 0, n * nb * sizeof *c->rhs);
-        for (size_t k = 0; k < nb; k++) {
-            const double *v = v_in + (b0 + k) * R;
-            double *r = c->rhs + k * n;
-            for (size_t t = 0; t < c->n_bt; t++)
-                r[c->bt_node[t]] += c->bt_g[t] * v[c->bt_row[t]];
-        }
+        load_rhs(c, v_in + b0 * R, nb);
         const double *x;
         size_t ld;
         if ((st = solve_block(c, c->L0, nb, &x, &ld)))
@@ -1186,13 +1192,7 @@ static mx_status solve_sinh(mx_circuit *c, const double *v_in, size_t batch, dou
     for (size_t b0 = 0; b0 < batch && !st; b0 += nbmax) {
         size_t nb = batch - b0 < nbmax ? batch - b0 : nbmax;
         /* the small-signal linear solution as the start */
-        memset(c->rhs, 0, n * nb * sizeof *c->rhs);
-        for (size_t k = 0; k < nb; k++) {
-            const double *v = v_in + (b0 + k) * R;
-            double *r = c->rhs + k * n;
-            for (size_t t = 0; t < c->n_bt; t++)
-                r[c->bt_node[t]] += c->bt_g[t] * v[c->bt_row[t]];
-        }
+        load_rhs(c, v_in + b0 * R, nb);
         const double *xs;
         size_t ld;
         if ((st = solve_block(c, c->L0, nb, &xs, &ld)))

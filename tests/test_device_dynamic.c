@@ -302,6 +302,31 @@ static void test_a_pulse_train_is_one_solve_over_its_total_time(void **state)
 
 /* ---- hysteresis ------------------------------------------------------------ */
 
+/* A sine sweep of `cycles` periods, spc samples each: the loop is pinched
+ * (i within i_tol of 0 wherever v = 0) and not a line (at v = A/2 the
+ * falling branch, after the positive half moved the state toward ON,
+ * carries more current than the rising one). Returns the lobe area of
+ * cycle `cycle` (> 0, checked). */
+static double pinched_loop_area(const mx_device_type *type, const mx_device_params *p,
+                                double amplitude, double freq, int spc, int cycles, double i_tol,
+                                int cycle, double *t, double *v, double *i, double *x)
+{
+    const int n = spc * cycles + 1;
+    assert_int_equal(mx_dynamic_sweep(type, p, amplitude, freq, (size_t)cycles, (size_t)spc, t, v,
+                                      i, x),
+                     MX_OK);
+    for (int k = 0; k < n; k += spc / 2) {
+        assert_close(v[k], 0.0, 1e-12, 0.0);
+        assert_close(i[k], 0.0, i_tol, 0.0);
+    }
+    assert_close(v[spc / 12], 0.5 * amplitude, 1e-12, 0.0);
+    assert_close(v[5 * spc / 12], 0.5 * amplitude, 1e-12, 0.0);
+    assert_true(i[5 * spc / 12] > 1.01 * i[spc / 12]);
+    const double area = mx_dynamic_lobe_area(v + cycle * spc, i + cycle * spc, (size_t)spc + 1);
+    assert_true(area > 0.0);
+    return area;
+}
+
 static void test_sinusoidal_drive_gives_a_pinched_loop_shrinking_with_frequency(void **state)
 {
     (void)state;
@@ -317,26 +342,14 @@ static void test_sinusoidal_drive_gives_a_pinched_loop_shrinking_with_frequency(
     assert_non_null(x);
     double prev_area = INFINITY;
     for (size_t f = 0; f < 3; f++) {
-        assert_int_equal(mx_dynamic_sweep(lid(), &p, amplitude, freqs[f], CYCLES, SPC, t, v, i, x),
-                         MX_OK);
-        /* Pinched: at every zero crossing of v, i = 0 (to the rounding of
-         * sin(kπ), ~1e-16 V, over R ≥ 100 Ω). */
-        for (int k = 0; k < N; k += SPC / 2) {
-            assert_close(v[k], 0.0, 1e-12, 0.0);
-            assert_close(i[k], 0.0, 1e-14, 0.0);
-        }
-        /* Not a line: at v = A/2 the falling branch (after the positive
-         * half raised x) carries more current than the rising one. */
-        assert_close(v[SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
-        assert_close(v[5 * SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
-        assert_true(i[5 * SPC / 12] > 1.01 * i[SPC / 12]);
+        /* i = 0 at v = 0 to the rounding of sin(kπ), ~1e-16 V, over R ≥ 100 Ω. */
+        const double area = pinched_loop_area(lid(), &p, amplitude, freqs[f], SPC, CYCLES, 1e-14,
+                                              0, t, v, i, x);
+        assert_true(area < prev_area);
+        prev_area = area;
         /* x is a function of the charge, which returns to 0 each period. */
         assert_close(x[SPC], p.dynamic.x0, 1e-5, 0.0);
         assert_close(x[2 * SPC], p.dynamic.x0, 1e-5, 0.0);
-        double area = mx_dynamic_lobe_area(v, i, SPC + 1);
-        assert_true(area > 0.0);
-        assert_true(area < prev_area);
-        prev_area = area;
     }
     /* A cell that does not move (VTEAM below both thresholds) is a resistor:
      * no lobe at all. */
@@ -1016,22 +1029,12 @@ static void test_pku_sine_drive_gives_a_pinched_loop_shrinking_with_frequency(vo
     assert_non_null(x);
     double prev_area = INFINITY;
     for (size_t f = 0; f < 3; f++) {
-        assert_int_equal(mx_dynamic_sweep(pku(), &p, amplitude, freqs[f], CYCLES, SPC, t, v, i, x),
-                         MX_OK);
-        /* Pinched: i = 0 wherever v = 0 (sinh(v/V0) of ~1e-16 V). */
-        for (int k = 0; k < N; k += SPC / 2) {
-            assert_close(v[k], 0.0, 1e-12, 0.0);
-            assert_close(i[k], 0.0, 1e-15, 0.0);
-        }
-        /* Not a line: at v = A/2, after the positive half SET the gap, the
-         * falling branch carries more current than the rising one. */
-        assert_close(v[SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
-        assert_close(v[5 * SPC / 12], 0.5 * amplitude, 1e-12, 0.0);
-        assert_true(i[5 * SPC / 12] > 1.01 * i[SPC / 12]);
+        /* i = 0 at v = 0: sinh(v/V0) of ~1e-16 V; the area of the second
+         * cycle (the first starts from x0). */
+        const double area = pinched_loop_area(pku(), &p, amplitude, freqs[f], SPC, CYCLES, 1e-15,
+                                              1, t, v, i, x);
         for (int k = 0; k < N; k++)
             assert_true(x[k] > 0.0 && x[k] < 1.0);
-        const double area = mx_dynamic_lobe_area(v + SPC, i + SPC, SPC + 1);
-        assert_true(area > 0.0);
         assert_true(area < prev_area);
         prev_area = area;
     }
