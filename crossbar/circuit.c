@@ -57,6 +57,21 @@
  * input, or on a non-finite current, MX_ENUMERIC names the input and the
  * residual reached.
  *
+ * Per-line terminals. A floating row has no source branch (its driver is
+ * off) and a floating column no sense branch, so their nodes stay free and
+ * reach the terminals only through cells — the sneak paths of a passive
+ * array. A column's sense node may be held at v_col[j] ≠ 0: the sense node
+ * of column j stays one reference (REF_GROUND) whose value depends on the
+ * column. Every branch into it is an S term (column j, node, g), so the
+ * bias enters as K·x = B·V + Sᵀ·v_col and I_j = Σ g·(value(node) − v_col[j]);
+ * the transfer matrix (∂I/∂V) is then not the whole answer and is refused.
+ * The approximate modes assume every line terminated at 0 V and refuse
+ * per-line terminals. mx_circuit_read_cell sets the line states of one
+ * single-cell read (floating, v-ground, v-half schemes) and solves exactly;
+ * lines no current can reach (all their cells open, e.g. unselected rows
+ * of a 1T1R array whose transistors are off) are held at 0 V there, where
+ * they change nothing, instead of failing as floating nodes.
+ *
  * Approximations (linear cells; equations in docs/crossbar.md): ideal,
  * first order in the wire resistances, and alternating exact row-line and
  * column-line solves (tridiagonal, Thomas algorithm).
@@ -73,8 +88,9 @@
 #include <cblas.h>
 #include <cholmod.h>
 
-/* Node references: ≥ 0 a free node (an unknown); REF_GROUND a sense node held
- * at 0 V; REF_SRC(i) ≤ -2 the source of row i (Dirichlet at V[i]). */
+/* Node references: ≥ 0 a free node (an unknown); REF_GROUND the sense node
+ * of the column in question, held at v_col[j] (0 V unless biased);
+ * REF_SRC(i) ≤ -2 the source of row i (Dirichlet at V[i]). */
 #define REF_GROUND (-1)
 #define REF_SRC(i) (-2 - (int32_t)(i))
 #define SRC_ROW(ref) ((size_t)(-2 - (ref)))
@@ -108,6 +124,9 @@ struct mx_circuit {
     int32_t *row_ref;    /* (R, C) row node of each cell */
     int32_t *col_ref;    /* (R, C) column node of each cell */
     double g_src, g_row, g_col, g_sense, g_access; /* 1/r, S (unused when r is 0 or inf) */
+    /* per-line terminals, owned copies (p's pointers point here), or NULL */
+    unsigned char *row_floating, *col_floating;
+    double *v_col;       /* (C) sense-node voltages, or NULL when all are 0 V */
     /* linear couplings: B terms (free node, source row, g), S terms (column, ref, g) */
     size_t n_bt, n_st;
     int32_t *bt_node;
@@ -198,6 +217,18 @@ mx_status mx_circuit_params_validate(const mx_circuit_params *p)
                        p->newton_max_iter);
     if (p->sweeps < 1 || p->sweeps > 100000)
         return mx_fail(MX_EINVAL, "circuit sweeps: expected 1..100000, got %d", p->sweeps);
+    for (size_t i = 0; p->row_floating && i < p->rows; i++)
+        if (p->row_floating[i] > 1)
+            return mx_fail(MX_EINVAL, "circuit row_floating[%zu]: expected 0 or 1, got %d", i,
+                           (int)p->row_floating[i]);
+    for (size_t j = 0; p->col_floating && j < p->cols; j++)
+        if (p->col_floating[j] > 1)
+            return mx_fail(MX_EINVAL, "circuit col_floating[%zu]: expected 0 or 1, got %d", j,
+                           (int)p->col_floating[j]);
+    for (size_t j = 0; p->v_col_v && j < p->cols; j++)
+        if (!isfinite(p->v_col_v[j]))
+            return mx_fail(MX_EINVAL, "circuit v_col_v[%zu]: expected a finite voltage, got %g",
+                           j, p->v_col_v[j]);
     return MX_OK;
 }
 
@@ -240,6 +271,33 @@ mx_status mx_circuit_mode_parse(const char *name, mx_circuit_mode *out)
 /* ------------------------------------------------------------ cell I–V */
 
 static int is_open(double r) { return isinf(r); }
+
+/* Row i has no source: every row undriven (r_src = inf) or this one off. */
+static int row_floats(const mx_circuit_params *p, size_t i)
+{
+    return is_open(p->r_src_ohm) || (p->row_floating && p->row_floating[i]);
+}
+
+/* Column j has no sense node. */
+static int col_floats(const mx_circuit_params *p, size_t j)
+{
+    return is_open(p->r_sense_ohm) || (p->col_floating && p->col_floating[j]);
+}
+
+/* Some line is floating or biased: the approximations do not apply. */
+static int has_line_terminals(const mx_circuit_params *p)
+{
+    for (size_t i = 0; p->row_floating && i < p->rows; i++)
+        if (p->row_floating[i])
+            return 1;
+    for (size_t j = 0; p->col_floating && j < p->cols; j++)
+        if (p->col_floating[j])
+            return 1;
+    for (size_t j = 0; p->v_col_v && j < p->cols; j++)
+        if (p->v_col_v[j] != 0.0)
+            return 1;
+    return 0;
+}
 
 /* Small-signal (v = 0) conductance of a cell with its access resistor, S. */
 static double cell_g_small(double G, double r_access)
@@ -305,6 +363,19 @@ static inline double ref_value(int32_t ref, const double *x, const double *v)
     return v[SRC_ROW(ref)];
 }
 
+/* Voltage of the sense node of column j. */
+static inline double sense_value(const mx_circuit *c, size_t j)
+{
+    return c->v_col ? c->v_col[j] : 0.0;
+}
+
+/* Value of a column-side ref of column j (REF_GROUND: its sense node). */
+static inline double col_value(const mx_circuit *c, int32_t ref, size_t j, const double *x,
+                               const double *v)
+{
+    return ref == REF_GROUND ? sense_value(c, j) : ref_value(ref, x, v);
+}
+
 void mx_circuit_destroy(mx_circuit *c)
 {
     if (!c)
@@ -320,6 +391,9 @@ void mx_circuit_destroy(mx_circuit *c)
     }
     mx_free(c->g);
     mx_free(c->g_lin);
+    mx_free(c->row_floating);
+    mx_free(c->col_floating);
+    mx_free(c->v_col);
     mx_free(c->row_ref);
     mx_free(c->col_ref);
     mx_free(c->bt_node);
@@ -351,13 +425,13 @@ static void number_nodes(mx_circuit *c)
     for (size_t i = 0; i < R; i++)
         for (size_t j = 0; j < C; j++) {
             size_t ij = i * C + j;
-            if (p->r_src_ohm == 0.0 && (j == 0 || p->r_row_ohm == 0.0))
+            if (p->r_src_ohm == 0.0 && !row_floats(p, i) && (j == 0 || p->r_row_ohm == 0.0))
                 c->row_ref[ij] = REF_SRC(i);
             else if (p->r_row_ohm == 0.0 && j > 0)
                 c->row_ref[ij] = c->row_ref[i * C];
             else
                 c->row_ref[ij] = n++;
-            if (p->r_sense_ohm == 0.0 && (i == R - 1 || p->r_col_ohm == 0.0))
+            if (p->r_sense_ohm == 0.0 && !col_floats(p, j) && (i == R - 1 || p->r_col_ohm == 0.0))
                 c->col_ref[ij] = REF_GROUND;
             else if (p->r_col_ohm == 0.0 && i > 0)
                 c->col_ref[ij] = c->col_ref[j];
@@ -387,10 +461,10 @@ static void uf_join(int32_t *parent, int32_t anchor, int32_t a, int32_t b)
 }
 
 /* A free node without a path to a source or a sense node makes K singular;
- * name the first one. This only happens with an open terminal (r_src or
- * r_sense = inf) and open cells (G = 0): with finite terminals every row
- * node reaches its source through the row wire and every column node its
- * sense node through the column wire. */
+ * name the first one. This only happens with open terminals (r_src or
+ * r_sense = inf, or floating lines) and open cells (G = 0): a driven row's
+ * nodes reach its source through the row wire and a sensed column's nodes
+ * its sense node through the column wire. */
 static mx_status find_floating(const mx_circuit *c)
 {
     const size_t R = c->R, C = c->C, n = c->n;
@@ -402,7 +476,7 @@ static mx_status find_floating(const mx_circuit *c)
     for (size_t a = 0; a <= n; a++)
         parent[a] = (int32_t)a;
     for (size_t i = 0; i < R; i++) {
-        if (!is_open(p->r_src_ohm))
+        if (!row_floats(p, i))
             uf_join(parent, anchor, c->row_ref[i * C], REF_SRC(i));
         for (size_t j = 0; j < C; j++) {
             size_t ij = i * C + j;
@@ -414,8 +488,8 @@ static mx_status find_floating(const mx_circuit *c)
                 uf_join(parent, anchor, c->row_ref[ij], c->col_ref[ij]);
         }
     }
-    if (!is_open(p->r_sense_ohm))
-        for (size_t j = 0; j < C; j++)
+    for (size_t j = 0; j < C; j++)
+        if (!col_floats(p, j))
             uf_join(parent, anchor, c->col_ref[(R - 1) * C + j], REF_GROUND);
     const int32_t root = uf_find(parent, anchor);
     mx_status st = MX_OK;
@@ -428,8 +502,8 @@ static mx_status find_floating(const mx_circuit *c)
             kind = "column";
         if (kind)
             st = mx_fail(MX_EINVAL, "circuit: floating node: the %s node of cell [%zu, %zu] has "
-                         "no path to a source or a sense node (open terminals and G = 0 cells "
-                         "around it)", kind, ij / C, ij % C);
+                         "no path to a source or a sense node (floating or open terminals and "
+                         "G = 0 cells around it)", kind, ij / C, ij % C);
     }
     mx_free(parent);
     return st;
@@ -467,9 +541,10 @@ static mx_status build_terms(mx_circuit *c)
     } while (0)
     for (size_t i = 0; i < R; i++) {
         int32_t first = c->row_ref[i * C];
-        if (p->r_src_ohm > 0.0 && !is_open(p->r_src_ohm))
+        if (p->r_src_ohm > 0.0 && !row_floats(p, i))
             ADD_B(first, i, c->g_src);
-        if (p->r_src_ohm == 0.0 && p->r_row_ohm > 0.0 && C > 1 && c->row_ref[i * C + 1] >= 0)
+        if (p->r_src_ohm == 0.0 && !row_floats(p, i) && p->r_row_ohm > 0.0 && C > 1 &&
+            c->row_ref[i * C + 1] >= 0)
             ADD_B(c->row_ref[i * C + 1], i, c->g_row);
         for (size_t j = 0; j < C; j++) {
             size_t ij = i * C + j;
@@ -478,9 +553,9 @@ static mx_status build_terms(mx_circuit *c)
         }
     }
     for (size_t j = 0; j < C; j++) {
-        if (p->r_sense_ohm > 0.0 && !is_open(p->r_sense_ohm))
+        if (p->r_sense_ohm > 0.0 && !col_floats(p, j))
             ADD_S(j, c->col_ref[(R - 1) * C + j], c->g_sense);
-        if (p->r_sense_ohm == 0.0 && p->r_col_ohm > 0.0 && R > 1)
+        if (p->r_sense_ohm == 0.0 && !col_floats(p, j) && p->r_col_ohm > 0.0 && R > 1)
             ADD_S(j, c->col_ref[(R - 2) * C + j], c->g_col);
         for (size_t i = 0; i < R; i++) {
             size_t ij = i * C + j;
@@ -577,7 +652,7 @@ static mx_status assemble(mx_circuit *c)
         }                                                                  \
     } while (0)
     for (size_t i = 0; i < R; i++) {
-        if (p->r_src_ohm > 0.0 && !is_open(p->r_src_ohm))
+        if (p->r_src_ohm > 0.0 && !row_floats(p, i))
             BRANCH(c->row_ref[i * C], REF_SRC(i), c->g_src);
         for (size_t j = 0; j < C; j++) {
             size_t ij = i * C + j;
@@ -588,9 +663,10 @@ static mx_status assemble(mx_circuit *c)
             BRANCH(c->row_ref[ij], c->col_ref[ij], 0.0);
         }
     }
-    if (p->r_sense_ohm > 0.0 && !is_open(p->r_sense_ohm))
+    if (p->r_sense_ohm > 0.0)
         for (size_t j = 0; j < C; j++)
-            BRANCH(c->col_ref[(R - 1) * C + j], REF_GROUND, c->g_sense);
+            if (!col_floats(p, j))
+                BRANCH(c->col_ref[(R - 1) * C + j], REF_GROUND, c->g_sense);
 #undef BRANCH
     for (size_t a = 0; a < n; a++) {
         Ti[nz] = Tj[nz] = (int)a;
@@ -850,6 +926,25 @@ static mx_status create(const mx_circuit_params *p, const double *g, mx_circuit 
     memcpy(c->g, g, RC * sizeof *g);
     for (size_t ij = 0; ij < RC; ij++)
         c->g_lin[ij] = cell_g_small(g[ij], p->r_access_ohm);
+    /* own copies of the per-line arrays (p's are the caller's) */
+    c->p.row_floating = c->p.col_floating = NULL;
+    c->p.v_col_v = NULL;
+    int biased = 0;
+    for (size_t j = 0; p->v_col_v && j < C; j++)
+        biased |= p->v_col_v[j] != 0.0;
+    if ((p->row_floating && !(c->row_floating = mx_alloc(R))) ||
+        (p->col_floating && !(c->col_floating = mx_alloc(C))) ||
+        (biased && !(c->v_col = mx_alloc(C * sizeof *c->v_col))))
+        return mx_fail(MX_ENOMEM, "circuit: out of memory (line terminals)");
+    if (c->row_floating)
+        memcpy(c->row_floating, p->row_floating, R);
+    if (c->col_floating)
+        memcpy(c->col_floating, p->col_floating, C);
+    if (c->v_col)
+        memcpy(c->v_col, p->v_col_v, C * sizeof *c->v_col);
+    c->p.row_floating = c->row_floating;
+    c->p.col_floating = c->col_floating;
+    c->p.v_col_v = c->v_col;
     number_nodes(c);
     mx_status st = find_floating(c);
     if (!st)
@@ -926,7 +1021,8 @@ static mx_status ensure_rhs(mx_circuit *c, size_t nb)
     return MX_OK;
 }
 
-/* The right-hand sides B·V of nb inputs v (nb × R) into c->rhs. */
+/* The right-hand sides B·V + Sᵀ·v_col of nb inputs v (nb × R) into c->rhs
+ * (the second term only with biased sense nodes). */
 static void load_rhs(mx_circuit *c, const double *v, size_t nb)
 {
     const size_t n = c->n, R = c->R;
@@ -935,7 +1031,24 @@ static void load_rhs(mx_circuit *c, const double *v, size_t nb)
         double *r = c->rhs + k * n;
         for (size_t t = 0; t < c->n_bt; t++)
             r[c->bt_node[t]] += c->bt_g[t] * v[k * R + c->bt_row[t]];
+        for (size_t t = 0; c->v_col && t < c->n_st; t++)
+            if (c->st_ref[t] >= 0)
+                r[c->st_ref[t]] += c->st_g[t] * c->v_col[c->st_col[t]];
     }
+}
+
+/* The scale of an input for the convergence test: the largest |voltage|
+ * held anywhere (driven rows and sense nodes); 0 means x = 0 solves it. */
+static double input_scale(const mx_circuit *c, const double *v)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < c->R; i++)
+        if (!row_floats(&c->p, i))
+            m = fmax(m, fabs(v[i]));
+    for (size_t j = 0; c->v_col && j < c->C; j++)
+        if (!col_floats(&c->p, j))
+            m = fmax(m, fabs(c->v_col[j]));
+    return m;
 }
 
 /* Solve L·X = c->rhs (n, nb); OUT *x points at the solution, leading
@@ -969,12 +1082,15 @@ static mx_status check_inputs(const double *v_in, size_t batch, size_t R)
 }
 
 /* Column currents of the linear circuit from node voltages x (may be NULL
- * when n = 0) and inputs v: I = S·x + D·V. */
+ * when n = 0) and inputs v: I = S·x + D·V (− the branch conductances times
+ * the sense-node voltage when biased). */
 static void linear_currents(const mx_circuit *c, const double *x, const double *v, double *icol)
 {
     memset(icol, 0, c->C * sizeof *icol);
-    for (size_t t = 0; t < c->n_st; t++)
-        icol[c->st_col[t]] += c->st_g[t] * ref_value(c->st_ref[t], x, v);
+    for (size_t t = 0; t < c->n_st; t++) {
+        size_t j = (size_t)c->st_col[t];
+        icol[j] += c->st_g[t] * (ref_value(c->st_ref[t], x, v) - sense_value(c, j));
+    }
 }
 
 static mx_status solve_linear(mx_circuit *c, const double *v_in, size_t batch, double *i_col)
@@ -1010,7 +1126,7 @@ static double kcl(mx_circuit *c, const double *x, const double *v, double *F, do
 {
     const size_t R = c->R, C = c->C;
     const mx_circuit_params *p = &c->p;
-    if (c->n)
+    if (c->n && F) /* F is NULL only when there are no unknowns */
         memset(F, 0, c->n * sizeof *F);
     memset(icol, 0, C * sizeof *icol);
 #define FLOW(a, b, cur)            \
@@ -1020,8 +1136,10 @@ static double kcl(mx_circuit *c, const double *x, const double *v, double *F, do
         if ((b) >= 0)            \
             F[b] -= (cur);         \
     } while (0)
-    if (p->r_src_ohm > 0.0 && !is_open(p->r_src_ohm))
+    if (p->r_src_ohm > 0.0)
         for (size_t i = 0; i < R; i++) {
+            if (row_floats(p, i))
+                continue;
             int32_t a = c->row_ref[i * C];
             FLOW(REF_SRC(i), a, c->g_src * (v[i] - x[a]));
         }
@@ -1035,15 +1153,17 @@ static double kcl(mx_circuit *c, const double *x, const double *v, double *F, do
         for (size_t i = 0; i + 1 < R; i++)
             for (size_t j = 0; j < C; j++) {
                 int32_t a = c->col_ref[i * C + j], b = c->col_ref[(i + 1) * C + j];
-                double cur = c->g_col * (ref_value(a, x, v) - ref_value(b, x, v));
+                double cur = c->g_col * (col_value(c, a, j, x, v) - col_value(c, b, j, x, v));
                 FLOW(a, b, cur);
                 if (b == REF_GROUND)
                     icol[j] += cur;
             }
-    if (p->r_sense_ohm > 0.0 && !is_open(p->r_sense_ohm))
+    if (p->r_sense_ohm > 0.0)
         for (size_t j = 0; j < C; j++) {
+            if (col_floats(p, j))
+                continue;
             int32_t a = c->col_ref[(R - 1) * C + j];
-            double cur = c->g_sense * x[a];
+            double cur = c->g_sense * (x[a] - sense_value(c, j));
             F[a] += cur;
             icol[j] += cur;
         }
@@ -1052,7 +1172,7 @@ static double kcl(mx_circuit *c, const double *x, const double *v, double *F, do
         for (size_t j = 0; j < C; j++) {
             size_t ij = i * C + j;
             int32_t a = c->row_ref[ij], b = c->col_ref[ij];
-            double cur = cell_iv(p, c->g[ij], ref_value(a, x, v) - ref_value(b, x, v),
+            double cur = cell_iv(p, c->g[ij], ref_value(a, x, v) - col_value(c, b, j, x, v),
                                dcell ? dcell + ij : NULL);
             FLOW(a, b, cur);
             if (b == REF_GROUND)
@@ -1082,7 +1202,7 @@ static mx_status newton_one(mx_circuit *c, size_t input, const double *v, double
                             double last_dx, double *icol)
 {
     const size_t n = c->n;
-    const double rtol = c->p.newton_rtol, vref = max_abs(v, c->R);
+    const double rtol = c->p.newton_rtol, vref = input_scale(c, v);
     double *F = c->nf, *xt = c->nt, *Ft = c->nft;
     double scale = kcl(c, x, v, F, icol, c->dcell);
     double res = max_abs(F, n);
@@ -1203,7 +1323,7 @@ static mx_status solve_sinh(mx_circuit *c, const double *v_in, size_t batch, dou
             memcpy(xk, xs + k * ld, n * sizeof *X);
             dprev[k] = HUGE_VAL;
             state[k] = 0;
-            if (max_abs(v, R) == 0.0) { /* x = 0 solves it exactly */
+            if (input_scale(c, v) == 0.0) { /* x = 0 solves it exactly */
                 memset(ic, 0, C * sizeof *ic);
                 state[k] = 1;
                 continue;
@@ -1221,7 +1341,7 @@ static mx_status solve_sinh(mx_circuit *c, const double *v_in, size_t batch, dou
                 if (state[k] != 0)
                     continue;
                 const double *v = v_in + (b0 + k) * R;
-                if (res[k] <= rtol * scale[k] && dprev[k] <= rtol * max_abs(v, R)) {
+                if (res[k] <= rtol * scale[k] && dprev[k] <= rtol * input_scale(c, v)) {
                     state[k] = 1;
                     continue;
                 }
@@ -1359,6 +1479,11 @@ mx_status mx_circuit_transfer(mx_circuit *c, double *m)
     if (c->p.cell != MX_CELL_LINEAR)
         return mx_fail(MX_EINVAL, "circuit transfer matrix: expected linear cells, got sinh "
                        "(the circuit is not linear in V)");
+    for (size_t j = 0; c->v_col && j < C; j++)
+        if (c->v_col[j] != 0.0 && !col_floats(&c->p, j))
+            return mx_fail(MX_EINVAL, "circuit transfer matrix: expected every sense node at "
+                           "0 V, got v_col_v[%zu] = %g (the currents are affine, not linear, "
+                           "in V)", j, c->v_col[j]);
     memset(m, 0, R * C * sizeof *m);
     /* D: cells joining a source directly to the ground */
     for (size_t t = 0; t < c->n_st; t++)
@@ -1635,6 +1760,10 @@ static mx_status check_mode(const mx_circuit_params *p, mx_circuit_mode mode)
     if (p->cell != MX_CELL_LINEAR && mode != MX_CIRCUIT_EXACT && mode != MX_CIRCUIT_IDEAL)
         return mx_fail(MX_EINVAL, "circuit mode %s: expected linear cells, got sinh (use exact "
                        "or ideal)", mx_circuit_mode_name(mode));
+    if (mode != MX_CIRCUIT_EXACT && has_line_terminals(p))
+        return mx_fail(MX_EINVAL, "circuit mode %s: expected every row driven and every column "
+                       "sensed at 0 V, got floating lines or v_col_v (sneak paths need the "
+                       "exact solve)", mx_circuit_mode_name(mode));
     return MX_OK;
 }
 
@@ -1744,5 +1873,130 @@ mx_status mx_circuit_effective_conductance(const mx_circuit_params *p, mx_circui
             g_eff[ij] = (float)m[ij];
     mx_free(gd);
     mx_free(m);
+    return st;
+}
+
+/* ------------------------------------------------------------ reading one cell */
+
+const char *mx_read_scheme_name(mx_read_scheme scheme)
+{
+    switch (scheme) {
+    case MX_READ_FLOATING: return "floating";
+    case MX_READ_V_GROUND: return "v-ground";
+    case MX_READ_V_HALF: return "v-half";
+    }
+    return "?";
+}
+
+mx_status mx_read_scheme_parse(const char *name, mx_read_scheme *out)
+{
+    static const mx_read_scheme all[] = {MX_READ_FLOATING, MX_READ_V_GROUND, MX_READ_V_HALF};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (!strcmp(name, mx_read_scheme_name(all[k]))) {
+            *out = all[k];
+            return MX_OK;
+        }
+    return mx_fail(MX_EINVAL, "read scheme: expected one of floating, v-ground, v-half, got "
+                   "\"%s\"", name);
+}
+
+/* Lines (rows 0..R-1, columns R..R+C-1) that no terminal reaches through
+ * conducting cells: every row and column is one connected wire (r_row,
+ * r_col finite), so node connectivity is line connectivity. Such a line is
+ * held at 0 V (row driven at 0 V, column sensed at 0 V): its component has
+ * no other terminal, so no current flows in it either way. Workspace
+ * parent (R + C + 1). */
+static void terminate_isolated_lines(const mx_circuit_params *p, const double *g,
+                                     unsigned char *rf, unsigned char *cf, double *v,
+                                     double *vc, int32_t *parent)
+{
+    const size_t R = p->rows, C = p->cols;
+    const int32_t anchor = (int32_t)(R + C);
+    for (size_t a = 0; a <= R + C; a++)
+        parent[a] = (int32_t)a;
+    for (size_t i = 0; i < R; i++)
+        if (!rf[i])
+            uf_join(parent, anchor, (int32_t)i, -1);
+    for (size_t j = 0; j < C; j++)
+        if (!cf[j])
+            uf_join(parent, anchor, (int32_t)(R + j), -1);
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < C; j++)
+            if (g[i * C + j] > 0.0)
+                uf_join(parent, anchor, (int32_t)i, (int32_t)(R + j));
+    const int32_t root = uf_find(parent, anchor);
+    for (size_t i = 0; i < R; i++)
+        if (uf_find(parent, (int32_t)i) != root) {
+            rf[i] = 0;
+            v[i] = 0.0;
+        }
+    for (size_t j = 0; j < C; j++)
+        if (uf_find(parent, (int32_t)(R + j)) != root) {
+            cf[j] = 0;
+            vc[j] = 0.0;
+        }
+}
+
+mx_status mx_circuit_read_cell(const mx_circuit_params *p, const double *g, size_t i, size_t j,
+                               double v_read, mx_read_scheme scheme, double *i_read)
+{
+    mx_circuit_params q = *p;
+    q.row_floating = q.col_floating = NULL;
+    q.v_col_v = NULL;
+    mx_status st = mx_circuit_params_validate(&q);
+    if (!st)
+        st = mx_circuit_check_conductances(&q, g);
+    if (st)
+        return st;
+    const size_t R = q.rows, C = q.cols;
+    if (i >= R || j >= C)
+        return mx_fail(MX_EINVAL, "circuit read_cell: expected a cell inside the %zu x %zu "
+                       "array, got [%zu, %zu]", R, C, i, j);
+    if (!isfinite(v_read))
+        return mx_fail(MX_EINVAL, "circuit read_cell v_read: expected a finite voltage, got %g",
+                       v_read);
+    if (scheme != MX_READ_FLOATING && scheme != MX_READ_V_GROUND && scheme != MX_READ_V_HALF)
+        return mx_fail(MX_EINVAL, "circuit read_cell scheme: expected floating, v-ground or "
+                       "v-half, got %d", (int)scheme);
+    if (is_open(q.r_src_ohm) || is_open(q.r_sense_ohm))
+        return mx_fail(MX_EINVAL, "circuit read_cell %s: expected a finite resistance (the "
+                       "selected row needs its driver, the selected column its sense node), "
+                       "got inf", is_open(q.r_src_ohm) ? "r_src_ohm" : "r_sense_ohm");
+    const int access = q.r_access_ohm > 0.0; /* 1T1R: unselected rows' transistors off */
+    unsigned char *rf = mx_alloc(R + C);
+    double *v = mx_alloc((R + 2 * C) * sizeof *v);
+    int32_t *parent = mx_alloc((R + C + 1) * sizeof *parent);
+    double *gm = access ? mx_alloc(R * C * sizeof *gm) : NULL;
+    if (!rf || !v || !parent || (access && !gm)) {
+        st = mx_fail(MX_ENOMEM, "circuit read_cell: out of memory (%zu x %zu)", R, C);
+        goto done;
+    }
+    unsigned char *cf = rf + R;
+    double *vc = v + R, *icol = v + R + C;
+    const double v_off = scheme == MX_READ_V_HALF ? 0.5 * v_read : 0.0;
+    for (size_t r = 0; r < R; r++) {
+        rf[r] = scheme == MX_READ_FLOATING && r != i;
+        v[r] = r == i ? v_read : v_off;
+    }
+    for (size_t k = 0; k < C; k++) {
+        cf[k] = scheme == MX_READ_FLOATING && k != j;
+        vc[k] = k == j ? 0.0 : v_off;
+    }
+    if (access) {
+        memset(gm, 0, R * C * sizeof *gm);
+        memcpy(gm + i * C, g + i * C, C * sizeof *gm);
+    }
+    const double *gg = access ? gm : g;
+    terminate_isolated_lines(&q, gg, rf, cf, v, vc, parent);
+    q.row_floating = rf;
+    q.col_floating = cf;
+    q.v_col_v = vc;
+    if (!(st = mx_circuit_currents(&q, MX_CIRCUIT_EXACT, gg, v, 1, icol)))
+        *i_read = icol[j];
+done:
+    mx_free(rf);
+    mx_free(v);
+    mx_free(parent);
+    mx_free(gm);
     return st;
 }

@@ -12,6 +12,12 @@
  * names the file and the field (and the index inside an array). Numbers may
  * be written as integers or decimals; unknown fields are ignored (the
  * reference files carry provenance fields such as ngspice_wall_s).
+ *
+ * Beyond the reference format, optional per-line terminals (absent = every
+ * row driven, every column sensed at 0 V): row_floating and col_floating,
+ * lists of 0/1 (1 = the line floats: no driver / no sense node), and
+ * v_col_v, the voltage of each column's sense node — enough to write a
+ * passive-array read with its sneak paths as a case.
  */
 #include "crossbar/circuit.h"
 
@@ -30,6 +36,9 @@ void mx_circuit_case_free(mx_circuit_case *cs)
 {
     if (!cs)
         return;
+    mx_free(cs->row_floating);
+    mx_free(cs->col_floating);
+    mx_free(cs->v_col);
     mx_free(cs->g);
     mx_free(cs->v_row);
     mx_free(cs->i_col);
@@ -204,6 +213,32 @@ static mx_status get_optional_list(const char *path, json_object *root, const ch
     return get_list(path, o, key, n, *dst);
 }
 
+/* Optional list `key` of n flags (0 or 1, integers): *dst stays NULL when
+ * absent. */
+static mx_status get_optional_flags(const char *path, json_object *root, const char *key,
+                                    size_t n, unsigned char **dst)
+{
+    json_object *o;
+    if (!json_object_object_get_ex(root, key, &o))
+        return MX_OK;
+    if (!json_object_is_type(o, json_type_array) || json_object_array_length(o) != n)
+        return mx_fail(MX_EINVAL, "%s: field %s: expected a list of %zu flags (0 or 1), got %s",
+                       path, key, n,
+                       json_object_is_type(o, json_type_array) ? "a list of another length"
+                                                               : type_name(o));
+    if (!(*dst = mx_alloc(n)))
+        return mx_fail(MX_ENOMEM, "%s: out of memory", path);
+    for (size_t k = 0; k < n; k++) {
+        json_object *e = json_object_array_get_idx(o, k);
+        int64_t v = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : -1;
+        if (v != 0 && v != 1)
+            return mx_fail(MX_EINVAL, "%s: field %s[%zu]: expected 0 or 1, got %s", path, key,
+                           k, e ? json_object_to_json_string(e) : "null");
+        (*dst)[k] = (unsigned char)v;
+    }
+    return MX_OK;
+}
+
 static mx_status read_case(const char *path, json_object *root, mx_circuit_case *cs)
 {
     mx_circuit_params *p = &cs->params;
@@ -272,6 +307,17 @@ static mx_status read_case(const char *path, json_object *root, mx_circuit_case 
     if ((st = get_optional_list(path, root, "i_col_a", C, &cs->i_col)) ||
         (st = get_optional_list(path, root, "i_col_ideal_a", C, &cs->i_col_ideal)))
         return st;
+    if ((st = get_optional_flags(path, root, "row_floating", R, &cs->row_floating)) ||
+        (st = get_optional_flags(path, root, "col_floating", C, &cs->col_floating)) ||
+        (st = get_optional_list(path, root, "v_col_v", C, &cs->v_col)))
+        return st;
+    for (size_t j = 0; cs->v_col && j < C; j++)
+        if (!isfinite(cs->v_col[j]))
+            return mx_fail(MX_EINVAL, "%s: field v_col_v[%zu]: expected a finite voltage, got %g",
+                           path, j, cs->v_col[j]);
+    p->row_floating = cs->row_floating;
+    p->col_floating = cs->col_floating;
+    p->v_col_v = cs->v_col;
     return MX_OK;
 }
 
