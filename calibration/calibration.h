@@ -2,7 +2,8 @@
  *
  * calibration.h: mitigation strategies that act on crossbars, ADCs and SNN
  * thresholds and produce plain corrections that the lower layers apply. This
- * version holds the ADC range calibration the end-to-end sweep needs.
+ * version holds the ADC calibration the end-to-end sweep needs: full scale
+ * by percentile, max or minimum MSE, and Lloyd–Max levels (adc_range.c).
  */
 #ifndef MX_CALIBRATION_H
 #define MX_CALIBRATION_H
@@ -13,17 +14,33 @@
 #include "core/core.h"
 #include "snn/snn.h"
 
-/* Set the ADC full scale of every analog layer of `net` from a calibration
- * batch: layer by layer (each layer's currents depend on the ADCs before
- * it), the column currents seen while running `n` examples `x` (n, n_in) are
- * collected, and the range is the `percentile` of their magnitudes. Layers
- * without an analog backend are skipped. Streams are keyed by `seed` and
- * items item_base + i (keep them apart from the evaluation's items).
- * OUT: range_a[l] for every layer (0 for digital layers); may be NULL.
+/* Calibrate the column ADCs of every analog layer of `net` from a
+ * calibration batch: layer by layer (each layer's currents depend on the
+ * ADCs before it), the column currents seen while running `n` examples `x`
+ * (n, n_in) are collected and the layer's ADC is fitted to them by
+ * mx_adc_fit_currents with the layer's ADC config (range_mode; lloyd-max
+ * levels), `percentile` standing in for its range_percentile. Layers
+ * without an analog backend, or with ADC type none, are skipped. Streams
+ * are keyed by `seed` and items item_base + i (keep them apart from the
+ * evaluation's items). OUT: range_a[l] for every layer, the full scale (a
+ * lloyd-max ADC: mx_adc_fitted_full_scale; 0 for digital layers); may be NULL.
  * MX_ENUMERIC if a layer sees no current at all. */
 mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t n_in,
                                   double percentile, uint64_t seed, uint64_t item_base,
                                   double *range_a);
+
+/* Fit one ADC of config `c` to column currents x[0..n) (A; reordered in
+ * place): the full scale by c->range_mode — max |x|, the range_percentile
+ * of |x|, or the range minimising the MSE of the kind's nominal transfer
+ * curve on the samples (see adc_range.c) — or, for lloyd-max, the Lloyd–Max
+ * thresholds and levels (range_mode ignored). `table` holds 2·2^bits
+ * doubles; OUT fit (its arrays point into table), mse (may be NULL: the
+ * mean squared error of the result on the samples, A²; asking for it sorts
+ * the samples even in the O(n) max and percentile modes). MX_EINVAL (bad
+ * config, type none, n == 0), MX_ENUMERIC (a current not finite, or all 0),
+ * MX_ENOMEM. */
+mx_status mx_adc_fit_currents(const mx_adc_config *c, float *x, size_t n, double *table,
+                              mx_adc_fit *fit, double *mse);
 
 /* The p-th percentile (p in (0, 100]) of |values[0..n)|. */
 double mx_percentile_abs(float *values, size_t n, double percentile);

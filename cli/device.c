@@ -27,6 +27,7 @@
  */
 #include "cli/device.h"
 #include "cli/fsutil.h"
+#include "cli/h5out.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -400,35 +401,6 @@ static int cmd_show(int argc, char **argv)
 
 /* ------------------------------------------------------------ HDF5 output */
 
-/* Write a dataset of `rank` dims from `data` (mem_type), with a "units" and
- * a "description" attribute. Returns < 0 on failure. */
-static int h5_write(hid_t file, const char *name, hid_t file_type, hid_t mem_type, int rank,
-                    const hsize_t *dims, const void *data, const char *units, const char *doc)
-{
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t set = H5I_INVALID_HID;
-    int rc = -1;
-    if (space >= 0)
-        set = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (set >= 0 && H5Dwrite(set, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 &&
-        mx_h5_attr_string(set, "units", units) >= 0 &&
-        mx_h5_attr_string(set, "description", doc) >= 0)
-        rc = 0;
-    mx_h5_close(&set);
-    mx_h5_close(&space);
-    return rc;
-}
-
-static int h5_attr_u64(hid_t loc, const char *name, uint64_t v)
-{
-    return mx_h5_attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &v) < 0 ? -1 : 0;
-}
-
-static int h5_attr_f64(hid_t loc, const char *name, double v)
-{
-    return mx_h5_attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &v) < 0 ? -1 : 0;
-}
-
 /* The root attributes every curve file has. */
 static int h5_root_attrs(hid_t file, const device_ctx *d, const char *kind, uint64_t seed)
 {
@@ -443,59 +415,10 @@ static int h5_root_attrs(hid_t file, const device_ctx *d, const char *kind, uint
     rc |= mx_h5_attr_string(file, "source", source) < 0;
     rc |= mx_h5_attr_string(file, "model_source", d->type->source) < 0;
     rc |= mx_h5_attr_string(file, "memxbar_version", MX_VERSION " (" MX_GIT_DESCRIBE ")") < 0;
-    rc |= h5_attr_u64(file, "seed", seed) < 0;
-    rc |= h5_attr_f64(file, "g_min_s", d->cfg.hardware.device.g_min_s) < 0;
-    rc |= h5_attr_f64(file, "g_max_s", d->cfg.hardware.device.g_max_s) < 0;
+    rc |= mx_cli_h5_attr_u64(file, "seed", seed) < 0;
+    rc |= mx_cli_h5_attr_f64(file, "g_min_s", d->cfg.hardware.device.g_min_s) < 0;
+    rc |= mx_cli_h5_attr_f64(file, "g_max_s", d->cfg.hardware.device.g_max_s) < 0;
     return rc ? -1 : 0;
-}
-
-/* An HDF5 file written as PATH.partial and renamed when complete. */
-typedef struct out_file {
-    const char *path;
-    char partial[1024];
-    hid_t file;
-} out_file;
-
-static int out_open(out_file *o, const char *path)
-{
-    o->path = path;
-    o->file = H5I_INVALID_HID;
-    if ((size_t)snprintf(o->partial, sizeof o->partial, "%s.partial", path) >= sizeof o->partial) {
-        fprintf(stderr, "memxbar device: %s: path too long\n", path);
-        return 1;
-    }
-    if (mx_cli_make_parent_dir(path) != 0) {
-        fprintf(stderr, "memxbar device: %s: cannot create its folder: %s\n", path,
-                strerror(errno));
-        return 1;
-    }
-    errno = 0;
-    o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (o->file < 0) {
-        fprintf(stderr, "memxbar device: %s: cannot create HDF5 file (%s)\n", o->partial,
-                mx_h5_errno_text(errno, "HDF5 error"));
-        return 1;
-    }
-    return 0;
-}
-
-/* Close; rename into place when ok, else remove the partial file. */
-static int out_close(out_file *o, int ok)
-{
-    if (o->file >= 0 && H5Fclose(o->file) < 0)
-        ok = 0;
-    o->file = H5I_INVALID_HID;
-    if (ok && rename(o->partial, o->path) != 0) {
-        fprintf(stderr, "memxbar device: %s: cannot rename to %s: %s\n", o->partial, o->path,
-                strerror(errno));
-        ok = 0;
-    }
-    if (!ok) {
-        remove(o->partial);
-        fprintf(stderr, "memxbar device: %s: writing failed\n", o->path);
-        return 1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------ curves */
@@ -599,7 +522,7 @@ done:
     return rc;
 }
 
-static int pulse_curve(const device_ctx *d, const curve_opts *o, out_file *out)
+static int pulse_curve(const device_ctx *d, const curve_opts *o, mx_cli_out *out)
 {
     const mx_device_params *p = &d->cfg.hardware.device;
     long n_pulses = o->pulses ? o->pulses : default_pulses(d);
@@ -628,28 +551,28 @@ static int pulse_curve(const device_ctx *d, const curve_opts *o, out_file *out)
         index[t] = (int32_t)t;
         polarity[t] = (int8_t)(t == 0 ? 0 : (in_cycle < (size_t)n_pulses ? 1 : -1));
     }
-    rc = out_open(out, o->output);
+    rc = mx_cli_out_open(out, "memxbar device", o->output);
     if (rc == 0) {
         hsize_t dim_t[1] = {n_samples}, dim_ct[2] = {n_cells, n_samples};
         int bad = h5_root_attrs(out->file, d, "pulse-response", o->seed) < 0;
-        bad |= h5_attr_u64(out->file, "pulses_per_branch", (uint64_t)n_pulses) < 0;
-        bad |= h5_attr_u64(out->file, "cycles", (uint64_t)n_cycles) < 0;
-        bad |= h5_attr_u64(out->file, "cells", n_cells) < 0;
-        bad |= h5_write(out->file, "pulse_index", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dim_t,
-                        index, "pulses",
-                        "pulses applied before each sample (0 = programmed to g_min)") < 0;
-        bad |= h5_write(out->file, "polarity", H5T_STD_I8LE, H5T_NATIVE_INT8, 1, dim_t,
-                        polarity, "-",
-                        "polarity of the pulse before each sample: +1 potentiating, -1 "
-                        "depressing, 0 none") < 0;
-        bad |= h5_write(out->file, "conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dim_ct,
-                        g, "S",
-                        "conductance state of each cell of the population (cells, samples), "
-                        "device-to-device and cycle-to-cycle variation on, no read noise") < 0;
-        bad |= h5_write(out->file, "nominal_conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1,
-                        dim_t, g_nom, "S",
-                        "the nominal device: every spread, fault and noise off") < 0;
-        rc = out_close(out, !bad);
+        bad |= mx_cli_h5_attr_u64(out->file, "pulses_per_branch", (uint64_t)n_pulses) < 0;
+        bad |= mx_cli_h5_attr_u64(out->file, "cycles", (uint64_t)n_cycles) < 0;
+        bad |= mx_cli_h5_attr_u64(out->file, "cells", n_cells) < 0;
+        bad |= mx_cli_h5_write(out->file, "pulse_index", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dim_t,
+                               index, "pulses",
+                               "pulses applied before each sample (0 = programmed to g_min)") < 0;
+        bad |= mx_cli_h5_write(out->file, "polarity", H5T_STD_I8LE, H5T_NATIVE_INT8, 1, dim_t,
+                               polarity, "-",
+                               "polarity of the pulse before each sample: +1 potentiating, -1 "
+                               "depressing, 0 none") < 0;
+        bad |= mx_cli_h5_write(
+                   out->file, "conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dim_ct, g, "S",
+                   "conductance state of each cell of the population (cells, samples), "
+                   "device-to-device and cycle-to-cycle variation on, no read noise") < 0;
+        bad |= mx_cli_h5_write(out->file, "nominal_conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                               1, dim_t, g_nom, "S",
+                               "the nominal device: every spread, fault and noise off") < 0;
+        rc = mx_cli_out_close(out, !bad);
     }
     if (rc == 0)
         printf("%s: %zu cells x %ld cycles of %ld potentiating + %ld depressing pulses; nominal "
@@ -672,7 +595,7 @@ done:
  * would hold the state for good; 1.6 r and 3.2 r halve that each time, and
  * the loop narrows toward a line as the frequency rises — the memristor's
  * fingerprint. */
-static int hysteresis_curve(const device_ctx *d, const curve_opts *o, out_file *out)
+static int hysteresis_curve(const device_ctx *d, const curve_opts *o, mx_cli_out *out)
 {
     const mx_device_params *p = &d->cfg.hardware.device;
     if (o->pulses)
@@ -711,26 +634,26 @@ static int hysteresis_curve(const device_ctx *d, const curve_opts *o, out_file *
                                            i + f * n + (periods - 1) * spp, spp + 1);
     }
     if (rc == 0)
-        rc = out_open(out, o->output);
+        rc = mx_cli_out_open(out, "memxbar device", o->output);
     if (rc == 0) {
         hsize_t dim_f[1] = {nf}, dim_fn[2] = {nf, n};
         int bad = h5_root_attrs(out->file, d, "hysteresis", o->seed) < 0;
-        bad |= h5_attr_f64(out->file, "amplitude_v", amp) < 0;
-        bad |= h5_attr_u64(out->file, "periods", periods) < 0;
-        bad |= h5_write(out->file, "frequency_hz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dim_f,
-                        freq, "Hz", "frequency of the sine of each row") < 0;
-        bad |= h5_write(out->file, "time_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, t,
-                        "s", "sample times (frequencies, samples)") < 0;
-        bad |= h5_write(out->file, "voltage_v", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, v,
-                        "V", "device voltage amplitude·sin(2π f t)") < 0;
-        bad |= h5_write(out->file, "current_a", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, i,
-                        "A", "device current v/R(x), nominal device") < 0;
-        bad |= h5_write(out->file, "state", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, x, "-",
-                        "normalised internal state x in [0, 1]") < 0;
-        bad |= h5_write(out->file, "lobe_area_va", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dim_f,
-                        area, "V·A",
-                        "area of the positive-voltage lobe of the last period's i-v loop") < 0;
-        rc = out_close(out, !bad);
+        bad |= mx_cli_h5_attr_f64(out->file, "amplitude_v", amp) < 0;
+        bad |= mx_cli_h5_attr_u64(out->file, "periods", periods) < 0;
+        bad |= mx_cli_h5_write(out->file, "frequency_hz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+                               dim_f, freq, "Hz", "frequency of the sine of each row") < 0;
+        bad |= mx_cli_h5_write(out->file, "time_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, t,
+                               "s", "sample times (frequencies, samples)") < 0;
+        bad |= mx_cli_h5_write(out->file, "voltage_v", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn,
+                               v, "V", "device voltage amplitude·sin(2π f t)") < 0;
+        bad |= mx_cli_h5_write(out->file, "current_a", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn,
+                               i, "A", "device current v/R(x), nominal device") < 0;
+        bad |= mx_cli_h5_write(out->file, "state", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dim_fn, x,
+                               "-", "normalised internal state x in [0, 1]") < 0;
+        bad |= mx_cli_h5_write(
+                   out->file, "lobe_area_va", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dim_f, area,
+                   "V·A", "area of the positive-voltage lobe of the last period's i-v loop") < 0;
+        rc = mx_cli_out_close(out, !bad);
     }
     if (rc == 0) {
         printf("%s: i-v loops at ±%g V,", d->name, amp);
@@ -749,7 +672,7 @@ static int hysteresis_curve(const device_ctx *d, const curve_opts *o, out_file *
  * 1/f noise over time (the model's `age`); the nominal curve is the drift at
  * the mean exponent, g·((t + t0)/t0)^(−μ_ν). Each time restarts the same
  * draws, so a cell keeps its drift exponent and noise sample along the axis. */
-static int drift_curve(const device_ctx *d, const curve_opts *o, out_file *out)
+static int drift_curve(const device_ctx *d, const curve_opts *o, mx_cli_out *out)
 {
     const mx_device_params *p = &d->cfg.hardware.device;
     if (o->pulses || o->cycles)
@@ -786,26 +709,26 @@ static int drift_curve(const device_ctx *d, const curve_opts *o, out_file *out)
         for (size_t k = 0; k < nt; k++)
             nominal[l * nt + k] = levels[l] * pow((time[k] + p->drift_t0_s) / p->drift_t0_s, -nu);
     }
-    rc = out_open(out, o->output);
+    rc = mx_cli_out_open(out, "memxbar device", o->output);
     if (rc == 0) {
         hsize_t dim_t[1] = {nt}, dim_c[1] = {n_cells}, dim_l[1] = {nl};
         hsize_t dim_ct[2] = {n_cells, nt}, dim_lt[2] = {nl, nt};
         int bad = h5_root_attrs(out->file, d, "drift", o->seed) < 0;
-        bad |= h5_attr_u64(out->file, "cells", n_cells) < 0;
-        bad |= h5_write(out->file, "time_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dim_t, time,
-                        "s", "time after programming (0, then log-spaced)") < 0;
-        bad |= h5_write(out->file, "target_conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1,
-                        dim_c, target, "S", "programming target of each cell") < 0;
-        bad |= h5_write(out->file, "conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, dim_ct,
-                        g, "S",
-                        "conductance of each cell over time (cells, times): programming "
-                        "noise, drift with a per-cell exponent, accumulated 1/f noise") < 0;
-        bad |= h5_write(out->file, "nominal_target_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
-                        dim_l, levels, "S", "targets of the nominal curves") < 0;
-        bad |= h5_write(out->file, "nominal_conductance_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2,
-                        dim_lt, nominal, "S",
-                        "drift at the mean exponent, no noise (targets, times)") < 0;
-        rc = out_close(out, !bad);
+        bad |= mx_cli_h5_attr_u64(out->file, "cells", n_cells) < 0;
+        bad |= mx_cli_h5_write(out->file, "time_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dim_t,
+                               time, "s", "time after programming (0, then log-spaced)") < 0;
+        bad |= mx_cli_h5_write(out->file, "target_conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                               1, dim_c, target, "S", "programming target of each cell") < 0;
+        bad |= mx_cli_h5_write(out->file, "conductance_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2,
+                               dim_ct, g, "S",
+                               "conductance of each cell over time (cells, times): programming "
+                               "noise, drift with a per-cell exponent, accumulated 1/f noise") < 0;
+        bad |= mx_cli_h5_write(out->file, "nominal_target_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1,
+                               dim_l, levels, "S", "targets of the nominal curves") < 0;
+        bad |= mx_cli_h5_write(out->file, "nominal_conductance_s", H5T_IEEE_F64LE,
+                               H5T_NATIVE_DOUBLE, 2, dim_lt, nominal, "S",
+                               "drift at the mean exponent, no noise (targets, times)") < 0;
+        rc = mx_cli_out_close(out, !bad);
     }
     if (rc == 0)
         printf("%s: no pulse response (a statistical model); wrote its drift instead: %zu cells "
@@ -817,54 +740,6 @@ done:
     free(aged);
     free(g);
     return rc;
-}
-
-/* ------------------------------------------------------------ the plot */
-
-/* Draw the PNG with scripts/plot_device.py, run by /usr/bin/python3 (Debian's
- * python3-h5py and python3-matplotlib live there) or $MEMXBAR_PYTHON. Never
- * fails the command: the HDF5 file is the result, the picture a convenience. */
-static void plot(const char *h5_path)
-{
-    const char *python = getenv("MEMXBAR_PYTHON");
-    if (!python || !*python)
-        python = "/usr/bin/python3";
-    char script[1024], png[1024];
-    snprintf(script, sizeof script, "%s/scripts/plot_device.py", MX_SOURCE_ROOT);
-    size_t len = strlen(h5_path);
-    if (len > 3 && !strcmp(h5_path + len - 3, ".h5"))
-        snprintf(png, sizeof png, "%.*s.png", (int)(len - 3), h5_path);
-    else
-        snprintf(png, sizeof png, "%s.png", h5_path);
-    if (access(python, X_OK) != 0) {
-        fprintf(stderr, "memxbar device: note: %s not found, so no plot; the data is in %s\n",
-                python, h5_path);
-        return;
-    }
-    if (access(script, R_OK) != 0) {
-        fprintf(stderr, "memxbar device: note: %s not found, so no plot; the data is in %s\n",
-                script, h5_path);
-        return;
-    }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "memxbar device: note: cannot start %s (%s), so no plot\n", python,
-                strerror(errno));
-        return;
-    }
-    if (pid == 0) {
-        execl(python, python, script, h5_path, png, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        printf("plot: %s\n", png);
-    else /* the script said why (e.g. h5py or matplotlib missing) */
-        fprintf(stderr, "memxbar device: note: no plot (%s exited with %d); the data is in %s\n",
-                script, WIFEXITED(status) ? WEXITSTATUS(status) : -1, h5_path);
 }
 
 /* ------------------------------------------------------------ curve */
@@ -941,7 +816,7 @@ static int cmd_curve(int argc, char **argv)
         snprintf(default_output, sizeof default_output, "results/device-%s.h5", name);
         o.output = default_output;
     }
-    out_file out;
+    mx_cli_out out;
     if (mx_dynamic_is(d.type))
         code = hysteresis_curve(&d, &o, &out);
     else if (d.type->pulse)
@@ -958,7 +833,7 @@ static int cmd_curve(int argc, char **argv)
     }
     mx_config_free(&d.cfg);
     if (code == 0 && o.plot)
-        plot(o.output);
+        mx_cli_plot("memxbar device", "plot_device.py", o.output);
     return code;
 }
 

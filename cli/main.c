@@ -13,6 +13,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "cli/adc.h"
 #include "cli/crossbar.h"
 #include "cli/device.h"
 #include "cli/fsutil.h"
@@ -29,6 +30,8 @@ static const char usage[] =
     "usage: memxbar sweep [CONFIG.yaml] [options]\n"
     "       memxbar device list | show NAME | curve NAME [options]\n"
     "       memxbar crossbar solve CASE.json [--mode MODE]\n"
+    "       memxbar adc curve [--type T] [--bits B] [--set hardware.adc.F=V]... [-o F]\n"
+    "       memxbar crossbar read CASE.json --cell I,J [--scheme floating|v-ground|v-half]\n"
     "       memxbar --version | --help\n"
     "\n"
     "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
@@ -49,7 +52,9 @@ static const char usage[] =
     "\n"
     "memxbar device: the device models and published presets (memxbar device --help).\n"
     "memxbar crossbar: solve a crossbar circuit (IR drop) from a JSON case file\n"
-    "(memxbar crossbar --help).\n";
+    "(memxbar crossbar --help).\n"
+    "memxbar adc: an ADC's transfer curve and INL/DNL to HDF5 and a PNG\n"
+    "(memxbar adc --help).\n";
 
 static void on_sigint(int sig)
 {
@@ -66,9 +71,9 @@ static int fail(const char *what)
 static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
                           const char *output)
 {
-    printf("\n%-44s %10s %10s %8s %8s\n", "sweep point", "crossbar", "digital", "ANN",
-           "ADC clip");
-    printf("%-44s %10s %10s %8s %8s\n", "", "SNN %", "SNN %", "%", "%");
+    printf("\n%-44s %10s %10s %8s %8s %10s\n", "sweep point", "crossbar", "digital", "ANN",
+           "ADC clip", "energy");
+    printf("%-44s %10s %10s %8s %8s %10s\n", "", "SNN %", "SNN %", "%", "%", "nJ/inf");
     for (size_t i = 0; i < rep->n_rows; i++) {
         const mx_run_row *r = &rep->rows[i];
         char label[300];
@@ -76,8 +81,9 @@ static void print_summary(const mx_experiment_config *cfg, const mx_run_report *
             snprintf(label, sizeof label, "%s #%zu", r->swept, r->repeat);
         else
             snprintf(label, sizeof label, "%s", r->swept[0] ? r->swept : "(no sweep)");
-        printf("%-44s %10.2f %10.2f %8.2f %8.3f\n", label, 100 * r->accuracy,
-               100 * r->accuracy_snn_digital, 100 * r->accuracy_ann, 100 * r->adc_clip_rate);
+        printf("%-44s %10.2f %10.2f %8.2f %8.3f %10.4g\n", label, 100 * r->accuracy,
+               100 * r->accuracy_snn_digital, 100 * r->accuracy_ann, 100 * r->adc_clip_rate,
+               1e9 * r->energy_j);
     }
     printf("\n%zu points x %zu repeats on %zu test images in %.1f s (training %.1f s, %zu "
            "networks trained, %zu from cache; evaluation %.1f s)\nresults: %s\n",
@@ -266,6 +272,8 @@ int main(int argc, char **argv)
         return cli_device(argc - 2, argv + 2);
     if (!strcmp(argv[1], "crossbar"))
         return cli_crossbar(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "adc"))
+        return cli_adc(argc - 2, argv + 2);
     fprintf(stderr, "memxbar: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

@@ -130,13 +130,27 @@ typedef struct mx_mapping {
                                bit-sliced w_abs_max/(2^(k·b) − 1), 0 (continuous) otherwise */
 } mx_mapping;
 
-/* Running statistics of analog matmul calls (add to by forward calls). */
+/* Running statistics of analog matmul calls (add to by forward calls). The
+ * activity counts are what energy/ prices; event-driven like the reads:
+ * undriven rows and unread tiles count nothing. */
 typedef struct mx_matmul_stats {
     uint64_t conversions;   /* ADC conversions done (every slice, every bit-serial pass,
                                and the reference columns of a digital offset) */
     uint64_t clipped;       /* of which clipped at full scale */
     uint64_t reads;         /* tile reads (one per active row tile per input pass) */
+    uint64_t row_drives;    /* driven rows summed over input passes: DAC conversions or
+                               spike / bit / PWM driver pulses */
+    uint64_t partial_sums;  /* digitised column values added into the digital
+                               accumulator (shift-and-add operations): every current of
+                               every read, whether or not an ADC quantised it */
+    uint64_t read_passes;   /* input passes in which at least one tile was read */
+    double cell_power_w;    /* Σ over input passes of the array's read power
+                               Σ_j |V_j·φ(V_j)|·Σ_cells G_j (every family, the reference
+                               column included), W; × t_read = the cells' read energy */
 } mx_matmul_stats;
+
+/* into += x, field by field. */
+void mx_matmul_stats_add(mx_matmul_stats *into, const mx_matmul_stats *x);
 
 typedef struct mx_matmul mx_matmul;
 typedef struct mx_matmul_work mx_matmul_work;
@@ -160,6 +174,11 @@ size_t mx_matmul_n_out(const mx_matmul *mm);
 size_t mx_matmul_n_row_tiles(const mx_matmul *mm);
 mx_mapping mx_matmul_mapping(const mx_matmul *mm);
 const mx_crossbar_config *mx_matmul_config(const mx_matmul *mm);
+/* The ADC configuration the matmul was created with. */
+const mx_adc_config *mx_matmul_adc_config(const mx_matmul *mm);
+/* Σ over every family and column of input row j's conductances as a read
+ * sees them (effective ones with wires), S: the row's load, for read energy. */
+double mx_matmul_row_conductance(const mx_matmul *mm, size_t j);
 
 /* The programmed conductances of families 0 and 1 (differential: G+ and G−;
  * bit-sliced: slice 0's G+ and G−), (n_in, n_out) row-major, siemens: OUT
@@ -188,6 +207,13 @@ size_t mx_matmul_input_passes(const mx_matmul *mm);
 /* Full-scale current of every column ADC, A. MX_EINVAL if not > 0. */
 mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a);
 double mx_matmul_adc_range(const mx_matmul *mm);
+/* Set every column ADC from a calibration result (a lloyd-max ADC's fitted
+ * levels, or a range): the ADCs are rebuilt with their instances' draws from
+ * stream "adc.instance", item layer_id·2^32 + instance (adc/adc.h). On
+ * failure the ADCs are left as they were. MX_EINVAL, MX_ENOMEM. */
+mx_status mx_matmul_set_adc_fit(mx_matmul *mm, const mx_adc_fit *fit);
+/* The column ADCs as set up (kind, bits, levels, instances). */
+const mx_adc *mx_matmul_adc(const mx_matmul *mm);
 
 /* Per-thread scratch for forward calls. */
 mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out);

@@ -85,6 +85,14 @@
  * σ²·Σ_j V_j²·(G+_ij² + G−_ij²), so one draw per column (and one per shared
  * reference column) is exact in distribution; the per-cell twin
  * (mx_matmul_forward_reference, or noise = per-cell) keeps the plain sum.
+ *
+ * Activity for energy/ (mx_matmul_stats), counted by both twins alike: rows
+ * driven per pass, digitised values added digitally, passes with a read,
+ * and the read power Σ_j |V_j·φ(V_j)|·ΣG_j from a per-row conductance sum
+ * made once at programming (derive_read_row) — O(driven rows) per pass, not
+ * per cell. With wires it uses the effective conductances (the power the
+ * row drivers deliver, to first order; the wires' own share is not split
+ * out).
  */
 #include "crossbar/crossbar.h"
 
@@ -107,6 +115,9 @@ struct mx_matmul {
     mx_device_params dev;
     mx_adc_config adc_cfg;
     mx_adc adc;
+    mx_adc_layout adc_layout;        /* where the column ADCs sit (adc/adc.h): banks =
+                                        (row tile, slice), then a digital offset's
+                                        reference columns per row tile */
     int adc_ready;
     mx_mapping map;
     size_t n_fam;                    /* physical column families */
@@ -121,6 +132,8 @@ struct mx_matmul {
     float *g_diff[MM_MAX_CHANNELS];  /* plus − minus, (n_in, n_out) S */
     float *g_sq[MM_MAX_CHANNELS];    /* plus² + minus² (a shared reference's
                                         noise is kept apart), (n_in, n_out) S² */
+    double *g_row_sum;               /* (n_in) Σ of row j's read conductances over every
+                                        family and column, S (read energy) */
     int offset;                      /* offset mapping: family 1 is the reference */
     int ref_digital;                 /* ... subtracted after its own conversion */
     size_t n_passes;                 /* reads per call: bit-serial M, else 1 */
@@ -143,6 +156,8 @@ struct mx_matmul_work {
     unsigned char *tile_active; /* (n_row_tiles) */
     float *rows;          /* (n_fam, n_out) one row's read conductances (reference) */
     double *y_acc;        /* (n_out) digital shift-and-add accumulator */
+    double pass_power_w;  /* read power of the driven rows of this pass, W:
+                             Σ_active |V_j·φ(V_j)|·g_row_sum[j] */
 };
 
 static size_t fam_cols(const mx_matmul *mm, size_t f)
@@ -158,10 +173,19 @@ static const float *read_family(const mx_matmul *mm, size_t f)
 }
 
 /* The single place where conductances become what the fast path reads:
- * every channel's g_diff and g_sq for input row j. */
+ * every channel's g_diff and g_sq for input row j, and the row's total
+ * conductance (its load on the row driver, for read energy). */
 static void derive_read_row(mx_matmul *mm, size_t j)
 {
     const size_t n_out = mm->n_out, tile_cols = mm->xbar.tile_cols;
+    double g_sum = 0.0;
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t cols = fam_cols(mm, f);
+        const float *g = read_family(mm, f) + j * cols;
+        for (size_t c = 0; c < cols; c++)
+            g_sum += (double)g[c];
+    }
+    mm->g_row_sum[j] = g_sum;
     for (size_t c = 0; c < mm->n_ch; c++) {
         float *gd = mm->g_diff[c] + j * n_out, *gs = mm->g_sq[c] + j * n_out;
         const float *gp = read_family(mm, 2 * c) + j * n_out;
@@ -188,6 +212,8 @@ void mx_matmul_destroy(mx_matmul *mm)
     mx_free(mm->g_block);
     mx_free(mm->eff_block);
     mx_free(mm->rd_block);
+    mx_free(mm->g_row_sum);
+    mx_adc_release(&mm->adc);
     mx_free(mm);
 }
 
@@ -577,7 +603,8 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
     }
     mm->g_block = mx_alloc(cells * n_fam * sizeof(float));
     mm->rd_block = mx_alloc(cells * 2 * n_ch * sizeof(float));
-    if (!mm->g_block || !mm->rd_block) {
+    mm->g_row_sum = mx_alloc(n_in * sizeof(double));
+    if (!mm->g_block || !mm->rd_block || !mm->g_row_sum) {
         mx_matmul_destroy(mm);
         return mx_fail(MX_ENOMEM, "analog matmul: out of memory for %zu x %zu cells", n_in, n_out);
     }
@@ -602,6 +629,13 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         mx_matmul_destroy(mm);
         return st;
     }
+    mm->adc_layout = (mx_adc_layout){
+        .banks = mm->n_row_tiles * (n_ch + (mm->ref_digital ? 1 : 0)),
+        .columns = n_out,
+        .tile_cols = xbar->tile_cols,
+        .seed = seed,
+        .item_base = (uint64_t)layer_id << 32,
+    };
     if (adc->kind == MX_ADC_NONE) {
         mx_adc_init(&mm->adc, adc, 1.0);
         mm->adc_ready = 1;
@@ -615,6 +649,24 @@ size_t mx_matmul_n_out(const mx_matmul *mm) { return mm->n_out; }
 size_t mx_matmul_n_row_tiles(const mx_matmul *mm) { return mm->n_row_tiles; }
 mx_mapping mx_matmul_mapping(const mx_matmul *mm) { return mm->map; }
 const mx_crossbar_config *mx_matmul_config(const mx_matmul *mm) { return &mm->xbar; }
+const mx_adc_config *mx_matmul_adc_config(const mx_matmul *mm) { return &mm->adc_cfg; }
+
+double mx_matmul_row_conductance(const mx_matmul *mm, size_t j)
+{
+    assert(j < mm->n_in);
+    return mm->g_row_sum[j];
+}
+
+void mx_matmul_stats_add(mx_matmul_stats *into, const mx_matmul_stats *x)
+{
+    into->conversions += x->conversions;
+    into->clipped += x->clipped;
+    into->reads += x->reads;
+    into->row_drives += x->row_drives;
+    into->partial_sums += x->partial_sums;
+    into->read_passes += x->read_passes;
+    into->cell_power_w += x->cell_power_w;
+}
 size_t mx_matmul_n_families(const mx_matmul *mm) { return mm->n_fam; }
 size_t mx_matmul_input_passes(const mx_matmul *mm) { return mm->n_passes; }
 
@@ -643,12 +695,25 @@ mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a)
 {
     if (mm->adc_cfg.kind == MX_ADC_NONE)
         return MX_OK;
-    mx_status st = mx_adc_init(&mm->adc, &mm->adc_cfg, range_a);
+    const mx_adc_fit fit = {.range_a = range_a};
+    return mx_matmul_set_adc_fit(mm, &fit);
+}
+
+mx_status mx_matmul_set_adc_fit(mx_matmul *mm, const mx_adc_fit *fit)
+{
+    if (mm->adc_cfg.kind == MX_ADC_NONE)
+        return MX_OK;
+    mx_adc adc;
+    mx_status st = mx_adc_setup(&adc, &mm->adc_cfg, fit, &mm->adc_layout);
     if (st)
         return st;
+    mx_adc_release(&mm->adc);
+    mm->adc = adc;
     mm->adc_ready = 1;
     return MX_OK;
 }
+
+const mx_adc *mx_matmul_adc(const mx_matmul *mm) { return &mm->adc; }
 
 double mx_matmul_adc_range(const mx_matmul *mm)
 {
@@ -712,19 +777,28 @@ static int32_t input_code(const mx_matmul *mm, float x)
 }
 
 /* Row drives of input pass `pass` (see mx_matmul_work.v); returns the number
- * of driven rows, listed in w->active in ascending order. */
+ * of driven rows, listed in w->active in ascending order. Also the pass's
+ * read power w->pass_power_w: a driven row at voltage V puts V·φ(V)·G into
+ * each of its cells (the columns are held at virtual ground), so the row
+ * costs |V·φ(V)|·g_row_sum; a PWM row is on at V_read for |m|/K of the
+ * window, so its mean power is V_read·|u·φ(V_read)| = V_read·|v|. */
 static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x, size_t pass)
 {
     size_t n_active = 0;
+    double power = 0.0;
+    const double v_read = mm->xbar.read_voltage_v;
+    const double p_full = v_read * fabs((double)mm->full_drive); /* a row at ±V_read, W/S */
     switch (mm->xbar.input) {
     case MX_INPUT_SPIKES:
         for (size_t j = 0; j < mm->n_in; j++) {
             assert(x[j] == 0.0f || x[j] == 1.0f);
             w->v[j] = x[j] != 0.0f ? mm->full_drive : 0.0f;
-            if (w->v[j] != 0.0f)
+            if (w->v[j] != 0.0f) {
                 w->active[n_active++] = j;
+                power += p_full * mm->g_row_sum[j];
+            }
         }
-        return n_active;
+        break;
     case MX_INPUT_BIT_SERIAL:
         if (pass == 0)
             for (size_t j = 0; j < mm->n_in; j++)
@@ -733,36 +807,44 @@ static size_t drive_rows(const mx_matmul *mm, mx_matmul_work *w, const float *x,
             const int32_t c = w->code[j];
             const uint32_t m = (uint32_t)(c < 0 ? -c : c);
             w->v[j] = (m >> pass) & 1u ? (c < 0 ? -mm->full_drive : mm->full_drive) : 0.0f;
-            if (w->v[j] != 0.0f)
+            if (w->v[j] != 0.0f) {
                 w->active[n_active++] = j;
+                power += p_full * mm->g_row_sum[j];
+            }
         }
-        return n_active;
+        break;
     case MX_INPUT_PWM:
         /* Charge over the K-step window / its length: (±m/K)·φ(V_read). */
         for (size_t j = 0; j < mm->n_in; j++) {
             const double u = (double)input_code(mm, x[j]) / mm->in_levels;
             w->v[j] = (float)(u * (double)mm->full_drive);
-            if (w->v[j] != 0.0f)
+            if (w->v[j] != 0.0f) {
                 w->active[n_active++] = j;
+                power += v_read * fabs((double)w->v[j]) * mm->g_row_sum[j];
+            }
         }
-        return n_active;
+        break;
     case MX_INPUT_DAC:
     default: {
         const double inv_fs = 1.0 / mm->xbar.input_full_scale, k = mm->in_levels;
-        const double v_read = (double)(float)mm->xbar.read_voltage_v;
+        const double v_dac = (double)(float)mm->xbar.read_voltage_v;
         for (size_t j = 0; j < mm->n_in; j++) {
             double u = (double)x[j] * inv_fs;
             u = u > 1.0 ? 1.0 : (u < -1.0 ? -1.0 : u);
             if (k > 0.0)
                 u = nearbyint(u * k) / k;
-            const double v = u * v_read;
+            const double v = u * v_dac;
             w->v[j] = (float)(mm->iv_nonlinear ? mx_device_current(&mm->dev, 1.0, v) : v);
-            if (w->v[j] != 0.0f)
+            if (w->v[j] != 0.0f) {
                 w->active[n_active++] = j;
+                power += fabs(v * (double)w->v[j]) * mm->g_row_sum[j];
+            }
         }
-        return n_active;
+        break;
     }
     }
+    w->pass_power_w = power;
+    return n_active;
 }
 
 /* Digital weight of input pass p: 2^p/K for bit-serial, 1 otherwise. */
@@ -795,7 +877,7 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
     const size_t n_out = mm->n_out, n_ct = mm->n_col_tiles, tile_cols = mm->xbar.tile_cols;
     const size_t ch_stride = mm->n_row_tiles * n_out;
     assert(mm->adc_ready);
-    uint64_t conversions = 0, clipped = 0, reads = 0;
+    uint64_t conversions = 0, clipped = 0, reads = 0, partial_sums = 0;
     for (size_t t = 0; t < mm->n_row_tiles; t++) {
         if (!w->tile_active[t])
             continue;
@@ -819,7 +901,7 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
             }
             if (rec)
                 record(rec, acc, n_out);
-            clipped += mx_adc_convert(&mm->adc, acc, n_out);
+            clipped += mx_adc_convert_bank(&mm->adc, acc, n_out, t * mm->n_ch + c, 1, read_rng);
             const double wc = weight * mm->ch_weight[c];
             for (size_t o = 0; o < n_out; o++) {
                 w->y_acc[o] += wc * (double)acc[o];
@@ -827,6 +909,7 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
                 var[o] = 0.0f;
             }
             conversions += n_out;
+            partial_sums += n_out;
         }
         if (mm->ref_digital) {
             if (noise_sigma > 0.0)
@@ -835,10 +918,12 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
                                            mx_rng_normal(read_rng));
             if (rec)
                 record(rec, acc_ref, n_ct);
-            clipped += mx_adc_convert(&mm->adc, acc_ref, n_ct);
+            clipped += mx_adc_convert_bank(&mm->adc, acc_ref, n_ct,
+                                           mm->n_row_tiles * mm->n_ch + t, tile_cols, read_rng);
             for (size_t o = 0; o < n_out; o++)
                 w->y_acc[o] -= weight * (double)acc_ref[o / tile_cols];
             conversions += n_ct;
+            partial_sums += n_out;
         }
         if (mm->offset)
             for (size_t ct = 0; ct < n_ct; ct++)
@@ -850,6 +935,8 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
         stats->conversions += mm->adc_cfg.kind == MX_ADC_NONE ? 0 : conversions;
         stats->clipped += clipped;
         stats->reads += reads;
+        stats->partial_sums += partial_sums;
+        stats->read_passes += reads > 0;
     }
 }
 
@@ -936,6 +1023,15 @@ static void accumulate_active(const mx_matmul *mm, mx_matmul_work *w, size_t n_a
     }
 }
 
+/* The row drives and read power of one pass, into the statistics. */
+static void count_drive(const mx_matmul_work *w, size_t n_active, mx_matmul_stats *stats)
+{
+    if (!stats)
+        return;
+    stats->row_drives += n_active;
+    stats->cell_power_w += w->pass_power_w;
+}
+
 static void finish_output(const mx_matmul *mm, mx_matmul_work *w, float *y)
 {
     const double scale = output_scale(mm);
@@ -952,6 +1048,7 @@ void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, f
     const int per_cell = sigma > 0.0 && mm->xbar.noise == MX_NOISE_PER_CELL;
     for (size_t p = 0; p < mm->n_passes; p++) {
         const size_t n_active = drive_rows(mm, w, x, p);
+        count_drive(w, n_active, stats);
         if (per_cell) {
             accumulate_per_cell(mm, w, read_rng);
             convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, rec);
@@ -967,7 +1064,7 @@ void mx_matmul_forward_reference(const mx_matmul *mm, mx_matmul_work *w, const f
                                  float *y, mx_rng *read_rng, mx_matmul_stats *stats)
 {
     for (size_t p = 0; p < mm->n_passes; p++) {
-        drive_rows(mm, w, x, p);
+        count_drive(w, drive_rows(mm, w, x, p), stats);
         accumulate_per_cell(mm, w, read_rng);
         convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, NULL);
     }

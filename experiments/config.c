@@ -131,12 +131,15 @@ _Static_assert(sizeof(mx_mapping_kind) == sizeof(int), "enum fields are stored a
 _Static_assert(sizeof(mx_offset_subtract) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_half_select) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_adc_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_adc_range_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_adc_polarity) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_iv_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_step_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_window_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_experiment_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_online_weights) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_vteam_iv_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_readout_kind) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {NULL, 0}};
@@ -163,7 +166,16 @@ static const choice half_selects[] = {
     {"off", MX_HALF_SELECT_OFF}, {"v-half", MX_HALF_SELECT_V_HALF}, {NULL, 0}};
 static const choice noise_modes[] = {
     {"output-referred", MX_NOISE_OUTPUT_REFERRED}, {"per-cell", MX_NOISE_PER_CELL}, {NULL, 0}};
-static const choice adc_kinds[] = {{"uniform", MX_ADC_UNIFORM}, {"none", MX_ADC_NONE}, {NULL, 0}};
+static const choice adc_kinds[] = {
+    {"uniform", MX_ADC_UNIFORM}, {"lloyd-max", MX_ADC_LLOYD_MAX}, {"log", MX_ADC_LOG},
+    {"sar", MX_ADC_SAR}, {"sense-amp", MX_ADC_SENSE_AMP}, {"none", MX_ADC_NONE}, {NULL, 0}};
+static const choice adc_range_modes[] = {
+    {"percentile", MX_ADC_RANGE_PERCENTILE}, {"max", MX_ADC_RANGE_MAX},
+    {"mse", MX_ADC_RANGE_MSE}, {NULL, 0}};
+static const choice adc_polarities[] = {
+    {"signed", MX_ADC_SIGNED}, {"unsigned", MX_ADC_UNSIGNED}, {NULL, 0}};
+static const choice readout_kinds[] = {
+    {"adc", MX_READOUT_ADC}, {"integrate", MX_READOUT_INTEGRATE}, {NULL, 0}};
 static const choice iv_kinds[] = {
     {"linear", MX_IV_LINEAR}, {"sinh", MX_IV_SINH}, {"neurosim", MX_IV_NEUROSIM}, {NULL, 0}};
 static const choice step_kinds[] = {
@@ -761,15 +773,123 @@ static const field fields[] = {
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
-     .doc = "uniform signed mid-rise quantiser with clipping, or none (exact currents)"},
+     .doc = "column ADC: uniform (mid-rise quantiser with clipping), lloyd-max (thresholds "
+            "and levels fitted to the calibration currents), log (sign + log-spaced "
+            "magnitude), sar (capacitor-DAC circuit with mismatch, offset and noise), "
+            "sense-amp (1-bit comparator), or none (exact currents)"},
     {.path = "hardware.adc.bits", .kind = FIELD_INT, .offset = OFF(hardware.adc.bits),
      .bounds = LO | HI, .min = 1, .max = MX_ADC_MAX_BITS, .from_module = true, .unit = "bits",
-     .def = "8", .doc = "ADC resolution"},
+     .def = "8",
+     .doc = "ADC resolution (lloyd-max at most 10, signed log at least 2, sense-amp 1)"},
+    {.path = "hardware.adc.polarity", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.polarity),
+     .choices = adc_polarities, .from_module = true, .unit = "-", .def = "signed",
+     .doc = "signed: codes around 0 (differential columns); unsigned: [0, full scale] for "
+            "unipolar currents (offset mapping with a digital reference), negatives clip to "
+            "code 0 (not lloyd-max)"},
+    {.path = "hardware.adc.range_mode", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.adc.range_mode), .choices = adc_range_modes, .from_module = true,
+     .unit = "-", .def = "percentile",
+     .doc = "how calibration sets the full scale from the profiled column currents: "
+            "percentile (range_percentile of |I|), max (largest |I|), or mse (the range "
+            "minimising quantisation + clipping MSE); lloyd-max fits its levels instead"},
     {.path = "hardware.adc.range_percentile", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.adc.range_percentile), .bounds = LO | HI | LO_OPEN, .min = 0,
      .max = 100, .from_module = true, .unit = "%", .def = "99.9",
-     .doc = "full scale = this percentile of the column current magnitudes over the "
-            "calibration images"},
+     .doc = "range_mode percentile: full scale = this percentile of the column current "
+            "magnitudes over the calibration images"},
+    {.path = "hardware.adc.log_dynamic_range", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.log_dynamic_range), .bounds = LO | LO_OPEN, .min = 1,
+     .from_module = true, .unit = "-", .def = "1000",
+     .doc = "log: full scale / lowest magnitude edge; the magnitude cells are geometric "
+            "between them"},
+    {.path = "hardware.adc.cap_mismatch_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.cap_mismatch_sigma), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "-", .def = "0",
+     .doc = "sar: relative σ of one unit capacitor of the binary-weighted DAC (capacitor i "
+            "has 2^i units), drawn per ADC instance"},
+    {.path = "hardware.adc.offset_sigma_lsb", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.offset_sigma_lsb), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "LSB", .def = "0",
+     .doc = "sar, sense-amp: comparator offset σ, drawn per ADC instance"},
+    {.path = "hardware.adc.noise_sigma_lsb", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.noise_sigma_lsb), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "LSB", .def = "0",
+     .doc = "sar, sense-amp: input-referred noise σ, drawn per conversion"},
+    {.path = "hardware.adc.columns_per_adc", .kind = FIELD_INT,
+     .offset = OFF(hardware.adc.columns_per_adc), .bounds = LO | HI, .min = 1,
+     .max = MX_ADC_MAX_COLUMNS_PER_ADC, .from_module = true, .unit = "columns", .def = "1",
+     .doc = "columns of a tile sharing one ADC (multiplexed): k conversions in series per "
+            "read, ceil(tile_cols/k) ADCs per tile; values unchanged for ideal ADCs"},
+
+    {.path = "hardware.readout.kind", .kind = FIELD_ENUM, .offset = OFF(hardware.readout.kind),
+     .choices = readout_kinds, .from_module = true, .unit = "-", .def = "adc",
+     .doc = "how a layer's column currents become spikes: the ADC then a digital neuron, or "
+            "integrate (ADC-less: the current charges the membrane capacitor and a comparator "
+            "fires; hardware.adc is not used)"},
+    {.path = "hardware.readout.offset_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.readout.offset_sigma), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "threshold", .def = "0",
+     .doc = "integrate: comparator offset σ, drawn once per neuron and hardware repeat"},
+    {.path = "hardware.readout.noise_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.readout.noise_sigma), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "threshold", .def = "0",
+     .doc = "integrate: comparator noise σ, drawn per neuron per time step"},
+
+    {.path = "hardware.energy.read_time_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.read_time_s), .bounds = LO | ZERO_OK | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "0",
+     .doc = "t_read of one array read (cell energy V·I·t_read, latency); 0 = "
+            "hardware.device.read_time_s"},
+    {.path = "hardware.energy.dac_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.dac_energy_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J", .def = "3.9e-15",
+     .doc = "one 1-bit row drive (spike, bit-serial bit, PWM pulse); a b-bit DAC costs "
+            "2^(b-1) of it (MNSIM 2.0 after ISAAC)"},
+    {.path = "hardware.energy.adc_fom_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.adc_fom_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J/step", .def = "4.05e-14",
+     .doc = "Walden figure of merit: a b-bit conversion costs FoM·2^b (Murmann survey, "
+            "median of crossbar-relevant ADCs)"},
+    {.path = "hardware.energy.adc_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.adc_energy_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J", .def = "0",
+     .doc = "fixed energy per conversion instead of FoM·2^b when > 0 (ISAAC's 8-bit ADC: "
+            "1.5625e-12)"},
+    {.path = "hardware.energy.adc_time_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.adc_time_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "7.8125e-10",
+     .doc = "one conversion (ISAAC: 1.28 GS/s); columns sharing an ADC convert in series"},
+    {.path = "hardware.energy.sense_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.sense_energy_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J", .def = "8.1e-14",
+     .doc = "one comparator decision of the ADC-less readout (FoM·2^1)"},
+    {.path = "hardware.energy.sense_time_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.sense_time_s), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "s", .def = "9.765625e-11",
+     .doc = "one comparator decision (one bit cycle of ISAAC's 8-bit SAR)"},
+    {.path = "hardware.energy.neuron_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.neuron_energy_j), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "J", .def = "2e-13",
+     .doc = "one digital neuron update per neuron per step: an int32 add and a compare "
+            "(Horowitz 2014, 45 nm)"},
+    {.path = "hardware.energy.leak_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.leak_energy_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J", .def = "3.1e-12",
+     .doc = "the leak of one digital LIF update: an int32 multiply (Horowitz 2014)"},
+    {.path = "hardware.energy.spike_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.spike_energy_j), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "J", .def = "1e-13", .doc = "one spike: the reset subtraction, an int32 add"},
+    {.path = "hardware.energy.shift_add_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.shift_add_energy_j), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "J", .def = "4.5e-14",
+     .doc = "one digital shift-and-add of a digitised partial sum (PUMA's unit after ISAAC)"},
+    {.path = "hardware.energy.adc_area_um2", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.adc_area_um2), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "um^2", .def = "24000", .doc = "one ADC (Murmann survey median 0.024 mm^2)"},
+    {.path = "hardware.energy.cell_area_um2", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.cell_area_um2), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "um^2", .def = "0.00152587890625",
+     .doc = "one cell (ISAAC/PUMA: 128x128 array of 25 um^2)"},
 
     {.path = "online.epochs", .kind = FIELD_SIZE, .offset = OFF(online.epochs), .bounds = LO,
      .min = 1, .unit = "epochs", .def = "125",
@@ -1818,6 +1938,10 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
     if (st == MX_OK)
         st = mx_adc_config_validate(&cfg->hardware.adc);
     if (st == MX_OK)
+        st = mx_snn_readout_config_validate(&cfg->hardware.readout);
+    if (st == MX_OK)
+        st = mx_energy_config_validate(&cfg->hardware.energy);
+    if (st == MX_OK)
         st = mx_snn_config_validate(&cfg->snn);
     if (st == MX_OK)
         st = mx_train_config_validate(&cfg->training.train);
@@ -1898,6 +2022,8 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_device_params_default(&cfg->hardware.device);
     mx_crossbar_config_default(&cfg->hardware.crossbar);
     mx_adc_config_default(&cfg->hardware.adc);
+    mx_snn_readout_config_default(&cfg->hardware.readout);
+    mx_energy_config_default(&cfg->hardware.energy);
     mx_online_config_default(&cfg->online.net);
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (fields[i].from_module)

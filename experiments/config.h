@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
+#include "energy/energy.h"
 #include "snn/mlp.h"
 #include "snn/online.h"
 #include "snn/snn.h"
@@ -86,6 +87,8 @@ typedef struct mx_experiment_config {
                                      every device field written explicitly */
         mx_crossbar_config crossbar;
         mx_adc_config adc;
+        mx_snn_readout_config readout; /* ADC + digital neuron, or ADC-less */
+        mx_energy_config energy;       /* coefficients of the energy/latency/area model */
     } hardware;
 
     /* experiment: online-training (experiments/online_run.h). */

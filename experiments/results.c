@@ -82,6 +82,9 @@ static const metric_column metric_columns[] = {
     {"adc_clip_rate", 0, offsetof(mx_point_result, adc_clip_rate)},
     {"n_test", 1, offsetof(mx_point_result, n_test)},
     {"eval_seconds", 0, offsetof(mx_point_result, eval_seconds)},
+    {"energy_j", 0, offsetof(mx_point_result, energy_j)},
+    {"latency_s", 0, offsetof(mx_point_result, latency_s)},
+    {"area_mm2", 0, offsetof(mx_point_result, area_mm2)},
 };
 #define N_METRIC_COLUMNS (sizeof metric_columns / sizeof metric_columns[0])
 
@@ -441,6 +444,27 @@ static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *
     return 0;
 }
 
+/* layer_energy_<component>_j, one 1-D dataset per component of the
+ * (n_layers, components) breakdown. */
+static mx_status write_energy_parts(const mx_results *r, hid_t group, const mx_point_result *res,
+                                    const char *point_name, const char *repeat_name)
+{
+    if (!res->layer_energy_parts_j)
+        return MX_OK;
+    double column[MX_RESULTS_MAX_LAYERS];
+    for (size_t k = 0; k < MX_ENERGY_N_COMPONENTS; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "layer_energy_%s_j",
+                 mx_energy_component_name((mx_energy_component)k));
+        for (size_t l = 0; l < res->n_layers; l++)
+            column[l] = res->layer_energy_parts_j[l * MX_ENERGY_N_COMPONENTS + k];
+        if (dataset_f64(group, name, column, res->n_layers) < 0)
+            return mx_fail(MX_EIO, "%s: cannot write /points/%s/%s/%s", r->partial, point_name,
+                           repeat_name, name);
+    }
+    return MX_OK;
+}
+
 static void fill_row(const mx_results *r, const mx_point_result *res, const size_t *idx)
 {
     unsigned char *row = r->row;
@@ -560,6 +584,9 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
         {"layer_clip_rate", res->layer_clip_rate, res->n_layers},
         {"layer_adc_range_a", res->layer_adc_range_a, res->n_layers},
         {"layer_spike_rate", res->layer_spike_rate, res->n_layers},
+        {"layer_energy_j", res->layer_energy_j, res->n_layers},
+        {"layer_latency_s", res->layer_latency_s, res->n_layers},
+        {"layer_area_mm2", res->layer_area_mm2, res->n_layers},
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
         if (!sets[i].data)
@@ -570,6 +597,8 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
             goto done;
         }
     }
+    if ((st = write_energy_parts(r, group, res, point_name, repeat_name)) != MX_OK)
+        goto done;
     fill_row(r, res, idx);
     if (append_row(r) < 0) {
         st = mx_fail(MX_EIO, "%s: cannot append row %llu to /summary", r->partial,

@@ -10,7 +10,8 @@
  *                     repeat, each swept field (float64, or a string for
  *                     choices) and the metrics — pandas/h5py read it in one call
  *   /points/<k>/<r>/  attrs: swept values; datasets: accuracy_vs_step,
- *                     per-layer error and ADC statistics
+ *                     per-layer error and ADC statistics, per-layer energy per
+ *                     component, latency and area
  *
  * The file is written as <path>.partial and renamed to <path> when the sweep
  * completes, so a file at <path> is always complete; every point is flushed
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "energy/energy.h"
 #include "experiments/config.h"
 #include "snn/mlp.h"
 
@@ -37,8 +39,10 @@ typedef struct mx_point_result {
     double accuracy_snn_digital;  /* same SNN on the exact digital matmul */
     double accuracy_ann;          /* the trained ANN */
     double adc_clip_rate;         /* clipped / all ADC conversions, all layers */
-    double energy_placeholder_unused; /* (reserved; always 0) */
     double eval_seconds;          /* wall time of this point's evaluation */
+    double energy_j;              /* energy per inference, all layers and components, J */
+    double latency_s;             /* latency per inference, all layers in sequence, s */
+    double area_mm2;              /* ADCs and arrays of all layers, mm² */
     size_t timesteps;
     const double *accuracy_vs_step;   /* (timesteps): accuracy using spikes up to step t */
     size_t n_layers;
@@ -47,6 +51,11 @@ typedef struct mx_point_result {
     const double *layer_clip_rate;    /* (n_layers): clipped / conversions */
     const double *layer_adc_range_a;  /* (n_layers): calibrated ADC full scale, A */
     const double *layer_spike_rate;   /* (n_layers): spikes per neuron per step */
+    const double *layer_energy_parts_j; /* (n_layers, MX_ENERGY_N_COMPONENTS) row-major:
+                                           energy per inference by component, J */
+    const double *layer_energy_j;     /* (n_layers): energy per inference, J */
+    const double *layer_latency_s;    /* (n_layers): latency per inference, s */
+    const double *layer_area_mm2;     /* (n_layers): ADC and array area, mm² */
 } mx_point_result;
 
 typedef struct mx_results mx_results;

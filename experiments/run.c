@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
+#include "energy/energy.h"
 #include "experiments/dataset.h"
 #include "experiments/online_run.h"
 #include "experiments/results.h"
@@ -422,11 +423,20 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             }
         }
     }
+    /* The ADC-less readout integrates the unquantised current: its matmuls
+     * get an exact ADC, and its comparators draw their offsets with the
+     * cells' seed (once per hardware instance). */
+    const int integrate = pc->hardware.readout.kind == MX_READOUT_INTEGRATE;
+    mx_adc_config adc = pc->hardware.adc;
+    if (integrate)
+        adc.kind = MX_ADC_NONE;
     if (!st)
         st = mx_snn_program_crossbars(net, &pc->hardware.crossbar, dev, &pc->hardware.device,
-                                      &pc->hardware.adc, hw_seed, mm);
+                                      &adc, hw_seed, mm);
+    if (!st)
+        st = mx_snn_set_readout(net, &pc->hardware.readout, hw_seed);
     double range_a[MX_SNN_MAX_LAYERS] = {0};
-    if (!st && pc->hardware.adc.kind != MX_ADC_NONE)
+    if (!st && adc.kind != MX_ADC_NONE)
         st = mx_calibrate_adc_ranges(net, ctx->train.x, n_calib, ctx->train.dim,
                                      pc->hardware.adc.range_percentile, eval_seed,
                                      RUN_CALIB_ITEM_BASE, range_a);
@@ -442,8 +452,11 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     if (!st) {
         double rel_rms[MX_SNN_MAX_LAYERS], mean_err[MX_SNN_MAX_LAYERS], clip[MX_SNN_MAX_LAYERS],
             spike_rate[MX_SNN_MAX_LAYERS];
+        double e_parts[MX_SNN_MAX_LAYERS * MX_ENERGY_N_COMPONENTS], e_layer[MX_SNN_MAX_LAYERS],
+            lat_layer[MX_SNN_MAX_LAYERS], area_layer[MX_SNN_MAX_LAYERS];
+        double energy_all = 0.0, latency_all = 0.0, area_all = 0.0;
         uint64_t conv_all = 0, clip_all = 0;
-        for (size_t l = 0; l < L; l++) {
+        for (size_t l = 0; l < L && !st; l++) {
             mx_snn_layer_stats s = {0};
             for (size_t i = 0; i < n; i++) { /* fixed order: same sums at any thread count */
                 const mx_snn_layer_stats *x = &ev.stats[i * L + l];
@@ -452,8 +465,9 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
                 s.err_sum += x->err_sum;
                 s.n_values += x->n_values;
                 s.spikes += x->spikes;
-                s.mm.conversions += x->mm.conversions;
-                s.mm.clipped += x->mm.clipped;
+                s.neuron_updates += x->neuron_updates;
+                s.decisions += x->decisions;
+                mx_matmul_stats_add(&s.mm, &x->mm);
             }
             size_t n_out;
             mx_snn_weights(net, l, &n_out, NULL);
@@ -463,6 +477,25 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             spike_rate[l] = (double)s.spikes / ((double)n * (double)T * (double)n_out);
             conv_all += s.mm.conversions;
             clip_all += s.mm.clipped;
+            /* Energy and latency per inference (mean over the test images). */
+            mx_energy_layer hw;
+            st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device,
+                                          integrate, pc->snn.neuron == MX_NEURON_LIF, &hw);
+            if (st)
+                break;
+            const mx_energy_counts counts = {.mm = s.mm,
+                                             .neuron_updates = s.neuron_updates,
+                                             .decisions = s.decisions,
+                                             .spikes = s.spikes};
+            mx_energy_breakdown b;
+            mx_energy_cost(&pc->hardware.energy, &hw, &counts, (double)n, &b);
+            memcpy(e_parts + l * MX_ENERGY_N_COMPONENTS, b.energy_j, sizeof b.energy_j);
+            e_layer[l] = b.total_j;
+            lat_layer[l] = b.latency_s;
+            area_layer[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
+            energy_all += b.total_j;
+            latency_all += b.latency_s;
+            area_all += area_layer[l];
         }
         for (size_t t = 0; t < T; t++)
             acc_vs_step[t] = accuracy_at(&ev, ctx->test.y, n, T, t);
@@ -483,8 +516,16 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             .layer_clip_rate = clip,
             .layer_adc_range_a = range_a,
             .layer_spike_rate = spike_rate,
+            .energy_j = energy_all,
+            .latency_s = latency_all,
+            .area_mm2 = area_all,
+            .layer_energy_parts_j = e_parts,
+            .layer_energy_j = e_layer,
+            .layer_latency_s = lat_layer,
+            .layer_area_mm2 = area_layer,
         };
-        st = mx_results_write_point(res, pc, &pr);
+        if (!st)
+            st = mx_results_write_point(res, pc, &pr);
         if (!st) {
             mx_run_report *rep = ctx->report;
             mx_run_row *row = &rep->rows[rep->n_rows++];
@@ -495,10 +536,13 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             row->accuracy_snn_digital = acc_digital;
             row->accuracy_ann = e->ann_accuracy;
             row->adc_clip_rate = pr.adc_clip_rate;
+            row->energy_j = pr.energy_j;
+            row->latency_s = pr.latency_s;
             mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
-                                "ANN %.2f %%",
+                                "ANN %.2f %%, %.4g nJ and %.4g us per inference",
                    k + 1, mx_config_n_points(base), swept, 100.0 * pr.accuracy,
-                   100.0 * acc_digital, 100.0 * e->ann_accuracy);
+                   100.0 * acc_digital, 100.0 * e->ann_accuracy, 1e9 * pr.energy_j,
+                   1e6 * pr.latency_s);
         }
     }
     for (size_t l = 0; l < L; l++)

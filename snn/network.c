@@ -12,6 +12,23 @@
  * Digital matmul: inputs are spikes, so W·s is the sum of the columns of W
  * for the inputs that spiked — kept transposed, (n_in, n_out), so each spike
  * adds one contiguous row (cost ∝ spikes × outputs).
+ *
+ * ADC-less readout (hardware.readout.kind = integrate): the column current
+ * of an analog layer is not digitised; it charges the neuron's membrane
+ * capacitor directly, and a comparator decides the spike. With C_mem and the
+ * comparator's threshold voltage chosen so that C_mem·V_th is the charge of
+ * one threshold unit of current over one read, the membrane in threshold
+ * units evolves exactly as the digital neuron's — v ← decay·v + I, the
+ * matmul's unquantised, noisy output (its ADC must be exact) — and the
+ * comparator fires where v + offset_i + σ_n·ξ ≥ θ, then subtracts θ (reset
+ * by subtraction, as the digital neuron). offset_i ~ N(0, σ_o²) is drawn once
+ * per neuron and programmed instance ("snn.comparator_offset", item = layer),
+ * ξ once per neuron per step ("snn.comparator", item = the example), so the
+ * read-noise stream is the same as with the ADC readout. With σ_o = σ_n = 0
+ * the arithmetic is the digital neuron's, operation for operation: the two
+ * readouts give the same spikes bit for bit. Whatever the matmul adds after
+ * its ADC (row tiles, slices, bit-serial passes) is taken to add as charge
+ * on the membrane (currents summed on one node, scaled mirrors), ideally.
  */
 #include "snn/snn.h"
 
@@ -32,6 +49,9 @@ struct mx_snn {
     float *wt[MX_SNN_MAX_LAYERS]; /* (n_in, n_out) transposed copy */
     double scale[MX_SNN_MAX_LAYERS];
     mx_matmul *mm[MX_SNN_MAX_LAYERS];
+    mx_snn_readout_config readout;
+    float *offset[MX_SNN_MAX_LAYERS]; /* integrate: comparator offsets, (n_out) threshold
+                                         units; NULL when offset_sigma is 0 */
 };
 
 struct mx_snn_state {
@@ -51,8 +71,27 @@ void mx_snn_destroy(mx_snn *net)
     for (size_t l = 0; l < net->n_layers; l++) {
         mx_free(net->w[l]);
         mx_free(net->wt[l]);
+        mx_free(net->offset[l]);
     }
     mx_free(net);
+}
+
+void mx_snn_readout_config_default(mx_snn_readout_config *c)
+{
+    *c = (mx_snn_readout_config){.kind = MX_READOUT_ADC, .offset_sigma = 0.0, .noise_sigma = 0.0};
+}
+
+mx_status mx_snn_readout_config_validate(const mx_snn_readout_config *c)
+{
+    if (c->kind != MX_READOUT_ADC && c->kind != MX_READOUT_INTEGRATE)
+        return mx_fail(MX_EINVAL, "hardware.readout.kind: expected adc or integrate");
+    if (!(isfinite(c->offset_sigma) && c->offset_sigma >= 0.0))
+        return mx_fail(MX_EINVAL, "hardware.readout.offset_sigma: expected a number >= 0, got %g",
+                       c->offset_sigma);
+    if (!(isfinite(c->noise_sigma) && c->noise_sigma >= 0.0))
+        return mx_fail(MX_EINVAL, "hardware.readout.noise_sigma: expected a number >= 0, got %g",
+                       c->noise_sigma);
+    return MX_OK;
 }
 
 /* p-th percentile of the positive entries of a (n) array; 0 if none. */
@@ -91,6 +130,7 @@ mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const flo
     if (!net)
         return mx_fail(MX_ENOMEM, "conversion: out of memory");
     net->cfg = *cfg;
+    mx_snn_readout_config_default(&net->readout);
     net->n_layers = L;
     memcpy(net->sizes, mlp->sizes, (L + 1) * sizeof(size_t));
 
@@ -199,6 +239,70 @@ mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer)
     return layer < net->n_layers ? net->mm[layer] : NULL;
 }
 
+static void clear_readout(mx_snn *net)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        mx_free(net->offset[l]);
+        net->offset[l] = NULL;
+    }
+    mx_snn_readout_config_default(&net->readout);
+}
+
+mx_status mx_snn_set_readout(mx_snn *net, const mx_snn_readout_config *c, uint64_t seed)
+{
+    clear_readout(net);
+    mx_status st = mx_snn_readout_config_validate(c);
+    if (st || c->kind == MX_READOUT_ADC)
+        return st;
+    for (size_t l = 0; l < net->n_layers; l++)
+        if (net->mm[l] && mx_matmul_adc_config(net->mm[l])->kind != MX_ADC_NONE)
+            return mx_fail(MX_EINVAL, "hardware.readout.kind: integrate needs an exact ADC "
+                                      "(hardware.adc.type none) on layer %zu's matmul",
+                           l);
+    for (size_t l = 0; l < net->n_layers && c->offset_sigma > 0.0; l++) {
+        if (!net->mm[l])
+            continue;
+        const size_t n_out = net->sizes[l + 1];
+        net->offset[l] = mx_alloc(n_out * sizeof(float));
+        if (!net->offset[l]) {
+            clear_readout(net);
+            return mx_fail(MX_ENOMEM, "snn readout: out of memory for %zu comparator offsets",
+                           n_out);
+        }
+        mx_rng rng;
+        mx_rng_init_named(&rng, seed, "snn.comparator_offset", l);
+        for (size_t o = 0; o < n_out; o++)
+            net->offset[l][o] = (float)(c->offset_sigma * mx_rng_normal(&rng));
+    }
+    net->readout = *c;
+    return MX_OK;
+}
+
+const mx_snn_readout_config *mx_snn_get_readout(const mx_snn *net) { return &net->readout; }
+
+/* The ADC-less neuron: mx_neuron_step's arithmetic with the comparator's
+ * offset (may be NULL: none) and noise (one draw per neuron when σ > 0)
+ * added to what the comparator sees, not to the membrane. */
+static size_t comparator_step(size_t n, float *v, const float *input, float decay,
+                              float threshold, const float *offset, double noise_sigma,
+                              mx_rng *rng, float *spikes_out)
+{
+    size_t spikes = 0;
+    for (size_t i = 0; i < n; i++) {
+        float u = decay * v[i] + input[i];
+        float seen = u;
+        if (offset)
+            seen += offset[i];
+        if (noise_sigma > 0.0)
+            seen += (float)(noise_sigma * mx_rng_normal(rng));
+        float s = seen >= threshold ? 1.0f : 0.0f;
+        v[i] = u - s * threshold;
+        spikes_out[i] = s;
+        spikes += (size_t)s;
+    }
+    return spikes;
+}
+
 void mx_snn_state_destroy(mx_snn_state *s)
 {
     if (!s)
@@ -303,9 +407,11 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
             return st;
     }
     reset_state(net, s);
-    mx_rng enc, rd;
+    mx_rng enc, rd, cmp;
     mx_rng_init_named(&enc, rng_seed, "snn.encode", item);
     mx_rng_init_named(&rd, rng_seed, "crossbar.read", item);
+    mx_rng_init_named(&cmp, rng_seed, "snn.comparator", item);
+    const int integrate_readout = net->readout.kind == MX_READOUT_INTEGRATE;
     const float decay = (float)mx_neuron_decay(&net->cfg);
     int last = 0;
     for (size_t t = 0; t < net->cfg.timesteps; t++) {
@@ -333,10 +439,20 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
                 if (!isfinite(s->cur[l][o]))
                     return mx_fail(MX_ENUMERIC, "snn: layer %zu input current %zu is not finite "
                                                 "at step %zu", l, o, t);
-            size_t fired = mx_neuron_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
-                                          s->spk[l + 1]);
-            if (ls)
+            const int integrate = integrate_readout && net->mm[l];
+            size_t fired = integrate
+                               ? comparator_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
+                                                 net->offset[l], net->readout.noise_sigma, &cmp,
+                                                 s->spk[l + 1])
+                               : mx_neuron_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
+                                                s->spk[l + 1]);
+            if (ls) {
                 ls->spikes += fired;
+                if (integrate)
+                    ls->decisions += n_out;
+                else
+                    ls->neuron_updates += n_out;
+            }
         }
         for (size_t k = 0; k < n_cls; k++)
             s->count[k] += (uint32_t)s->spk[L][k];

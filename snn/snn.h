@@ -13,6 +13,11 @@
  *
  * Time is stepped explicitly (mx_snn_step); mx_snn_run drives one example
  * through all steps.
+ *
+ * Readout of an analog layer (mx_snn_set_readout): through the matmul's ADC
+ * into a digital neuron (default), or ADC-less — the column current
+ * integrates on the membrane capacitor and a comparator with offset and
+ * noise fires, so the neuron is the converter (network.c).
  */
 #ifndef MX_SNN_H
 #define MX_SNN_H
@@ -43,6 +48,27 @@ typedef struct mx_snn_config {
     double max_rate_hz;      /* Poisson rate at intensity 1, Hz; 1000 (= 1/dt: one spike a step) */
     double norm_percentile;  /* threshold-balancing percentile of activations, (0, 100]; 99.9 */
 } mx_snn_config;
+
+/* How an analog layer's column currents become spikes. */
+typedef enum mx_readout_kind {
+    MX_READOUT_ADC,       /* the matmul's ADC, then a digital IF/LIF neuron (default) */
+    MX_READOUT_INTEGRATE, /* ADC-less: the (noisy, unquantised) column current
+                             integrates on the membrane capacitor; a comparator
+                             decides the spike; reset by subtraction. The layer's
+                             matmul must have an exact ADC (adc.type none) */
+} mx_readout_kind;
+
+typedef struct mx_snn_readout_config {
+    mx_readout_kind kind;  /* MX_READOUT_ADC */
+    double offset_sigma;   /* integrate: comparator offset σ per neuron, drawn once
+                              per programmed instance, threshold units; 0 */
+    double noise_sigma;    /* integrate: comparator noise σ per decision, threshold
+                              units; 0 */
+} mx_snn_readout_config;
+
+void mx_snn_readout_config_default(mx_snn_readout_config *c);
+/* MX_EINVAL naming the field (hardware.readout.offset_sigma, ...) on bad values. */
+mx_status mx_snn_readout_config_validate(const mx_snn_readout_config *c);
 
 void mx_snn_config_default(mx_snn_config *c);
 /* MX_EINVAL naming the field (snn.timesteps, ...) on bad values. */
@@ -96,6 +122,15 @@ mx_status mx_snn_program_crossbars(mx_snn *net, const mx_crossbar_config *xbar,
 /* Layer `layer`'s analog matmul, or NULL when it runs digitally. */
 mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer);
 
+/* Set the readout of the analog layers. Integrate: every layer with an
+ * analog backend must have an exact ADC (MX_EINVAL otherwise, naming the
+ * layer); comparator offsets are drawn here, one N(0, offset_sigma²) per
+ * neuron from stream "snn.comparator_offset" (item = layer) of `seed` —
+ * once per programmed instance, like the cells. Set it after the backends.
+ * MX_EINVAL (bad config), MX_ENOMEM; on failure the readout is ADC. */
+mx_status mx_snn_set_readout(mx_snn *net, const mx_snn_readout_config *c, uint64_t seed);
+const mx_snn_readout_config *mx_snn_get_readout(const mx_snn *net);
+
 /* Per-thread simulation state. */
 typedef struct mx_snn_state mx_snn_state;
 mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out);
@@ -108,12 +143,15 @@ typedef struct mx_snn_layer_stats {
     double err_sum;      /* Σ (y_analog − W·x) (bias) */
     uint64_t n_values;   /* outputs × steps summed over */
     uint64_t spikes;     /* spikes emitted by the layer */
-    mx_matmul_stats mm;  /* ADC conversions and clips */
+    uint64_t neuron_updates; /* digital neuron updates (neurons × steps) */
+    uint64_t decisions;  /* comparator decisions of the ADC-less readout */
+    mx_matmul_stats mm;  /* crossbar activity: ADC conversions and clips, reads, row
+                            drives, partial sums, read power */
 } mx_snn_layer_stats;
 
 /* Run one example through all time steps. intensity: (sizes[0]) in [0,1].
- * rng_seed/item key this example's encoder ("snn.encode") and read-noise
- * ("crossbar.read") streams. OUT: pred_per_step[t] = predicted class after
+ * rng_seed/item key this example's encoder ("snn.encode"), read-noise
+ * ("crossbar.read") and comparator-noise ("snn.comparator") streams. OUT: pred_per_step[t] = predicted class after
  * step t (length timesteps; may be NULL); returns the final prediction in
  * *pred. layer_stats (n_layers entries, may be NULL) are added to; with
  * compare_reference set, the digital W·x is computed alongside each analog

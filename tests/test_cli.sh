@@ -35,7 +35,7 @@ check "ADC bits 0" 1 "bits0.yaml:3:11: hardware.adc.bits: expected an integer in
 cfg bits17 'hardware: {adc: {bits: 17}}\n'
 check "ADC bits 17" 1 "hardware.adc.bits: expected an integer in [1, 16], got 17" sweep "$tmp/bits17.yaml" -o "$tmp/o.h5"
 cfg unknown 'hardware:\n  adcc: {bits: 4}\n'
-check "unknown key" 1 "unknown.yaml:2:3: hardware.adcc: unknown key (expected one of: device, crossbar, adc)" sweep "$tmp/unknown.yaml" -o "$tmp/o.h5"
+check "unknown key" 1 "unknown.yaml:2:3: hardware.adcc: unknown key (expected one of: device, crossbar, adc, readout, energy)" sweep "$tmp/unknown.yaml" -o "$tmp/o.h5"
 cfg type 'snn: {timesteps: "ten"}\n'
 check "wrong type" 1 'snn.timesteps: expected an integer in [1, 100000], got the string "ten"' sweep "$tmp/type.yaml" -o "$tmp/o.h5"
 cfg sigma 'hardware: {device: {d2d_sigma: -0.1}}\n'
@@ -156,5 +156,9 @@ if [ -f "$tmp/tiny.h5" ] && [ ! -e "$tmp/tiny.h5.partial" ]; then
 else
   fail=$((fail + 1)); echo "FAILED: no complete results file"
 fi
+expect_shape "tiny sweep" "$tmp/tiny.h5" points/1/0/layer_energy_adc_j "2"
+# The ADC-less readout end to end, with a noisy comparator.
+check "tiny digits sweep, ADC-less readout" 0 "nJ/inf" sweep "$tmp/tiny.yaml" -o "$tmp/integrate.h5" --cache "$tmp/cache" --set hardware.readout.kind=integrate --set hardware.readout.offset_sigma=0.05 --set hardware.readout.noise_sigma=0.05
+expect_shape "ADC-less sweep" "$tmp/integrate.h5" points/0/0/layer_energy_sense_j "2"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -103,6 +103,9 @@ static void fake_result(size_t k, size_t r, fake_point *f)
     res->accuracy_ann = 0.75 + base;
     res->adc_clip_rate = 0.03125 * base;
     res->eval_seconds = 2.0 + base;
+    res->energy_j = 1e-6 * (1.0 + base);
+    res->latency_s = 1e-5 * (2.0 + base);
+    res->area_mm2 = 0.5 + base;
     res->timesteps = TIMESTEPS;
     res->accuracy_vs_step = f->accuracy_vs_step;
     res->n_layers = N_LAYERS;
@@ -299,7 +302,8 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
     /* Column order: point, repeat, the axes in sweep order, the metrics. */
     static const char *const order[] = {"point", "repeat", SIGMA_AXIS, MODE_AXIS,
                                         "accuracy", "accuracy_snn_digital", "accuracy_ann",
-                                        "adc_clip_rate", "n_test", "eval_seconds"};
+                                        "adc_clip_rate", "n_test", "eval_seconds",
+                                        "energy_j", "latency_s", "area_mm2"};
     hid_t type = H5Dget_type(summary);
     assert_int_equal(H5Tget_nmembers(type), sizeof order / sizeof order[0]);
     for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -347,6 +351,9 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
         {"accuracy_ann", offsetof(mx_point_result, accuracy_ann)},
         {"adc_clip_rate", offsetof(mx_point_result, adc_clip_rate)},
         {"eval_seconds", offsetof(mx_point_result, eval_seconds)},
+        {"energy_j", offsetof(mx_point_result, energy_j)},
+        {"latency_s", offsetof(mx_point_result, latency_s)},
+        {"area_mm2", offsetof(mx_point_result, area_mm2)},
     };
     for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++) {
         read_column(summary, metrics[m].name, H5T_NATIVE_DOUBLE, sizeof(double), metric);
@@ -763,7 +770,7 @@ static void test_sweep_without_axes_has_one_point(void **state)
     assert_int_equal(read_u64_attr(f, "n_points"), 1);
     hid_t summary = H5Dopen2(f, "summary", H5P_DEFAULT);
     hid_t type = H5Dget_type(summary);
-    assert_int_equal(H5Tget_nmembers(type), 8); /* point, repeat and six metrics */
+    assert_int_equal(H5Tget_nmembers(type), 11); /* point, repeat and nine metrics */
     H5Tclose(type);
     H5Dclose(summary);
     H5Fclose(f);
