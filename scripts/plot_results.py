@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
-           "n_test", "eval_seconds", "point", "repeat")
+           "n_test", "eval_seconds", "point", "repeat", "energy_j", "latency_s", "area_mm2")
 
 
 def text(v):
@@ -90,9 +90,60 @@ def main(path):
         out2 = path.rsplit(".", 1)[0] + "-timesteps.png"
         fig.tight_layout()
         fig.savefig(out2, dpi=120)
-    print(out1)
-    print(out2)
+        outs = [out1, out2]
+        if "energy_j" in s.dtype.names and np.any(s["energy_j"] > 0):
+            outs.append(energy_plot(path, s, x_axis, others, numeric))
+    for o in outs:
+        print(o)
     return 0
+
+
+def pareto(points):
+    """The points no other point beats in both energy (lower) and accuracy
+    (higher), by increasing energy."""
+    front, best = [], -np.inf
+    for e, a in sorted(points):
+        if a > best:
+            front.append((e, a))
+            best = a
+    return front
+
+
+def energy_plot(path, s, x_axis, others, numeric):
+    """Accuracy against energy per inference: one series per combination of
+    the other swept fields, each point labelled with the first axis' value,
+    mean ± std over repeats in both coordinates, and the Pareto front."""
+    groups = defaultdict(lambda: defaultdict(list))
+    for row in s:
+        key = tuple(text(row[a]) for a in others)
+        x = float(row[x_axis]) if x_axis in numeric else text(row[x_axis])
+        groups[key][x].append((1e9 * row["energy_j"], 100.0 * row["accuracy"]))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    everything = []
+    for key, pts in sorted(groups.items()):
+        xs = sorted(pts)
+        e = np.array([np.mean([p[0] for p in pts[x]]) for x in xs])
+        a = np.array([np.mean([p[1] for p in pts[x]]) for x in xs])
+        ea = [np.std([p[0] for p in pts[x]], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
+        aa = [np.std([p[1] for p in pts[x]], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
+        label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar"
+        ax.errorbar(e, a, xerr=ea, yerr=aa, marker="o", capsize=3, label=label)
+        for xv, ev, av in zip(xs, e, a):
+            ax.annotate(text(xv), (ev, av), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        everything += list(zip(e, a))
+    front = pareto(everything)
+    ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1,
+            ls="--", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("energy per inference (nJ)")
+    ax.set_ylabel("test accuracy of the crossbar network (%)")
+    ax.set_title(f"{path}: point labels = {x_axis.split('.')[-1]}", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    out = path.rsplit(".", 1)[0] + "-energy.png"
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    return out
 
 
 if __name__ == "__main__":
