@@ -30,8 +30,8 @@ static const char usage[] =
     "usage: memxbar sweep [CONFIG.yaml] [options]\n"
     "       memxbar device list | show NAME | curve NAME [options]\n"
     "       memxbar crossbar solve CASE.json [--mode MODE]\n"
-    "       memxbar adc curve [--type T] [--bits B] [--set hardware.adc.F=V]... [-o F]\n"
     "       memxbar crossbar read CASE.json --cell I,J [--scheme floating|v-ground|v-half]\n"
+    "       memxbar adc curve [--type T] [--bits B] [--set hardware.adc.F=V]... [-o F]\n"
     "       memxbar --version | --help\n"
     "\n"
     "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
@@ -51,7 +51,7 @@ static const char usage[] =
     "  -v, --verbose       also per-epoch training losses\n"
     "\n"
     "memxbar device: the device models and published presets (memxbar device --help).\n"
-    "memxbar crossbar: solve a crossbar circuit (IR drop) from a JSON case file\n"
+    "memxbar crossbar: solve a crossbar circuit (IR drop, sneak paths) from a JSON case file\n"
     "(memxbar crossbar --help).\n"
     "memxbar adc: an ADC's transfer curve and INL/DNL to HDF5 and a PNG\n"
     "(memxbar adc --help).\n";
