@@ -236,17 +236,49 @@ mx_status mx_adc_fit_currents(const mx_adc_config *c, float *x, size_t n, double
     return st;
 }
 
-/* Profile layer l: every image gets an equal slice of the sample buffer and
- * keeps every stride-th current it offers; images run in parallel, each
- * with its own stream item, and the slices are joined in image order — the
- * same samples at any thread count. OUT: *count samples at the buffer start. */
-static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, size_t n_in,
-                               uint64_t seed, uint64_t item_base, float *buf, size_t *count)
+/* How a network is run for profiling: the SNN (every time step) or the ANN
+ * (one forward pass up to the layer). */
+typedef struct profile_ops {
+    mx_status (*state_create)(const void *net, void **state);
+    void (*state_destroy)(void *state);
+    mx_status (*run_record)(const void *net, void *state, const float *x, uint64_t seed,
+                            uint64_t item, size_t layer, mx_current_recorder *rec);
+} profile_ops;
+
+static mx_status snn_state_create(const void *net, void **state)
 {
-    const mx_matmul *mm = mx_snn_backend(net, l);
+    return mx_snn_state_create(net, (mx_snn_state **)state);
+}
+static void snn_state_destroy(void *state) { mx_snn_state_destroy(state); }
+static mx_status snn_run_record(const void *net, void *state, const float *x, uint64_t seed,
+                                uint64_t item, size_t layer, mx_current_recorder *rec)
+{
+    return mx_snn_run_record(net, state, x, seed, item, layer, rec);
+}
+static const profile_ops snn_ops = {snn_state_create, snn_state_destroy, snn_run_record};
+
+static mx_status ann_state_create(const void *net, void **state)
+{
+    return mx_ann_state_create(net, (mx_ann_state **)state);
+}
+static void ann_state_destroy(void *state) { mx_ann_state_destroy(state); }
+static mx_status ann_run_record(const void *net, void *state, const float *x, uint64_t seed,
+                                uint64_t item, size_t layer, mx_current_recorder *rec)
+{
+    return mx_ann_run_record(net, state, x, seed, item, layer, rec);
+}
+static const profile_ops ann_ops = {ann_state_create, ann_state_destroy, ann_run_record};
+
+/* Profile layer l (matmul mm, offering `offered` currents per example):
+ * every example gets an equal slice of the sample buffer and keeps every
+ * stride-th current it offers; examples run in parallel, each with its own
+ * stream item, and the slices are joined in example order — the same
+ * samples at any thread count. OUT: *count samples at the buffer start. */
+static mx_status profile(const profile_ops *ops, const void *net, size_t l, size_t offered,
+                         const float *x, size_t n, size_t n_in, uint64_t seed,
+                         uint64_t item_base, float *buf, size_t *count)
+{
     const size_t quota = CALIB_MAX_SAMPLES / n;
-    const size_t offered = mx_snn_get_config(net)->timesteps * mx_matmul_n_row_tiles(mm) *
-                           mx_matmul_input_passes(mm) * mx_matmul_currents_per_read(mm);
     size_t *got = mx_calloc(n, sizeof(size_t));
     if (!got)
         return mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
@@ -254,15 +286,15 @@ static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, 
     char message[2048] = "";
 #pragma omp parallel
     {
-        mx_snn_state *s = NULL;
-        mx_status st = mx_snn_state_create(net, &s);
+        void *s = NULL;
+        mx_status st = ops->state_create(net, &s);
 #pragma omp for schedule(dynamic, 4)
         for (size_t i = 0; i < n; i++) {
             mx_current_recorder rec = {.values = buf + i * quota,
                                        .capacity = quota,
                                        .stride = offered / quota + 1};
             if (!st)
-                st = mx_snn_run_record(net, s, x + i * n_in, seed, item_base + i, l, &rec);
+                st = ops->run_record(net, s, x + i * n_in, seed, item_base + i, l, &rec);
             got[i] = rec.count;
         }
         if (st) {
@@ -272,7 +304,8 @@ static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, 
                 mx_error_copy(message, sizeof message);
             }
         }
-        mx_snn_state_destroy(s);
+        if (s)
+            ops->state_destroy(s);
     }
     if (status) {
         mx_error_set(message);
@@ -286,6 +319,52 @@ static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, 
     }
     mx_free(got);
     return status;
+}
+
+/* The SNN offers every time step's currents; the ANN one pass's. */
+static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, size_t n_in,
+                               uint64_t seed, uint64_t item_base, float *buf, size_t *count)
+{
+    const mx_matmul *mm = mx_snn_backend(net, l);
+    const size_t offered = mx_snn_get_config(net)->timesteps * mx_matmul_n_row_tiles(mm) *
+                           mx_matmul_input_passes(mm) * mx_matmul_currents_per_read(mm);
+    return profile(&snn_ops, net, l, offered, x, n, n_in, seed, item_base, buf, count);
+}
+
+static mx_status profile_ann_layer(mx_ann *net, size_t l, const float *x, size_t n, size_t n_in,
+                                   uint64_t seed, uint64_t item_base, float *buf, size_t *count)
+{
+    const mx_matmul *mm = mx_ann_backend(net, l);
+    const size_t offered = mx_matmul_n_row_tiles(mm) * mx_matmul_input_passes(mm) *
+                           mx_matmul_currents_per_read(mm);
+    return profile(&ann_ops, net, l, offered, x, n, n_in, seed, item_base, buf, count);
+}
+
+/* Fit layer l's ADC (matmul mm) to the `count` currents profiled in buf on n
+ * examples, and set it; *table is the fit's scratch, allocated on first use
+ * (2·2^bits doubles: every layer of a network has the same ADC bits). OUT:
+ * *range_a (may be NULL). */
+static mx_status fit_layer(mx_matmul *mm, size_t l, size_t n, float *buf, size_t count,
+                           double percentile, double **table, double *range_a)
+{
+    int any = 0;
+    for (size_t i = 0; i < count && !any; i++)
+        any = buf[i] != 0.0f;
+    if (!any)
+        return mx_fail(MX_ENUMERIC,
+                       "ADC calibration: layer %zu saw no current on %zu calibration examples",
+                       l, n);
+    mx_adc_config ac = *mx_matmul_adc_config(mm);
+    ac.range_percentile = percentile;
+    if (!*table && !(*table = mx_alloc(((size_t)2 << ac.bits) * sizeof(double))))
+        return mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
+    mx_adc_fit fit;
+    mx_status st = mx_adc_fit_currents(&ac, buf, count, *table, &fit, NULL);
+    if (!st)
+        st = mx_matmul_set_adc_fit(mm, &fit);
+    if (!st && range_a)
+        *range_a = fit.range_a;
+    return st;
 }
 
 mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t n_in,
@@ -322,30 +401,55 @@ mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t 
         size_t count = 0;
         if ((st = profile_layer(net, l, x, n, n_in, seed, item_base, buf, &count)))
             break;
-        int any = 0;
-        for (size_t i = 0; i < count && !any; i++)
-            any = buf[i] != 0.0f;
-        if (!any) {
-            st = mx_fail(MX_ENUMERIC,
-                         "ADC calibration: layer %zu saw no current on %zu calibration examples",
-                         l, n);
-            break;
-        }
-        mx_adc_config ac = *mx_matmul_adc_config(mm[l]);
-        ac.range_percentile = percentile;
-        if (!table && !(table = mx_alloc(((size_t)2 << ac.bits) * sizeof(double)))) {
-            st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
-            break;
-        }
-        mx_adc_fit fit;
-        if ((st = mx_adc_fit_currents(&ac, buf, count, table, &fit, NULL)))
-            break;
-        st = mx_matmul_set_adc_fit(mm[l], &fit);
-        if (range_a)
-            range_a[l] = fit.range_a;
+        st = fit_layer(mm[l], l, n, buf, count, percentile, &table, range_a ? &range_a[l] : NULL);
     }
     for (size_t l = 0; l < L; l++)
         mx_snn_set_backend(net, l, mm[l]);
+    mx_free(buf);
+    mx_free(table);
+    return st;
+}
+
+mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, size_t n_in,
+                                      double percentile, uint64_t seed, uint64_t item_base,
+                                      double *range_a)
+{
+    const size_t L = mx_ann_n_layers(net);
+    mx_matmul *mm[MX_ANN_MAX_LAYERS] = {0};
+    for (size_t l = 0; l < L; l++) {
+        mm[l] = mx_ann_backend(net, l);
+        if (range_a)
+            range_a[l] = 0.0;
+    }
+    if (n == 0 || n > CALIB_MAX_SAMPLES)
+        return mx_fail(MX_EINVAL, "ADC calibration: expected 1..%zu examples, got %zu",
+                       CALIB_MAX_SAMPLES, n);
+    /* As for the SNN: layer l is profiled with layers < l calibrated (and
+     * layers > l not run at all). */
+    for (size_t l = 0; l < L; l++)
+        mx_ann_set_backend(net, l, NULL);
+    float *buf = NULL;
+    double *table = NULL;
+    mx_status st = MX_OK;
+    for (size_t l = 0; l < L && !st; l++) {
+        if (!mm[l])
+            continue;
+        mx_ann_set_backend(net, l, mm[l]);
+        if (mx_matmul_adc_config(mm[l])->kind == MX_ADC_NONE)
+            continue;
+        if ((st = mx_matmul_set_adc_range(mm[l], CALIB_PROFILE_RANGE_A)))
+            break;
+        if (!buf && !(buf = mx_alloc(CALIB_MAX_SAMPLES * sizeof(float)))) {
+            st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
+            break;
+        }
+        size_t count = 0;
+        if ((st = profile_ann_layer(net, l, x, n, n_in, seed, item_base, buf, &count)))
+            break;
+        st = fit_layer(mm[l], l, n, buf, count, percentile, &table, range_a ? &range_a[l] : NULL);
+    }
+    for (size_t l = 0; l < L; l++)
+        mx_ann_set_backend(net, l, mm[l]);
     mx_free(buf);
     mx_free(table);
     return st;

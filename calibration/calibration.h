@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "snn/ann.h"
 #include "snn/snn.h"
 
 /* Calibrate the column ADCs of every analog layer of `net` from a
@@ -28,6 +29,15 @@
 mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t n_in,
                                   double percentile, uint64_t seed, uint64_t item_base,
                                   double *range_a);
+
+/* The same calibration for the ANN on the crossbar (snn/ann.h): layer by
+ * layer, the column currents of one forward pass per example (layers < l
+ * calibrated, layers > l not run) fitted as above. Layers with ADC type
+ * none are skipped (range_a 0). Same streams, errors and OUT as
+ * mx_calibrate_adc_ranges. */
+mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, size_t n_in,
+                                      double percentile, uint64_t seed, uint64_t item_base,
+                                      double *range_a);
 
 /* Fit one ADC of config `c` to column currents x[0..n) (A; reordered in
  * place): the full scale by c->range_mode — max |x|, the range_percentile

@@ -5,6 +5,7 @@
  * and is the only place that prints or exits.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,9 +72,9 @@ static int fail(const char *what)
 static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
                           const char *output)
 {
-    printf("\n%-44s %10s %10s %8s %8s %10s\n", "sweep point", "crossbar", "digital", "ANN",
-           "ADC clip", "energy");
-    printf("%-44s %10s %10s %8s %8s %10s\n", "", "SNN %", "SNN %", "%", "%", "nJ/inf");
+    printf("\n%-44s %7s %10s %10s %8s %8s %10s\n", "sweep point", "network", "crossbar",
+           "digital", "ANN", "ADC clip", "energy");
+    printf("%-44s %7s %10s %10s %8s %8s %10s\n", "", "", "%", "SNN %", "%", "%", "nJ/inf");
     for (size_t i = 0; i < rep->n_rows; i++) {
         const mx_run_row *r = &rep->rows[i];
         char label[300];
@@ -81,9 +82,12 @@ static void print_summary(const mx_experiment_config *cfg, const mx_run_report *
             snprintf(label, sizeof label, "%s #%zu", r->swept, r->repeat);
         else
             snprintf(label, sizeof label, "%s", r->swept[0] ? r->swept : "(no sweep)");
-        printf("%-44s %10.2f %10.2f %8.2f %8.3f %10.4g\n", label, 100 * r->accuracy,
-               100 * r->accuracy_snn_digital, 100 * r->accuracy_ann, 100 * r->adc_clip_rate,
-               1e9 * r->energy_j);
+        char digital[16] = "-"; /* an ANN point has no digital SNN */
+        if (!isnan(r->accuracy_snn_digital))
+            snprintf(digital, sizeof digital, "%.2f", 100 * r->accuracy_snn_digital);
+        printf("%-44s %7s %10.2f %10s %8.2f %8.3f %10.4g\n", label,
+               r->network ? r->network : "snn", 100 * r->accuracy, digital,
+               100 * r->accuracy_ann, 100 * r->adc_clip_rate, 1e9 * r->energy_j);
     }
     printf("\n%zu points x %zu repeats on %zu test images in %.1f s (training %.1f s, %zu "
            "networks trained, %zu from cache; evaluation %.1f s)\nresults: %s\n",

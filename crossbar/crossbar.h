@@ -218,6 +218,10 @@ const mx_adc *mx_matmul_adc(const mx_matmul *mm);
 /* Per-thread scratch for forward calls. */
 mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out);
 void mx_matmul_work_destroy(mx_matmul_work *w);
+/* Keep *w a workspace of mm: when *owner is not mm, destroy *w and create one
+ * for mm (none when mm is NULL), recording mm in *owner. For callers that
+ * hold one workspace per layer while the layer's matmul may be replaced. */
+mx_status mx_matmul_work_follow(const mx_matmul *mm, mx_matmul_work **w, const mx_matmul **owner);
 
 /* Optional recorder of the analog column currents before the ADC (for ADC
  * range calibration): every `stride`-th active tile column current (A) is

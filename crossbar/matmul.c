@@ -739,6 +739,22 @@ void mx_matmul_work_destroy(mx_matmul_work *w)
     mx_free(w);
 }
 
+mx_status mx_matmul_work_follow(const mx_matmul *mm, mx_matmul_work **w, const mx_matmul **owner)
+{
+    if (*owner == mm && (*w || !mm))
+        return MX_OK;
+    mx_matmul_work_destroy(*w);
+    *w = NULL;
+    *owner = NULL;
+    if (mm) {
+        mx_status st = mx_matmul_work_create(mm, w);
+        if (st)
+            return st;
+    }
+    *owner = mm;
+    return MX_OK;
+}
+
 mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out)
 {
     *out = NULL;

@@ -4,7 +4,7 @@
  * of a sweep point before its results are written. The crossbar counts what
  * happened (crossbar/matmul.c: rows driven, reads, conversions, partial
  * sums, read power); the network counts neuron updates, comparator decisions
- * and spikes (snn/network.c); this file multiplies each count by its
+ * and spikes (snn/network.c), or activations (snn/ann.c); this file multiplies each count by its
  * coefficient. Nothing here is data-dependent beyond those counts, so the
  * model is exact arithmetic on them and the tests check it by hand.
  *
@@ -24,6 +24,11 @@
  *   no ADC, no shift-and-add (the row tiles' currents add on the membrane
  *   capacitor) and no digital update (the membrane is analog); spikes are
  *   still priced (the reset charge packet, assumed to cost a digital reset).
+ * - The ANN on the crossbar (snn/ann.c) has no neurons: one activation per
+ *   output (a ReLU, or an argmax compare on the last layer), each priced as
+ *   an int32 compare; its DAC, cell, ADC and shift-add energy are counted by
+ *   the matmul as for the SNN, one input pass per layer (dac_bits − 1 for
+ *   bit-serial input).
  * - Latency: the tiles of a layer are read in parallel; one input pass costs
  *   t_read plus the conversions one ADC does in series (min(columns_per_adc,
  *   tile_cols) × t_conv), or one comparator decision; passes without any driven row
@@ -48,6 +53,7 @@
 #define DEF_NEURON_ENERGY_J 0.2e-12     /* Horowitz 2014: int32 add 0.1 pJ, + compare */
 #define DEF_LEAK_ENERGY_J 3.1e-12       /* Horowitz 2014: int32 multiply */
 #define DEF_SPIKE_ENERGY_J 0.1e-12      /* Horowitz 2014: int32 add (reset) */
+#define DEF_ACTIVATION_ENERGY_J 0.1e-12 /* Horowitz 2014: int32 compare ≈ add (ReLU) */
 #define DEF_SHIFT_ADD_ENERGY_J 45e-15   /* PUMA constants.py: sna 0.045 mW × 1 ns */
 #define DEF_ADC_AREA_UM2 24000.0        /* Murmann survey subset median 0.024 mm² */
 #define DEF_CELL_AREA_UM2 (25.0 / 16384.0) /* PUMA/ISAAC: 128×128 array 2.5e-5 mm² */
@@ -67,6 +73,7 @@ void mx_energy_config_default(mx_energy_config *c)
         .neuron_energy_j = DEF_NEURON_ENERGY_J,
         .leak_energy_j = DEF_LEAK_ENERGY_J,
         .spike_energy_j = DEF_SPIKE_ENERGY_J,
+        .activation_energy_j = DEF_ACTIVATION_ENERGY_J,
         .shift_add_energy_j = DEF_SHIFT_ADD_ENERGY_J,
         .adc_area_um2 = DEF_ADC_AREA_UM2,
         .cell_area_um2 = DEF_CELL_AREA_UM2,
@@ -90,6 +97,7 @@ mx_status mx_energy_config_validate(const mx_energy_config *c)
         {"neuron_energy_j", c->neuron_energy_j, 0},
         {"leak_energy_j", c->leak_energy_j, 0},
         {"spike_energy_j", c->spike_energy_j, 0},
+        {"activation_energy_j", c->activation_energy_j, 0},
         {"shift_add_energy_j", c->shift_add_energy_j, 0},
         {"adc_area_um2", c->adc_area_um2, 0},
         {"cell_area_um2", c->cell_area_um2, 0},
@@ -192,7 +200,8 @@ void mx_energy_cost(const mx_energy_config *c, const mx_energy_layer *hw,
     e[MX_ENERGY_SHIFT_ADD] =
         hw->integrate ? 0.0 : (double)n->mm.partial_sums * c->shift_add_energy_j;
     e[MX_ENERGY_NEURON] = (double)n->neuron_updates * update_j +
-                          (double)n->spikes * c->spike_energy_j;
+                          (double)n->spikes * c->spike_energy_j +
+                          (double)n->activations * c->activation_energy_j;
     out->total_j = 0.0;
     for (size_t k = 0; k < MX_ENERGY_N_COMPONENTS; k++) {
         e[k] /= n_inferences;

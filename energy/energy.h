@@ -12,6 +12,7 @@
  *   sense     comparator decisions × E_cmp    (ADC-less readout)
  *   shift_add partial sums × E_sa             (digital shift-and-add/accumulate)
  *   neuron    updates × (E_upd [+ E_leak for LIF]) + spikes × E_spike
+ *             + activations × E_act (the ANN: ReLU / argmax per output)
  *
  *   latency   passes with a read × (t_read + k·t_conv)   (k = min(columns per
  *             ADC, tile_cols) in series; ADC-less: t_read + t_cmp; exact: t_read)
@@ -59,6 +60,9 @@ typedef struct mx_energy_config {
                                   Horowitz: 3.1 pJ), J; 3.1e-12 */
     double spike_energy_j;     /* one spike: the reset subtraction (an int32 add), J;
                                   1e-13 */
+    double activation_energy_j;/* one digital activation of the ANN on the crossbar: a
+                                  ReLU max(0, y) or one argmax compare per output (an
+                                  int32 compare ≈ an add, Horowitz: 0.1 pJ), J; 1e-13 */
     double shift_add_energy_j; /* one digital shift-and-add of a partial sum (PUMA's
                                   shift-and-add unit after ISAAC: 0.045 mW dynamic at
                                   1 GHz), J; 4.5e-14 */
@@ -79,7 +83,7 @@ typedef enum mx_energy_component {
     MX_ENERGY_ADC,       /* column conversions */
     MX_ENERGY_SENSE,     /* comparator decisions (ADC-less readout) */
     MX_ENERGY_SHIFT_ADD, /* digital shift-and-add / partial-sum accumulation */
-    MX_ENERGY_NEURON,    /* digital neuron updates, leak and spikes */
+    MX_ENERGY_NEURON,    /* digital neuron updates, leak and spikes; ANN activations */
     MX_ENERGY_N_COMPONENTS
 } mx_energy_component;
 
@@ -118,6 +122,7 @@ typedef struct mx_energy_counts {
     uint64_t neuron_updates; /* digital neuron updates (neurons × steps) */
     uint64_t decisions;      /* comparator decisions (ADC-less readout) */
     uint64_t spikes;         /* spikes the layer emitted */
+    uint64_t activations;    /* digital activations of the ANN (one per output) */
 } mx_energy_counts;
 
 /* Energy per component and latency of one layer (per inference when the

@@ -140,6 +140,7 @@ _Static_assert(sizeof(mx_experiment_kind) == sizeof(int), "enum fields are store
 _Static_assert(sizeof(mx_online_weights) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_vteam_iv_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_readout_kind) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_run_as) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {NULL, 0}};
@@ -174,6 +175,7 @@ static const choice adc_range_modes[] = {
     {"mse", MX_ADC_RANGE_MSE}, {NULL, 0}};
 static const choice adc_polarities[] = {
     {"signed", MX_ADC_SIGNED}, {"unsigned", MX_ADC_UNSIGNED}, {NULL, 0}};
+static const choice run_as_kinds[] = {{"snn", MX_RUN_AS_SNN}, {"ann", MX_RUN_AS_ANN}, {NULL, 0}};
 static const choice readout_kinds[] = {
     {"adc", MX_READOUT_ADC}, {"integrate", MX_READOUT_INTEGRATE}, {NULL, 0}};
 static const choice iv_kinds[] = {
@@ -261,6 +263,13 @@ static const field fields[] = {
      .count_offset = OFF(model.n_hidden), .min_count = 1, .max_count = MX_CONFIG_MAX_HIDDEN,
      .bounds = LO, .min = 1, .unit = "neurons", .def = "[500]",
      .doc = "hidden layer widths of the ReLU MLP (inputs and 10 classes come from the dataset)"},
+    {.path = "model.run_as", .kind = FIELD_ENUM, .offset = OFF(model.run_as),
+     .choices = run_as_kinds, .unit = "-", .def = "snn",
+     .doc = "what runs on the crossbar: snn (the MLP converted to a spiking network, snn.*) "
+            "or ann (the trained MLP itself, one pass per image: each layer's input driven "
+            "by hardware.crossbar.input — dac, bit-serial or pwm, not spikes — at a full "
+            "scale of the snn.norm_percentile of its activations, ReLU digitally between "
+            "layers; snn.* other than norm_percentile unused)"},
 
     {.path = "training.optimizer", .kind = FIELD_ENUM, .offset = OFF(training.train.optimizer),
      .choices = optimizers, .from_module = true, .unit = "-", .def = "adam",
@@ -319,7 +328,8 @@ static const field fields[] = {
      .doc = "Poisson rate at intensity 1"},
     {.path = "snn.norm_percentile", .kind = FIELD_DOUBLE, .offset = OFF(snn.norm_percentile),
      .bounds = LO | HI | LO_OPEN, .min = 0, .max = 100, .from_module = true, .unit = "%",
-     .def = "99.9", .doc = "percentile of each layer's ReLU activations used for threshold balancing"},
+     .def = "99.9", .doc = "percentile of each layer's ReLU activations used for threshold balancing "
+                           "(model.run_as ann: of each layer's input, its DAC full scale)"},
 
     {.path = "hardware.device.type", .kind = FIELD_NAME, .offset = OFF(hardware.device_type),
      .names = device_type_name, .unit = "-", .def = "reram",
@@ -879,6 +889,11 @@ static const field fields[] = {
     {.path = "hardware.energy.spike_energy_j", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.energy.spike_energy_j), .bounds = LO, .min = 0, .from_module = true,
      .unit = "J", .def = "1e-13", .doc = "one spike: the reset subtraction, an int32 add"},
+    {.path = "hardware.energy.activation_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.energy.activation_energy_j), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "J", .def = "1e-13",
+     .doc = "one activation of the ANN on the crossbar (model.run_as ann): a ReLU, or an "
+            "argmax compare on the last layer, per output; an int32 compare (Horowitz 2014)"},
     {.path = "hardware.energy.shift_add_energy_j", .kind = FIELD_DOUBLE,
      .offset = OFF(hardware.energy.shift_add_energy_j), .bounds = LO, .min = 0,
      .from_module = true, .unit = "J", .def = "4.5e-14",
@@ -1874,6 +1889,21 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
                        "hardware.device.stuck_at_gmax: expected at most 1 - "
                        "hardware.device.stuck_at_gmin = %s, got %s",
                        a, b);
+    }
+    const int ann = cfg->experiment == MX_EXPERIMENT_CONVERSION &&
+                    cfg->model.run_as == MX_RUN_AS_ANN;
+    if (ann && cfg->hardware.crossbar.input == MX_INPUT_SPIKES) {
+        blame[0] = field_find("hardware.crossbar.input");
+        blame[1] = field_find("model.run_as");
+        return mx_fail(MX_EINVAL, "hardware.crossbar.input: expected dac, bit-serial or pwm with "
+                                  "model.run_as ann (a spike cannot carry an activation), got "
+                                  "spikes");
+    }
+    if (ann && cfg->hardware.readout.kind != MX_READOUT_ADC) {
+        blame[0] = field_find("hardware.readout.kind");
+        blame[1] = field_find("model.run_as");
+        return mx_fail(MX_EINVAL, "hardware.readout.kind: expected adc with model.run_as ann (the "
+                                  "ADC-less readout is a spiking neuron), got integrate");
     }
     size_t n_train = dataset_train_size(cfg->dataset.name);
     const char *limit_name = "the training set size of";

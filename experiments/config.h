@@ -42,6 +42,12 @@ typedef enum mx_training_mode {
     MX_TRAINING_NOISE_AWARE, /* weights perturbed by the device model at every minibatch */
 } mx_training_mode;
 
+/* Which network a conversion point runs on the crossbar (model.run_as). */
+typedef enum mx_run_as {
+    MX_RUN_AS_SNN, /* the MLP converted to a spiking network (snn/snn.h) */
+    MX_RUN_AS_ANN, /* the trained MLP itself, DAC-driven, ReLU digitally (snn/ann.h) */
+} mx_run_as;
+
 /* What a sweep point runs (the top-level `experiment` field). */
 typedef enum mx_experiment_kind {
     MX_EXPERIMENT_CONVERSION, /* train an ANN, convert it to an SNN, evaluate it on
@@ -66,6 +72,7 @@ typedef struct mx_experiment_config {
     struct {
         size_t n_hidden;                      /* hidden layers; 1 */
         size_t hidden[MX_CONFIG_MAX_HIDDEN];  /* their widths; {500} */
+        mx_run_as run_as;                     /* MX_RUN_AS_SNN */
     } model;
 
     struct {

@@ -34,6 +34,7 @@ typedef struct mx_run_options {
 typedef struct mx_run_row {
     size_t point, repeat;
     char swept[256];         /* "d2d_sigma=0.1 bits=4 mode=plain" */
+    const char *network;     /* "snn" or "ann" (model.run_as): what `accuracy` measured */
     double accuracy, accuracy_snn_digital, accuracy_ann, adc_clip_rate;
     double energy_j, latency_s; /* per inference (energy/) */
 } mx_run_row;

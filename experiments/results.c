@@ -432,7 +432,8 @@ mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
 }
 
 /* The swept values of point k as attributes of `group`. */
-static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *idx)
+static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *idx,
+                                const char *network)
 {
     for (size_t a = 0; a < r->n_axes; a++) {
         const results_axis *ax = &r->axes[a];
@@ -441,7 +442,7 @@ static herr_t write_point_attrs(const mx_results *r, hid_t group, const size_t *
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return network ? mx_h5_attr_string(group, "network", network) : 0;
 }
 
 /* layer_energy_<component>_j, one 1-D dataset per component of the
@@ -568,7 +569,7 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
         goto done;
     }
     created = 1;
-    if (write_point_attrs(r, group, idx) < 0) {
+    if (write_point_attrs(r, group, idx, res->network) < 0) {
         st = mx_fail(MX_EIO, "%s: cannot write the swept values of /points/%s/%s", r->partial,
                      point_name, repeat_name);
         goto done;

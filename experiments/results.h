@@ -35,14 +35,17 @@ typedef struct mx_point_result {
     size_t point;                 /* sweep point index */
     size_t repeat;                /* repeat index */
     size_t n_test;                /* test examples evaluated */
-    double accuracy;              /* SNN on the emulated crossbar, [0, 1] */
-    double accuracy_snn_digital;  /* same SNN on the exact digital matmul */
+    double accuracy;              /* the network (SNN, or ANN with model.run_as ann) on the
+                                     emulated crossbar, [0, 1] */
+    double accuracy_snn_digital;  /* same SNN on the exact digital matmul; NaN for an ANN */
     double accuracy_ann;          /* the trained ANN */
     double adc_clip_rate;         /* clipped / all ADC conversions, all layers */
     double eval_seconds;          /* wall time of this point's evaluation */
     double energy_j;              /* energy per inference, all layers and components, J */
     double latency_s;             /* latency per inference, all layers in sequence, s */
     double area_mm2;              /* ADCs and arrays of all layers, mm² */
+    const char *network;          /* "snn" or "ann" (model.run_as): the point group's
+                                     `network` attribute; NULL: not written */
     size_t timesteps;
     const double *accuracy_vs_step;   /* (timesteps): accuracy using spikes up to step t */
     size_t n_layers;

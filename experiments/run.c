@@ -3,7 +3,9 @@
  * run.c: the sweep runner (see experiments.h for the stages and the seeding
  * scheme). Trained networks are kept in memory for the run and cached in
  * HDF5 under the cache folder, keyed by every setting that shapes training,
- * so a second sweep does not retrain.
+ * so a second sweep does not retrain. A point with model.run_as ann runs the
+ * trained network itself on the crossbar instead of its SNN (ann_run.c) and
+ * is written the same way (record_point).
  */
 #include "experiments/experiments.h"
 
@@ -22,6 +24,7 @@
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "energy/energy.h"
+#include "experiments/ann_run.h"
 #include "experiments/dataset.h"
 #include "experiments/online_run.h"
 #include "experiments/results.h"
@@ -364,6 +367,67 @@ static void describe_point(const mx_experiment_config *base, const mx_experiment
     }
 }
 
+/* Write a finished (point, repeat) and add its row to the report. */
+static mx_status record_point(run_ctx *ctx, const mx_experiment_config *base,
+                              const mx_experiment_config *pc, const char *swept,
+                              mx_results *res, const mx_point_result *pr)
+{
+    mx_status st = mx_results_write_point(res, pc, pr);
+    if (st)
+        return st;
+    mx_run_report *rep = ctx->report;
+    mx_run_row *row = &rep->rows[rep->n_rows++];
+    row->point = pr->point;
+    row->repeat = pr->repeat;
+    snprintf(row->swept, sizeof row->swept, "%s", swept);
+    row->network = pr->network;
+    row->accuracy = pr->accuracy;
+    row->accuracy_snn_digital = pr->accuracy_snn_digital;
+    row->accuracy_ann = pr->accuracy_ann;
+    row->adc_clip_rate = pr->adc_clip_rate;
+    row->energy_j = pr->energy_j;
+    row->latency_s = pr->latency_s;
+    if (strcmp(pr->network, "ann") == 0)
+        mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar ANN %.2f %%, float ANN %.2f %%, "
+                            "%.4g nJ and %.4g us per inference",
+               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               100.0 * pr->accuracy_ann, 1e9 * pr->energy_j, 1e6 * pr->latency_s);
+    else
+        mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
+                            "ANN %.2f %%, %.4g nJ and %.4g us per inference",
+               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               100.0 * pr->accuracy_snn_digital, 100.0 * pr->accuracy_ann, 1e9 * pr->energy_j,
+               1e6 * pr->latency_s);
+    return MX_OK;
+}
+
+/* One (point, repeat) of model.run_as ann: the trained network itself on
+ * the crossbar (experiments/ann_run.c), written like an SNN point. */
+static mx_status run_ann_point(run_ctx *ctx, const mx_experiment_config *base,
+                               const mx_experiment_config *pc, size_t k, size_t r,
+                               mx_results *res, const char *eta, const net_entry *e,
+                               size_t n_calib)
+{
+    char what[320], swept[256];
+    describe_point(base, pc, swept, sizeof swept);
+    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
+             swept);
+    mx_ann_point ap;
+    double t0 = now_s();
+    mx_status st = mx_ann_point_run(e->mlp, pc, &ctx->train, n_calib, &ctx->test, ctx->n_test,
+                                    derive_seed(pc->seed, "seed.hardware", r),
+                                    derive_seed(pc->seed, "seed.eval", r), RUN_CALIB_ITEM_BASE,
+                                    RUN_COMPARE_IMAGES, what, &ap);
+    ap.pr.eval_seconds = now_s() - t0;
+    ctx->report->seconds_eval += ap.pr.eval_seconds;
+    if (st)
+        return st;
+    ap.pr.point = k;
+    ap.pr.repeat = r;
+    ap.pr.accuracy_ann = e->ann_accuracy;
+    return record_point(ctx, base, pc, swept, res, &ap.pr);
+}
+
 /* One (point, repeat): convert, program, calibrate, evaluate, write.
  * `eta` is the caller's estimate of the rest of the sweep, for the label. */
 static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
@@ -378,6 +442,8 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     const size_t n_calib = pc->dataset.calibration_images < ctx->train.n
                                ? pc->dataset.calibration_images
                                : ctx->train.n;
+    if (pc->model.run_as == MX_RUN_AS_ANN)
+        return run_ann_point(ctx, base, pc, k, r, res, eta, e, n_calib);
     mx_snn *net = NULL;
     st = mx_snn_from_mlp(e->mlp, &pc->snn, ctx->train.x, n_calib, &net);
     if (st)
@@ -523,27 +589,10 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             .layer_energy_j = e_layer,
             .layer_latency_s = lat_layer,
             .layer_area_mm2 = area_layer,
+            .network = "snn",
         };
         if (!st)
-            st = mx_results_write_point(res, pc, &pr);
-        if (!st) {
-            mx_run_report *rep = ctx->report;
-            mx_run_row *row = &rep->rows[rep->n_rows++];
-            row->point = k;
-            row->repeat = r;
-            snprintf(row->swept, sizeof row->swept, "%s", swept);
-            row->accuracy = pr.accuracy;
-            row->accuracy_snn_digital = acc_digital;
-            row->accuracy_ann = e->ann_accuracy;
-            row->adc_clip_rate = pr.adc_clip_rate;
-            row->energy_j = pr.energy_j;
-            row->latency_s = pr.latency_s;
-            mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
-                                "ANN %.2f %%, %.4g nJ and %.4g us per inference",
-                   k + 1, mx_config_n_points(base), swept, 100.0 * pr.accuracy,
-                   100.0 * acc_digital, 100.0 * e->ann_accuracy, 1e9 * pr.energy_j,
-                   1e6 * pr.latency_s);
-        }
+            st = record_point(ctx, base, pc, swept, res, &pr);
     }
     for (size_t l = 0; l < L; l++)
         mx_matmul_destroy(mm[l]);

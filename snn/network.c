@@ -350,18 +350,7 @@ mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out)
 /* The state's matmul workspace for layer l, made when the backend changes. */
 static mx_status layer_work(const mx_snn *net, mx_snn_state *s, size_t l)
 {
-    if (s->mw_owner[l] == net->mm[l])
-        return MX_OK;
-    mx_matmul_work_destroy(s->mw[l]);
-    s->mw[l] = NULL;
-    s->mw_owner[l] = NULL;
-    if (net->mm[l]) {
-        mx_status st = mx_matmul_work_create(net->mm[l], &s->mw[l]);
-        if (st)
-            return st;
-    }
-    s->mw_owner[l] = net->mm[l];
-    return MX_OK;
+    return mx_matmul_work_follow(net->mm[l], &s->mw[l], &s->mw_owner[l]);
 }
 
 /* y = W·s for binary s, event-driven over the spikes. */

@@ -151,6 +151,7 @@ check "crossbar no case" 2 "expected a case file" crossbar solve
 
 cfg tiny 'dataset: {name: digits, test_limit: 100, calibration_images: 20}\nmodel: {hidden: [16]}\ntraining: {epochs: 3, batch_size: 32}\nsnn: {timesteps: 8}\nsweep:\n  hardware.adc.bits: [4, 8]\n'
 check "tiny digits sweep" 0 "bits=8" sweep "$tmp/tiny.yaml" -o "$tmp/tiny.h5" --cache "$tmp/cache"
+check "tiny digits sweep, ANN on the crossbar" 0 "ann" sweep "$tmp/tiny.yaml" -o "$tmp/ann.h5" --cache "$tmp/cache" --set model.run_as=ann --set hardware.crossbar.input=dac
 if [ -f "$tmp/tiny.h5" ] && [ ! -e "$tmp/tiny.h5.partial" ]; then
   pass=$((pass + 1)); echo "ok: complete results file written"
 else
