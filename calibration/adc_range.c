@@ -40,6 +40,9 @@
 #include <gsl/gsl_min.h>
 #include <gsl/gsl_statistics_float.h>
 
+/* Layers of the deeper of the two networks. */
+#define CALIB_MAX_LAYERS                                                                        \
+    (MX_SNN_MAX_LAYERS > MX_ANN_MAX_LAYERS ? MX_SNN_MAX_LAYERS : MX_ANN_MAX_LAYERS)
 /* Pre-ADC currents kept per layer: enough for a stable 99.9th percentile. */
 #define CALIB_MAX_SAMPLES ((size_t)4 << 20)
 /* Full scale used while profiling: far above any column current. */
@@ -239,6 +242,10 @@ mx_status mx_adc_fit_currents(const mx_adc_config *c, float *x, size_t n, double
 /* How a network is run for profiling: the SNN (every time step) or the ANN
  * (one forward pass up to the layer). */
 typedef struct profile_ops {
+    size_t (*n_layers)(const void *net);
+    mx_matmul *(*backend)(const void *net, size_t layer);
+    mx_status (*set_backend)(void *net, size_t layer, mx_matmul *mm);
+    size_t (*passes)(const void *net); /* reads of a layer per example: T or 1 */
     mx_status (*state_create)(const void *net, void **state);
     void (*state_destroy)(void *state);
     mx_status (*run_record)(const void *net, void *state, const float *x, uint64_t seed,
@@ -255,7 +262,16 @@ static mx_status snn_run_record(const void *net, void *state, const float *x, ui
 {
     return mx_snn_run_record(net, state, x, seed, item, layer, rec);
 }
-static const profile_ops snn_ops = {snn_state_create, snn_state_destroy, snn_run_record};
+static size_t snn_n_layers(const void *net) { return mx_snn_n_layers(net); }
+static mx_matmul *snn_backend(const void *net, size_t l) { return mx_snn_backend(net, l); }
+static mx_status snn_set_backend(void *net, size_t l, mx_matmul *mm)
+{
+    return mx_snn_set_backend(net, l, mm);
+}
+static size_t snn_passes(const void *net) { return mx_snn_get_config(net)->timesteps; }
+static const profile_ops snn_ops = {snn_n_layers,     snn_backend,       snn_set_backend,
+                                    snn_passes,       snn_state_create,  snn_state_destroy,
+                                    snn_run_record};
 
 static mx_status ann_state_create(const void *net, void **state)
 {
@@ -267,7 +283,20 @@ static mx_status ann_run_record(const void *net, void *state, const float *x, ui
 {
     return mx_ann_run_record(net, state, x, seed, item, layer, rec);
 }
-static const profile_ops ann_ops = {ann_state_create, ann_state_destroy, ann_run_record};
+static size_t ann_n_layers(const void *net) { return mx_ann_n_layers(net); }
+static mx_matmul *ann_backend(const void *net, size_t l) { return mx_ann_backend(net, l); }
+static mx_status ann_set_backend(void *net, size_t l, mx_matmul *mm)
+{
+    return mx_ann_set_backend(net, l, mm);
+}
+static size_t ann_passes(const void *net)
+{
+    (void)net;
+    return 1;
+}
+static const profile_ops ann_ops = {ann_n_layers,     ann_backend,       ann_set_backend,
+                                    ann_passes,       ann_state_create,  ann_state_destroy,
+                                    ann_run_record};
 
 /* Profile layer l (matmul mm, offering `offered` currents per example):
  * every example gets an equal slice of the sample buffer and keeps every
@@ -321,25 +350,6 @@ static mx_status profile(const profile_ops *ops, const void *net, size_t l, size
     return status;
 }
 
-/* The SNN offers every time step's currents; the ANN one pass's. */
-static mx_status profile_layer(mx_snn *net, size_t l, const float *x, size_t n, size_t n_in,
-                               uint64_t seed, uint64_t item_base, float *buf, size_t *count)
-{
-    const mx_matmul *mm = mx_snn_backend(net, l);
-    const size_t offered = mx_snn_get_config(net)->timesteps * mx_matmul_n_row_tiles(mm) *
-                           mx_matmul_input_passes(mm) * mx_matmul_currents_per_read(mm);
-    return profile(&snn_ops, net, l, offered, x, n, n_in, seed, item_base, buf, count);
-}
-
-static mx_status profile_ann_layer(mx_ann *net, size_t l, const float *x, size_t n, size_t n_in,
-                                   uint64_t seed, uint64_t item_base, float *buf, size_t *count)
-{
-    const mx_matmul *mm = mx_ann_backend(net, l);
-    const size_t offered = mx_matmul_n_row_tiles(mm) * mx_matmul_input_passes(mm) *
-                           mx_matmul_currents_per_read(mm);
-    return profile(&ann_ops, net, l, offered, x, n, n_in, seed, item_base, buf, count);
-}
-
 /* Fit layer l's ADC (matmul mm) to the `count` currents profiled in buf on n
  * examples, and set it; *table is the fit's scratch, allocated on first use
  * (2·2^bits doubles: every layer of a network has the same ADC bits). OUT:
@@ -367,74 +377,36 @@ static mx_status fit_layer(mx_matmul *mm, size_t l, size_t n, float *buf, size_t
     return st;
 }
 
-mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t n_in,
-                                  double percentile, uint64_t seed, uint64_t item_base,
-                                  double *range_a)
+/* Calibrate every analog layer's ADC in order: the backends come off the
+ * network and go back one layer at a time, so layer l is profiled with
+ * layers < l calibrated and layers > l digital (SNN) or not run (ANN).
+ * Layers with an exact ADC are left as they are. */
+static mx_status calibrate(const profile_ops *ops, void *net, const float *x, size_t n,
+                           size_t n_in, double percentile, uint64_t seed, uint64_t item_base,
+                           double *range_a)
 {
-    const size_t L = mx_snn_n_layers(net);
-    mx_matmul *mm[MX_SNN_MAX_LAYERS] = {0};
+    const size_t L = ops->n_layers(net);
+    mx_matmul *mm[CALIB_MAX_LAYERS] = {0};
+    if (L > CALIB_MAX_LAYERS)
+        return mx_fail(MX_EINVAL, "ADC calibration: expected at most %d layers, got %zu",
+                       CALIB_MAX_LAYERS, L);
     for (size_t l = 0; l < L; l++) {
-        mm[l] = mx_snn_backend(net, l);
+        mm[l] = ops->backend(net, l);
         if (range_a)
             range_a[l] = 0.0;
     }
     if (n == 0 || n > CALIB_MAX_SAMPLES)
         return mx_fail(MX_EINVAL, "ADC calibration: expected 1..%zu examples, got %zu",
                        CALIB_MAX_SAMPLES, n);
-    /* The backends come off the network and go back one layer at a time:
-     * layer l is profiled with layers < l calibrated and layers > l digital. */
     for (size_t l = 0; l < L; l++)
-        mx_snn_set_backend(net, l, NULL);
+        ops->set_backend(net, l, NULL);
     float *buf = NULL;
     double *table = NULL; /* the fitted thresholds and levels of one layer */
     mx_status st = MX_OK;
     for (size_t l = 0; l < L && !st; l++) {
         if (!mm[l])
             continue;
-        mx_snn_set_backend(net, l, mm[l]);
-        if ((st = mx_matmul_set_adc_range(mm[l], CALIB_PROFILE_RANGE_A)))
-            break;
-        if (!buf && !(buf = mx_alloc(CALIB_MAX_SAMPLES * sizeof(float)))) {
-            st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
-            break;
-        }
-        size_t count = 0;
-        if ((st = profile_layer(net, l, x, n, n_in, seed, item_base, buf, &count)))
-            break;
-        st = fit_layer(mm[l], l, n, buf, count, percentile, &table, range_a ? &range_a[l] : NULL);
-    }
-    for (size_t l = 0; l < L; l++)
-        mx_snn_set_backend(net, l, mm[l]);
-    mx_free(buf);
-    mx_free(table);
-    return st;
-}
-
-mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, size_t n_in,
-                                      double percentile, uint64_t seed, uint64_t item_base,
-                                      double *range_a)
-{
-    const size_t L = mx_ann_n_layers(net);
-    mx_matmul *mm[MX_ANN_MAX_LAYERS] = {0};
-    for (size_t l = 0; l < L; l++) {
-        mm[l] = mx_ann_backend(net, l);
-        if (range_a)
-            range_a[l] = 0.0;
-    }
-    if (n == 0 || n > CALIB_MAX_SAMPLES)
-        return mx_fail(MX_EINVAL, "ADC calibration: expected 1..%zu examples, got %zu",
-                       CALIB_MAX_SAMPLES, n);
-    /* As for the SNN: layer l is profiled with layers < l calibrated (and
-     * layers > l not run at all). */
-    for (size_t l = 0; l < L; l++)
-        mx_ann_set_backend(net, l, NULL);
-    float *buf = NULL;
-    double *table = NULL;
-    mx_status st = MX_OK;
-    for (size_t l = 0; l < L && !st; l++) {
-        if (!mm[l])
-            continue;
-        mx_ann_set_backend(net, l, mm[l]);
+        ops->set_backend(net, l, mm[l]);
         if (mx_matmul_adc_config(mm[l])->kind == MX_ADC_NONE)
             continue;
         if ((st = mx_matmul_set_adc_range(mm[l], CALIB_PROFILE_RANGE_A)))
@@ -443,14 +415,30 @@ mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, siz
             st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
             break;
         }
+        const size_t offered = ops->passes(net) * mx_matmul_n_row_tiles(mm[l]) *
+                               mx_matmul_input_passes(mm[l]) * mx_matmul_currents_per_read(mm[l]);
         size_t count = 0;
-        if ((st = profile_ann_layer(net, l, x, n, n_in, seed, item_base, buf, &count)))
+        if ((st = profile(ops, net, l, offered, x, n, n_in, seed, item_base, buf, &count)))
             break;
         st = fit_layer(mm[l], l, n, buf, count, percentile, &table, range_a ? &range_a[l] : NULL);
     }
     for (size_t l = 0; l < L; l++)
-        mx_ann_set_backend(net, l, mm[l]);
+        ops->set_backend(net, l, mm[l]);
     mx_free(buf);
     mx_free(table);
     return st;
+}
+
+mx_status mx_calibrate_adc_ranges(mx_snn *net, const float *x, size_t n, size_t n_in,
+                                  double percentile, uint64_t seed, uint64_t item_base,
+                                  double *range_a)
+{
+    return calibrate(&snn_ops, net, x, n, n_in, percentile, seed, item_base, range_a);
+}
+
+mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, size_t n_in,
+                                      double percentile, uint64_t seed, uint64_t item_base,
+                                      double *range_a)
+{
+    return calibrate(&ann_ops, net, x, n, n_in, percentile, seed, item_base, range_a);
 }

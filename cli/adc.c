@@ -20,6 +20,7 @@
  * spread.
  */
 #include "cli/adc.h"
+#include "cli/args.h"
 #include "cli/h5out.h"
 
 #include <errno.h>
@@ -174,18 +175,6 @@ static mx_status build_adc(const mx_adc_config *c, double range_a, size_t instan
     mx_adc_config one = *c;
     one.columns_per_adc = 1; /* one column per instance here */
     return mx_adc_setup(adc, &one, &fit, &lay);
-}
-
-static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < lo || v > hi)
-        return usage_error("%s: expected an integer in [%ld, %ld], got \"%s\"", opt, lo, hi,
-                           text);
-    *out = v;
-    return 0;
 }
 
 typedef struct curve_data {
@@ -351,18 +340,12 @@ static int cmd_curve(int argc, char **argv)
             if (end == argv[i] || *end != '\0' || !isfinite(o.range_a) || o.range_a <= 0)
                 return usage_error("--range: expected a current > 0 A, got \"%s\"", argv[i]);
         } else if (!strcmp(a, "--instances") && has_next)
-            code = parse_long(a, argv[++i], 1, MAX_INSTANCES, &o.instances);
+            code = mx_cli_parse_long(CMD, a, argv[++i], 1, MAX_INSTANCES, &o.instances);
         else if (!strcmp(a, "--points-per-code") && has_next)
-            code = parse_long(a, argv[++i], 1, MAX_POINTS_PER_CODE, &o.points_per_code);
-        else if (!strcmp(a, "--seed") && has_next) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end != '\0' || argv[i][0] == '-')
-                return usage_error("--seed: expected an integer in [0, %llu], got \"%s\"",
-                                   (unsigned long long)UINT64_MAX, argv[i]);
-            o.seed = (uint64_t)s;
-        } else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next)
+            code = mx_cli_parse_long(CMD, a, argv[++i], 1, MAX_POINTS_PER_CODE, &o.points_per_code);
+        else if (!strcmp(a, "--seed") && has_next)
+            code = mx_cli_parse_seed(CMD, a, argv[++i], &o.seed);
+        else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has_next)
             o.output = argv[++i];
         else if (!strcmp(a, "--no-plot"))
             o.plot = 0;

@@ -26,6 +26,7 @@
  * --seed; the nominal device has its own items (1) of the same streams.
  */
 #include "cli/device.h"
+#include "cli/args.h"
 #include "cli/fsutil.h"
 #include "cli/h5out.h"
 
@@ -744,19 +745,6 @@ done:
 
 /* ------------------------------------------------------------ curve */
 
-/* A whole decimal number in [lo, hi]; 0 on success. */
-static int parse_long(const char *opt, const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < lo || v > hi)
-        return usage_error("%s: expected an integer in [%ld, %ld], got \"%s\"", opt, lo, hi,
-                           text);
-    *out = v;
-    return 0;
-}
-
 static int cmd_curve(int argc, char **argv)
 {
     const char *name = NULL;
@@ -769,20 +757,14 @@ static int cmd_curve(int argc, char **argv)
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         int code = 0;
         if (!strcmp(a, "--pulses") && next)
-            code = parse_long(a, argv[++i], 1, MAX_PULSES, &o.pulses);
+            code = mx_cli_parse_long("memxbar device", a, argv[++i], 1, MAX_PULSES, &o.pulses);
         else if (!strcmp(a, "--cycles") && next)
-            code = parse_long(a, argv[++i], 1, MAX_CYCLES, &o.cycles);
+            code = mx_cli_parse_long("memxbar device", a, argv[++i], 1, MAX_CYCLES, &o.cycles);
         else if (!strcmp(a, "--cells") && next)
-            code = parse_long(a, argv[++i], 1, MAX_CELLS, &o.cells);
-        else if (!strcmp(a, "--seed") && next) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(argv[++i], &end, 10);
-            if (errno || end == argv[i] || *end != '\0' || argv[i][0] == '-')
-                return usage_error("--seed: expected an integer in [0, %llu], got \"%s\"",
-                                   (unsigned long long)UINT64_MAX, argv[i]);
-            o.seed = (uint64_t)s;
-        } else if (!strcmp(a, "--amplitude") && next) {
+            code = mx_cli_parse_long("memxbar device", a, argv[++i], 1, MAX_CELLS, &o.cells);
+        else if (!strcmp(a, "--seed") && next)
+            code = mx_cli_parse_seed("memxbar device", a, argv[++i], &o.seed);
+        else if (!strcmp(a, "--amplitude") && next) {
             char *end;
             o.amplitude_v = strtod(argv[++i], &end);
             if (end == argv[i] || *end != '\0' || !isfinite(o.amplitude_v) || o.amplitude_v <= 0)
