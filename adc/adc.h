@@ -5,8 +5,7 @@
  * stands for; it knows nothing of what produced the current. It sits between
  * the crossbar's column currents and the digital shift-and-add (crossbar/);
  * calibration/ sets its full scale, or fits its levels, from profiled
- * currents. Equations, parameters and measured numbers: docs/crossbar.md
- * (ADC section).
+ * currents. Equations, parameters and measured numbers: docs/adc.md.
  *
  * The family (hardware.adc.type):
  * - uniform: mid-rise quantiser with clipping. Signed (the transfer curve of

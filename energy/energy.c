@@ -8,7 +8,7 @@
  * coefficient. Nothing here is data-dependent beyond those counts, so the
  * model is exact arithmetic on them and the tests check it by hand.
  *
- * Choices (docs/crossbar.md, "Energy"):
+ * Choices (docs/energy.md):
  * - Cells: the columns sit at virtual ground, so a cell of a driven row
  *   dissipates V·I = V·φ(V)·G for the read time; undriven rows dissipate
  *   nothing. PWM rows are on for |m|/K of the window. Reads are priced at

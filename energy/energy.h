@@ -19,7 +19,7 @@
  *   area      ADC instances × A_adc + cells × A_cell
  *
  * Every coefficient is a config field (hardware.energy.*) with its source
- * on its line below; docs/crossbar.md has the derivations. The layer is
+ * on its line below; docs/energy.md has the derivations. The layer is
  * described once from its matmul (mx_energy_layer_describe); the costs are
  * a pure function of that description and the counts (mx_energy_cost).
  */
