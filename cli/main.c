@@ -2,7 +2,16 @@
  *
  * main.c: the memxbar command-line program. It parses arguments, installs a
  * stderr logger and a progress bar, calls experiments/, prints the summary —
- * and is the only place that prints or exits.
+ * and is the only place that prints or exits. `sweep --resume` continues a
+ * stopped sweep's .partial file; SIGINT stops after the current point and
+ * prints the command that resumes. `report` prints a results file's summary
+ * and draws its plots (scripts/plot_results.py).
+ *
+ * Test hooks, read only here: MEMXBAR_TEST_EXIT_AFTER_POINTS=n makes the
+ * process _exit(137) right after the n-th (point, repeat) is committed — a
+ * kill -9 at that moment; MEMXBAR_TEST_PAUSE_AFTER_POINTS=n prints
+ * "memxbar-test: paused after n points" and waits for a signal there, so a
+ * test can send a real SIGKILL or SIGINT at a known place.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -23,6 +34,7 @@
 #include "experiments/config.h"
 #include "experiments/experiments.h"
 #include "experiments/online_run.h"
+#include "experiments/results.h"
 #include "mx_build_config.h"
 
 #define MAX_OVERRIDES 64
@@ -33,6 +45,7 @@ static const char usage[] =
     "       memxbar crossbar solve CASE.json [--mode MODE]\n"
     "       memxbar crossbar read CASE.json --cell I,J [--scheme floating|v-ground|v-half]\n"
     "       memxbar adc curve [--type T] [--bits B] [--set hardware.adc.F=V]... [-o F]\n"
+    "       memxbar report RESULTS.h5 [--no-plot]\n"
     "       memxbar --version | --help\n"
     "\n"
     "Run a non-ideality sweep: train (or load) the network, convert it to a spiking\n"
@@ -43,6 +56,8 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o, --output FILE   results file (default: results/<config name>.h5)\n"
+    "  --resume            continue FILE.partial left by a stopped run of the same\n"
+    "                      sweep (same config, --set options and code version)\n"
     "  --data DIR          dataset folder (default: $MEMXBAR_DATA, ./data, ../shared/data)\n"
     "  --cache DIR         trained-network cache (default: <output folder>/cache)\n"
     "  --full              evaluate the whole test set (overrides dataset.test_limit)\n"
@@ -55,12 +70,66 @@ static const char usage[] =
     "memxbar crossbar: solve a crossbar circuit (IR drop, sneak paths) from a JSON case file\n"
     "(memxbar crossbar --help).\n"
     "memxbar adc: an ADC's transfer curve and INL/DNL to HDF5 and a PNG\n"
-    "(memxbar adc --help).\n";
+    "(memxbar adc --help).\n"
+    "memxbar report: the summary table of a results file (complete or .partial) and\n"
+    "its plots, written beside it (--no-plot: the table only).\n";
+
+/* The whole command line, for the "resume with" hint. */
+static int prog_argc;
+static char **prog_argv;
 
 static void on_sigint(int sig)
 {
     (void)sig;
     mx_experiment_request_stop();
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C stops at once */
+}
+
+/* Print `argv` as a shell command with --resume added (once). */
+static void print_resume_command(FILE *f)
+{
+    int has_resume = 0;
+    fputs("memxbar: resume with:", f);
+    for (int i = 0; i < prog_argc; i++) {
+        const char *a = prog_argv[i];
+        has_resume |= i > 1 && !strcmp(a, "--resume");
+        if (a[0] && !a[strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789_-+=./,:@%")]) {
+            fprintf(f, " %s", a);
+            continue;
+        }
+        fputs(" '", f);
+        for (; *a; a++)
+            if (*a == '\'')
+                fputs("'\\''", f);
+            else
+                fputc(*a, f);
+        fputc('\'', f);
+    }
+    fputs(has_resume ? "\n" : " --resume\n", f);
+}
+
+/* The test hooks (see the file comment). */
+typedef struct test_hooks {
+    long exit_after, pause_after; /* points; 0: off */
+} test_hooks;
+
+static long env_count(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : 0;
+}
+
+static void on_point_written(void *user, size_t n_written)
+{
+    const test_hooks *h = user;
+    if (h->exit_after > 0 && n_written == (size_t)h->exit_after)
+        _exit(137);
+    if (h->pause_after > 0 && n_written == (size_t)h->pause_after) {
+        fprintf(stderr, "memxbar-test: paused after %zu points\n", n_written);
+        fflush(stderr);
+        pause();
+    }
 }
 
 static int fail(const char *what)
@@ -69,25 +138,62 @@ static int fail(const char *what)
     return 1;
 }
 
-static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
-                          const char *output)
+static void print_table_header(void)
 {
     printf("\n%-44s %7s %10s %10s %8s %8s %10s\n", "sweep point", "network", "crossbar",
            "digital", "ANN", "ADC clip", "energy");
     printf("%-44s %7s %10s %10s %8s %8s %10s\n", "", "", "%", "SNN %", "%", "%", "nJ/inf");
+}
+
+static void print_table_row(size_t repeats, const char *swept, size_t repeat, const char *network,
+                            double accuracy, double accuracy_snn_digital, double accuracy_ann,
+                            double adc_clip_rate, double energy_j)
+{
+    char label[300];
+    if (repeats > 1)
+        snprintf(label, sizeof label, "%s #%zu", swept, repeat);
+    else
+        snprintf(label, sizeof label, "%s", swept[0] ? swept : "(no sweep)");
+    char digital[16] = "-"; /* an ANN point has no digital SNN */
+    if (!isnan(accuracy_snn_digital))
+        snprintf(digital, sizeof digital, "%.2f", 100 * accuracy_snn_digital);
+    char energy[24] = "-"; /* files from before the energy model have no column */
+    if (!isnan(energy_j))
+        snprintf(energy, sizeof energy, "%.4g", 1e9 * energy_j);
+    printf("%-44s %7s %10.2f %10s %8.2f %8.3f %10s\n", label, network, 100 * accuracy,
+           digital, 100 * accuracy_ann, 100 * adc_clip_rate, energy);
+}
+
+/* The summary table of a results file (a finished or resumed sweep, and
+ * `memxbar report`). Returns 0, or 1 after printing why not. */
+static int print_file_table(const char *path)
+{
+    mx_results_table t;
+    if (mx_results_read_table(path, &t) != MX_OK)
+        return fail(NULL);
+    print_table_header();
+    for (size_t i = 0; i < t.n_rows; i++) {
+        const mx_results_row *r = &t.rows[i];
+        print_table_row(t.repeats, r->swept, r->repeat,
+                        isnan(r->accuracy_snn_digital) ? "ann" : "snn", r->accuracy,
+                        r->accuracy_snn_digital, r->accuracy_ann, r->adc_clip_rate, r->energy_j);
+    }
+    printf("\n%zu of %zu (point, repeat) runs%s, on %zu test images\nresults: %s\n", t.n_rows,
+           t.n_points * t.repeats, t.complete ? "" : " (sweep incomplete)",
+           t.n_rows ? t.rows[0].n_test : (size_t)0, path);
+    mx_results_table_free(&t);
+    return 0;
+}
+
+static void print_summary(const mx_experiment_config *cfg, const mx_run_report *rep,
+                          const char *output)
+{
+    print_table_header();
     for (size_t i = 0; i < rep->n_rows; i++) {
         const mx_run_row *r = &rep->rows[i];
-        char label[300];
-        if (cfg->repeats > 1)
-            snprintf(label, sizeof label, "%s #%zu", r->swept, r->repeat);
-        else
-            snprintf(label, sizeof label, "%s", r->swept[0] ? r->swept : "(no sweep)");
-        char digital[16] = "-"; /* an ANN point has no digital SNN */
-        if (!isnan(r->accuracy_snn_digital))
-            snprintf(digital, sizeof digital, "%.2f", 100 * r->accuracy_snn_digital);
-        printf("%-44s %7s %10.2f %10s %8.2f %8.3f %10.4g\n", label,
-               r->network ? r->network : "snn", 100 * r->accuracy, digital,
-               100 * r->accuracy_ann, 100 * r->adc_clip_rate, 1e9 * r->energy_j);
+        print_table_row(cfg->repeats, r->swept, r->repeat, r->network ? r->network : "snn",
+                        r->accuracy, r->accuracy_snn_digital, r->accuracy_ann,
+                        r->adc_clip_rate, r->energy_j);
     }
     printf("\n%zu points x %zu repeats on %zu test images in %.1f s (training %.1f s, %zu "
            "networks trained, %zu from cache; evaluation %.1f s)\nresults: %s\n",
@@ -154,6 +260,12 @@ static int cmd_sweep(int argc, char **argv)
     size_t n_overrides = 0;
     mx_run_options opt = {0};
     cli_output out = {0};
+    test_hooks hooks = {env_count("MEMXBAR_TEST_EXIT_AFTER_POINTS"),
+                        env_count("MEMXBAR_TEST_PAUSE_AFTER_POINTS")};
+    if (hooks.exit_after > 0 || hooks.pause_after > 0) {
+        opt.point_written = on_point_written;
+        opt.user = &hooks;
+    }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         int has_next = i + 1 < argc;
@@ -165,6 +277,8 @@ static int cmd_sweep(int argc, char **argv)
             opt.cache_dir = argv[++i];
         else if (!strcmp(a, "--full"))
             opt.full = 1;
+        else if (!strcmp(a, "--resume"))
+            opt.resume = 1;
         else if (!strcmp(a, "--threads") && has_next)
             opt.threads = atoi(argv[++i]);
         else if (!strcmp(a, "--set") && has_next) {
@@ -230,6 +344,12 @@ static int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "memxbar %s (%s): %s, %zu sweep points x %zu repeats -> %s\n",
                 MX_VERSION, MX_GIT_DESCRIBE, cfg.source_path, mx_config_n_points(&cfg),
                 cfg.repeats, output);
+    if (cfg.experiment == MX_EXPERIMENT_ONLINE && opt.resume) {
+        fprintf(stderr, "memxbar: --resume: online-training runs cannot be resumed yet; run "
+                        "without it\n");
+        mx_config_free(&cfg);
+        return 2;
+    }
     if (cfg.experiment == MX_EXPERIMENT_ONLINE) {
         int online_code = run_online(&cfg, &opt, output);
         mx_config_free(&cfg);
@@ -241,13 +361,23 @@ static int cmd_sweep(int argc, char **argv)
     if (st == MX_EINTERRUPT) {
         fprintf(stderr, "memxbar: %s; finished points are in %s.partial\n", mx_last_error(),
                 output);
+        print_resume_command(stderr);
         code = 130;
     } else if (st) {
         fprintf(stderr, "memxbar: %s\n", mx_last_error());
-        if (rep.n_rows)
-            fprintf(stderr, "memxbar: the %zu points finished before the error are in %s.partial\n",
-                    rep.n_rows, output);
+        if (st == MX_ENOTFOUND && opt.resume)
+            fprintf(stderr, "memxbar: nothing to resume; run without --resume to start the "
+                            "sweep\n");
+        else if (rep.n_rows || (opt.resume && st != MX_EMISMATCH)) {
+            fprintf(stderr, "memxbar: the points finished before the error are in %s.partial\n",
+                    output);
+            print_resume_command(stderr);
+        }
         code = 1;
+    } else if (opt.resume) { /* the points of the earlier run are in the file only */
+        code = print_file_table(output);
+        printf("(%zu runs now, in %.1f s; the rest from the resumed file)\n", rep.n_rows,
+               rep.seconds_total);
     } else {
         print_summary(&cfg, &rep, output);
     }
@@ -256,8 +386,65 @@ static int cmd_sweep(int argc, char **argv)
     return code;
 }
 
+/* Run scripts/plot_results.py on the file; never fails the command. */
+static void plot_results(const char *path)
+{
+    const char *python = getenv("MEMXBAR_PYTHON");
+    if (!python || !*python)
+        python = "/usr/bin/python3";
+    char script[1024];
+    snprintf(script, sizeof script, "%s/scripts/plot_results.py", MX_SOURCE_ROOT);
+    if (access(python, X_OK) != 0 || access(script, R_OK) != 0) {
+        fprintf(stderr, "memxbar report: note: %s not found, so no plots\n",
+                access(python, X_OK) != 0 ? python : script);
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "memxbar report: note: cannot start %s (%s), so no plots\n", python,
+                strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        execl(python, python, script, path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "memxbar report: note: no plots (%s exited with %d)\n", script,
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    const char *path = NULL;
+    int plot = 1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-plot"))
+            plot = 0;
+        else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "memxbar report: unexpected argument '%s'\n\n%s", argv[i], usage);
+            return 2;
+        } else
+            path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "memxbar report: expected a results file\n\n%s", usage);
+        return 2;
+    }
+    int code = print_file_table(path);
+    if (code == 0 && plot)
+        plot_results(path);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
+    prog_argc = argc;
+    prog_argv = argv;
     /* GSL's default error handler aborts the process; the library checks
      * every GSL return code and reports through mx_fail instead. */
     gsl_set_error_handler_off();
@@ -278,6 +465,8 @@ int main(int argc, char **argv)
         return cli_crossbar(argc - 2, argv + 2);
     if (!strcmp(argv[1], "adc"))
         return cli_adc(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "report"))
+        return cmd_report(argc - 2, argv + 2);
     fprintf(stderr, "memxbar: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

@@ -28,6 +28,12 @@ typedef struct mx_run_options {
     int full;                /* evaluate the whole test set (overrides dataset.test_limit) */
     int threads;             /* OpenMP threads for the process (omp_set_num_threads);
                                 0 = leave the OpenMP default */
+    int resume;              /* continue <output>.partial left by a stopped run of the same
+                                sweep (mx_results_resume): its finished points are kept */
+    /* Called after each (point, repeat) is committed to disk, with how many
+     * this process has written so far; NULL: none. For the CLI's test hook. */
+    void (*point_written)(void *user, size_t n_written);
+    void *user;
 } mx_run_options;
 
 /* One line per (point, repeat) for the caller's summary table. */
@@ -47,9 +53,12 @@ typedef struct mx_run_report {
     size_t networks_trained, networks_cached;
 } mx_run_report;
 
-/* Run the sweep described by cfg. OUT: report (may be NULL). On failure the
- * results stay in <output>.partial with status "incomplete" and the message
- * says what failed at which point. */
+/* Run the sweep described by cfg. OUT: report (may be NULL; with
+ * opt->resume its rows are only the points run now). On failure the results
+ * stay in <output>.partial with status "incomplete" and the message says
+ * what failed at which point; MX_EINTERRUPT after a stop request. With
+ * opt->resume: MX_ENOTFOUND without a .partial, MX_EMISMATCH naming the
+ * first differing field if it holds another sweep. */
 mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_options *opt,
                             mx_run_report *report);
 void mx_run_report_free(mx_run_report *r);

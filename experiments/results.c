@@ -8,6 +8,11 @@
  * "complete" and <path>.partial is renamed to <path>. A sweep that was
  * stopped is continued by reopening its .partial (mx_results_resume): the
  * rows present are done, a group without its row is removed and redone.
+ * Whether the file holds the same sweep is decided by its resolved_config
+ * attribute — the code version, every config field as resolved and the
+ * sweep axes, one "name: value" line each — so a refusal can name the first
+ * field that differs; mx_results_read_table reads /summary back for
+ * `memxbar report`.
  *
  * /summary's row type is built at run time from the sweep axes: a float64
  * column for an axis whose every value is a number, a fixed-length string
@@ -270,6 +275,89 @@ fail:
     return H5I_INVALID_HID;
 }
 
+/* ---- the sweep's fingerprint ------------------------------------------- */
+
+/* A growing text buffer; on allocation failure `failed` is set and the text
+ * stops growing. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} text_buf;
+
+static void text_add(text_buf *b, const char *a, const char *c, const char *d)
+{
+    const char *parts[3] = {a, c, d};
+    for (size_t i = 0; i < 3 && !b->failed; i++) {
+        size_t n = strlen(parts[i]);
+        if (b->len + n + 1 > b->cap) {
+            size_t cap = (b->cap ? 2 * b->cap : 4096) + n;
+            char *s = mx_alloc(cap);
+            if (!s) {
+                b->failed = 1;
+                return;
+            }
+            if (b->s)
+                memcpy(s, b->s, b->len + 1);
+            mx_free(b->s);
+            b->s = s;
+            b->cap = cap;
+        }
+        memcpy(b->s + b->len, parts[i], n + 1);
+        b->len += n;
+    }
+}
+
+/* The sweep's identity as text, one "name: value" line each: the code
+ * version, every config field as resolved (so --set overrides and
+ * defaults count, comments and key order do not), then each sweep axis
+ * with its values. Two runs with the same text produce the same datasets.
+ * OUT: *out, allocated with mx_alloc. */
+static mx_status resolved_config_text(const char *file, const mx_experiment_config *cfg,
+                                      char **out)
+{
+    text_buf b = {0};
+    char value[512];
+    *out = NULL;
+    text_add(&b, "memxbar: ", MX_VERSION " (" MX_GIT_DESCRIBE ")", "\n");
+    snprintf(value, sizeof value, "%zu", cfg->repeats);
+    text_add(&b, "repeats: ", value, "\n");
+    for (size_t i = 0; i < mx_config_n_fields(); i++) {
+        mx_config_field_info info;
+        if (mx_config_field_at(i, &info) != MX_OK)
+            break;
+        if (mx_config_get(cfg, info.path, value, sizeof value) != MX_OK) {
+            mx_clear_error(); /* a field too long to show: counts by its length */
+            snprintf(value, sizeof value, "(unshown)");
+        }
+        text_add(&b, info.path, ": ", value);
+        text_add(&b, "\n", "", "");
+    }
+    for (size_t a = 0; a < cfg->n_axes && a < MX_SWEEP_MAX_AXES; a++) {
+        text_add(&b, "sweep.", cfg->axes[a].path, ": [");
+        for (size_t v = 0; v < cfg->axes[a].n_values && v < MX_SWEEP_MAX_VALUES; v++)
+            text_add(&b, v ? ", " : "", cfg->axes[a].values[v], "");
+        text_add(&b, "]\n", "", "");
+    }
+    if (b.failed || !b.s) {
+        mx_free(b.s);
+        return mx_fail(MX_ENOMEM, "%s: no memory for the config fingerprint", file);
+    }
+    *out = b.s;
+    return MX_OK;
+}
+
+/* FNV-1a 64 of the resolved config: a short name for it. */
+static void fingerprint_of(const char *text, char hex[17])
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *text; text++) {
+        h ^= (unsigned char)*text;
+        h *= 1099511628211ull;
+    }
+    snprintf(hex, 17, "%016llx", (unsigned long long)h);
+}
+
 /* ---- create / write / close -------------------------------------------- */
 
 static mx_status write_root_attrs(const mx_results *r, const mx_experiment_config *cfg)
@@ -298,6 +386,15 @@ static mx_status write_root_attrs(const mx_results *r, const mx_experiment_confi
         if (mx_h5_attr_string(r->file, strings[i].name, strings[i].value) < 0)
             return mx_fail(MX_EIO, "%s: cannot write root attribute %s", r->partial,
                            strings[i].name);
+    char *resolved = NULL, fingerprint[17];
+    mx_status st = resolved_config_text(r->partial, cfg, &resolved);
+    if (st != MX_OK)
+        return st;
+    fingerprint_of(resolved, fingerprint);
+    herr_t rc = mx_h5_attr_string(r->file, "resolved_config", resolved);
+    mx_free(resolved);
+    if (rc < 0 || mx_h5_attr_string(r->file, "fingerprint", fingerprint) < 0)
+        return mx_fail(MX_EIO, "%s: cannot write root attribute fingerprint", r->partial);
     if (attr_u64(r->file, "root_seed", cfg->seed) < 0)
         return mx_fail(MX_EIO, "%s: cannot write root attribute root_seed", r->partial);
     if (attr_u64(r->file, "n_points", r->n_points) < 0)
@@ -622,13 +719,14 @@ done:
 
 /* ---- resume ------------------------------------------------------------ */
 
-/* Is string attribute `name` of loc equal to `expected`? 1 yes, 0 no, < 0 it
+/* String attribute `name` of loc, copied with mx_alloc into *out. < 0 if it
  * is missing or not a variable-length string (this writer's kind). */
-static int attr_string_equals(hid_t loc, const char *name, const char *expected)
+static int attr_string_read(hid_t loc, const char *name, char **out)
 {
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
     char *value = NULL;
     int result = -1;
+    *out = NULL;
     if (H5Aexists(loc, name) <= 0)
         return -1;
     attr = H5Aopen(loc, name, H5P_DEFAULT);
@@ -637,14 +735,48 @@ static int attr_string_equals(hid_t loc, const char *name, const char *expected)
     if (ftype >= 0 && mtype >= 0 && H5Tget_class(ftype) == H5T_STRING &&
         H5Tis_variable_str(ftype) > 0 && H5Tset_size(mtype, H5T_VARIABLE) >= 0 &&
         H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0 && H5Aread(attr, mtype, &value) >= 0 &&
-        value)
-        result = strcmp(value, expected) == 0;
+        value) {
+        *out = dup_string(value, "");
+        result = *out ? 0 : -1;
+    }
     if (value)
         H5free_memory(value);
     mx_h5_close(&mtype);
     mx_h5_close(&ftype);
     mx_h5_close(&attr);
     return result;
+}
+
+/* Fail MX_EMISMATCH naming the first line where the file's resolved config
+ * (`was`) and this run's (`now`) differ: "hardware.adc.bits is 4 in the
+ * file, 6 now". */
+static mx_status fail_config_differs(const char *file, const char *was, const char *now)
+{
+    while (*was || *now) {
+        size_t lw = strcspn(was, "\n"), ln = strcspn(now, "\n");
+        if (lw != ln || memcmp(was, now, lw) != 0) {
+            const char *cw = memchr(was, ':', lw), *cn = memchr(now, ':', ln);
+            size_t kw = cw ? (size_t)(cw - was) : lw, kn = cn ? (size_t)(cn - now) : ln;
+            if (cw && cn && kw == kn && !memcmp(was, now, kw)) {
+                /* "path: value": the value starts after ": " */
+                size_t vw = kw + 2 <= lw ? kw + 2 : lw, vn = kn + 2 <= ln ? kn + 2 : ln;
+                return mx_fail(MX_EMISMATCH,
+                               "%s: written for a different sweep: %.*s is %.*s in the file, "
+                               "%.*s now; cannot resume (run without --resume to start afresh, "
+                               "or give the same config and --set options)",
+                               file, (int)kw, was, (int)(lw - vw), was + vw, (int)(ln - vn),
+                               now + vn);
+            }
+            return mx_fail(MX_EMISMATCH,
+                           "%s: written for a different sweep: the file has \"%.*s\" where "
+                           "this run has \"%.*s\"; cannot resume (run without --resume to "
+                           "start afresh)",
+                           file, (int)lw, was, (int)ln, now);
+        }
+        was += lw + (was[lw] == '\n');
+        now += ln + (now[ln] == '\n');
+    }
+    return MX_OK;
 }
 
 static herr_t attr_read_u64(hid_t loc, const char *name, uint64_t *value)
@@ -657,19 +789,28 @@ static herr_t attr_read_u64(hid_t loc, const char *name, uint64_t *value)
     return rc;
 }
 
-/* Does the file hold the sweep cfg describes? Compares the config text,
- * seed, repeats and the /summary columns (so the sweep axes). */
+/* Does the file hold the sweep cfg describes? Compares the resolved config
+ * (the fingerprint's text: code version, every field, the sweep axes), the
+ * seed, repeats and the /summary columns. */
 static mx_status check_same_sweep(mx_results *r, const mx_experiment_config *cfg)
 {
     uint64_t seed = 0, repeats = 0;
-    int same_text = attr_string_equals(r->file, "config", cfg->text ? cfg->text : "");
-    if (same_text < 0 || attr_read_u64(r->file, "root_seed", &seed) < 0 ||
+    char *was = NULL, *now = NULL;
+    if (attr_read_u64(r->file, "root_seed", &seed) < 0 ||
         attr_read_u64(r->file, "repeats", &repeats) < 0)
         return mx_fail(MX_EFORMAT, "%s: missing root attributes (not a memxbar results file?)",
                        r->partial);
-    if (!same_text)
-        return mx_fail(MX_EMISMATCH, "%s: written for a different config text; cannot resume",
+    if (attr_string_read(r->file, "resolved_config", &was) < 0)
+        return mx_fail(MX_EMISMATCH, "%s: has no config fingerprint (written by an older "
+                                     "memxbar?); cannot resume",
                        r->partial);
+    mx_status st = resolved_config_text(r->partial, cfg, &now);
+    if (st == MX_OK)
+        st = fail_config_differs(r->partial, was, now);
+    mx_free(was);
+    mx_free(now);
+    if (st != MX_OK)
+        return st;
     if (seed != cfg->seed || repeats != cfg->repeats)
         return mx_fail(MX_EMISMATCH,
                        "%s: written with seed %llu and %llu repeats, not %llu and %zu; "
@@ -932,5 +1073,166 @@ done:
     mx_h5_close(&ftype);
     mx_h5_close(&dset);
     mx_h5_close(&file);
+    return st;
+}
+
+void mx_results_table_free(mx_results_table *t)
+{
+    if (!t)
+        return;
+    mx_free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* Fill out->rows from the raw /summary rows `buf` (n rows of the native
+ * compound type mtype). */
+static mx_status table_from_rows(const char *path, hid_t mtype, const unsigned char *buf,
+                                 size_t n, mx_results_table *out)
+{
+    const size_t row_bytes = H5Tget_size(mtype);
+    const int n_members = H5Tget_nmembers(mtype);
+    if (n_members < 0 || row_bytes == 0)
+        return mx_fail(MX_EFORMAT, "%s: /summary has no columns", path);
+    for (size_t i = 0; i < n; i++) {
+        mx_results_row *row = &out->rows[i];
+        const unsigned char *raw = buf + i * row_bytes;
+        row->accuracy = row->accuracy_snn_digital = row->accuracy_ann = NAN;
+        row->adc_clip_rate = row->energy_j = row->latency_s = NAN;
+        for (int m = 0; m < n_members; m++) {
+            char *name = H5Tget_member_name(mtype, (unsigned)m);
+            hid_t type = H5Tget_member_type(mtype, (unsigned)m);
+            if (!name || type < 0) {
+                if (name)
+                    H5free_memory(name);
+                mx_h5_close(&type);
+                return mx_fail(MX_EFORMAT, "%s: /summary column %d is unreadable", path, m);
+            }
+            const unsigned char *at = raw + H5Tget_member_offset(mtype, (unsigned)m);
+            const H5T_class_t cls = H5Tget_class(type);
+            const size_t size = H5Tget_size(type);
+            double f = NAN;
+            uint64_t u = 0;
+            if (cls == H5T_FLOAT && size == sizeof(double))
+                memcpy(&f, at, sizeof f);
+            else if (cls == H5T_INTEGER && size == sizeof(uint64_t))
+                memcpy(&u, at, sizeof u);
+            const struct {
+                const char *name;
+                double *dst;
+            } floats[] = {
+                {"accuracy", &row->accuracy},
+                {"accuracy_snn_digital", &row->accuracy_snn_digital},
+                {"accuracy_ann", &row->accuracy_ann},
+                {"adc_clip_rate", &row->adc_clip_rate},
+                {"energy_j", &row->energy_j},
+                {"latency_s", &row->latency_s},
+            };
+            int known = 0;
+            for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++)
+                if (!strcmp(name, floats[k].name)) {
+                    *floats[k].dst = f;
+                    known = 1;
+                }
+            if (!strcmp(name, "point"))
+                row->point = (size_t)u;
+            else if (!strcmp(name, "repeat"))
+                row->repeat = (size_t)u;
+            else if (!strcmp(name, "n_test"))
+                row->n_test = (size_t)u;
+            else if (!known && !is_reserved_column(name)) { /* a swept field */
+                const char *dot = strrchr(name, '.');
+                const char *label = dot ? dot + 1 : name;
+                size_t used = strlen(row->swept);
+                char *dst = row->swept + used;
+                size_t room = sizeof row->swept - used;
+                const char *sep = used ? " " : "";
+                if (cls == H5T_STRING)
+                    snprintf(dst, room, "%s%s=%.*s", sep, label, (int)strnlen((const char *)at, size),
+                             (const char *)at);
+                else
+                    snprintf(dst, room, "%s%s=%g", sep, label, f);
+            }
+            H5free_memory(name);
+            mx_h5_close(&type);
+        }
+    }
+    return MX_OK;
+}
+
+mx_status mx_results_read_table(const char *path, mx_results_table *out)
+{
+    assert(path && out);
+    memset(out, 0, sizeof *out);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    errno = 0;
+    htri_t is_h5 = H5Fis_hdf5(path);
+    if (is_h5 < 0)
+        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
+                       mx_h5_errno_text(errno, "missing or unreadable?"));
+    if (is_h5 == 0)
+        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+    hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    hid_t mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    unsigned char *buf = NULL;
+    char *status = NULL;
+    uint64_t n_points = 0, repeats = 0;
+    mx_status st = mx_h5_open_read(path, &file);
+    if (st != MX_OK)
+        goto done;
+    if (H5Lexists(file, "summary", H5P_DEFAULT) > 0)
+        dset = H5Dopen2(file, "summary", H5P_DEFAULT);
+    if (dset < 0 || attr_read_u64(file, "n_points", &n_points) < 0 ||
+        attr_read_u64(file, "repeats", &repeats) < 0) {
+        st = mx_fail(MX_EFORMAT, "%s: no /summary table or root attributes (not a memxbar "
+                                 "results file?)",
+                     path);
+        goto done;
+    }
+    ftype = H5Dget_type(dset);
+    mtype = ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_ASCEND) : H5I_INVALID_HID;
+    space = H5Dget_space(dset);
+    hsize_t dims[1];
+    if (mtype < 0 || H5Tget_class(mtype) != H5T_COMPOUND || space < 0 ||
+        H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary is not a 1-D table", path);
+        goto done;
+    }
+    const size_t row_bytes = H5Tget_size(mtype);
+    if (row_bytes == 0 || dims[0] > SIZE_MAX / row_bytes ||
+        dims[0] > SIZE_MAX / sizeof(mx_results_row)) {
+        st = mx_fail(MX_EFORMAT, "%s: /summary has too many rows (%llu)", path,
+                     (unsigned long long)dims[0]);
+        goto done;
+    }
+    const size_t n = (size_t)dims[0];
+    if (n > 0) {
+        buf = mx_alloc(n * row_bytes);
+        out->rows = mx_calloc(n, sizeof *out->rows);
+        if (!buf || !out->rows) {
+            st = mx_fail(MX_ENOMEM, "%s: no memory for %zu rows", path, n);
+            goto done;
+        }
+        if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            st = mx_fail(MX_EIO, "%s: cannot read /summary", path);
+            goto done;
+        }
+        if ((st = table_from_rows(path, mtype, buf, n, out)) != MX_OK)
+            goto done;
+    }
+    out->n_rows = n;
+    out->n_points = (size_t)n_points;
+    out->repeats = (size_t)repeats;
+    out->complete = attr_string_read(file, "status", &status) == 0 && !strcmp(status, "complete");
+done:
+    mx_free(status);
+    mx_free(buf);
+    mx_h5_close(&space);
+    mx_h5_close(&mtype);
+    mx_h5_close(&ftype);
+    mx_h5_close(&dset);
+    mx_h5_close(&file);
+    if (st != MX_OK)
+        mx_results_table_free(out);
     return st;
 }

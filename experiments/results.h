@@ -3,7 +3,9 @@
  * results.h: sweep results in HDF5 (layout in docs/results-format.md).
  *
  *   /                 attrs: memxbar_version, git_describe, root_seed, config
- *                     (full YAML text), config_source, created, status
+ *                     (full YAML text), resolved_config and fingerprint (the
+ *                     sweep's identity, checked on resume), config_source,
+ *                     created, status
  *                     ("incomplete" until the sweep finishes, then "complete"),
  *                     n_points, repeats
  *   /summary          compound table, one row per (sweep point, repeat): point,
@@ -69,9 +71,12 @@ typedef struct mx_results mx_results;
 mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
                             mx_results **out);
 /* Reopen <path>.partial, left by an interrupted run of the same sweep, to
- * continue it (groundwork: the CLI has no --resume yet). MX_ENOTFOUND if there is no such file;
- * MX_EMISMATCH if it was written for a different config text, seed, repeats
- * or sweep axes; MX_EFORMAT if it is not a results file. A point group left
+ * continue it (`memxbar sweep --resume`). MX_ENOTFOUND if there is no such
+ * file; MX_EMISMATCH if it was written for another sweep — its root attribute
+ * resolved_config (code version, every resolved config field, the sweep
+ * axes) differs from cfg's, and the message names the first differing
+ * field with both values — or another seed, repeats or /summary columns;
+ * MX_EFORMAT if it is not a results file. A point group left
  * without its /summary row (the writer died mid-point) is removed, so that
  * point is simply run again. */
 mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
@@ -91,5 +96,28 @@ mx_status mx_results_close(mx_results *r, int complete);
  * CLI summary). OUT: *n_rows, and up to `cap` accuracies. */
 mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *accuracy,
                                    size_t cap);
+
+/* One /summary row as read back (for `memxbar report` and a resumed
+ * sweep's summary). */
+typedef struct mx_results_row {
+    size_t point, repeat, n_test;
+    char swept[256];              /* "d2d_sigma=0.1 bits=4": each swept column, last path
+                                     component = value (numbers with %g) */
+    double accuracy, accuracy_snn_digital, accuracy_ann, adc_clip_rate;
+    double energy_j, latency_s;   /* per inference: J, s */
+} mx_results_row;
+
+typedef struct mx_results_table {
+    size_t n_rows;
+    mx_results_row *rows;         /* owned; in file order (point order) */
+    size_t n_points, repeats;     /* of the whole sweep */
+    int complete;                 /* status attribute is "complete" */
+} mx_results_table;
+
+/* Read /summary and the root attributes of a results file (complete or
+ * .partial). MX_EIO if it cannot be opened, MX_EFORMAT if it is not a
+ * results file, MX_ENOMEM. On failure *out holds nothing to free. */
+mx_status mx_results_read_table(const char *path, mx_results_table *out);
+void mx_results_table_free(mx_results_table *t);
 
 #endif /* MX_RESULTS_H */

@@ -684,8 +684,22 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
     }
     if (!st)
         st = load_data(ctx, cfg);
-    if (!st)
-        st = mx_results_create(opt->output_path, cfg, &res);
+    if (!st) {
+        /* The results file's identity counts the test images actually
+         * evaluated, so --full and a test_limit differ. */
+        mx_experiment_config ident = *cfg;
+        if (opt->full)
+            ident.dataset.test_limit = 0;
+        st = opt->resume ? mx_results_resume(opt->output_path, &ident, &res)
+                         : mx_results_create(opt->output_path, &ident, &res);
+    }
+    size_t runs_skipped = 0, runs_written = 0;
+    for (size_t k = 0; res && k < n_points; k++)
+        for (size_t r = 0; r < cfg->repeats; r++)
+            runs_skipped += mx_results_has_point(res, k, r) != 0;
+    if (runs_skipped)
+        mx_log(MX_LOG_INFO, "resuming: %zu of %zu (point, repeat) runs already done",
+               runs_skipped, n_points * cfg->repeats);
     const size_t n_runs = n_points * cfg->repeats;
     size_t runs_done = 0;
     const double sweep_started = now_s();
@@ -693,8 +707,11 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         mx_experiment_config pc;
         st = mx_config_point(cfg, k, &pc);
         for (size_t r = 0; r < cfg->repeats && !st; r++) {
+            if (mx_results_has_point(res, k, r))
+                continue; /* done by the run being resumed */
             if (stop_requested) {
-                st = mx_fail(MX_EINTERRUPT, "stopped after %zu of %zu points", k, n_points);
+                st = mx_fail(MX_EINTERRUPT, "stopped after %zu of %zu (point, repeat) runs",
+                             runs_skipped + runs_written, n_runs);
                 break;
             }
             /* The rest of the sweep at the mean pace of the points so far,
@@ -703,14 +720,19 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
             if (runs_done > 0) {
                 double per_run =
                     (now_s() - sweep_started - rep->seconds_training) / (double)runs_done;
-                double left = per_run * (double)(n_runs - runs_done);
+                double left = per_run * (double)(n_runs - runs_skipped - runs_done);
                 snprintf(eta, sizeof eta, " (sweep ETA %dm%02ds)", (int)left / 60,
                          (int)left % 60);
             }
             st = run_point(ctx, cfg, &pc, k, r, res, eta);
             runs_done++;
-            if (st)
+            if (st) {
                 mx_fail_context(st, "sweep point %zu", k + 1);
+            } else {
+                runs_written++;
+                if (opt->point_written) /* the point is on disk now */
+                    opt->point_written(opt->user, runs_written);
+            }
         }
         mx_config_free(&pc);
     }

@@ -241,7 +241,8 @@ static int remove_tmp_dir(void **state)
         "sweep.h5", "sweep.h5.partial", "killed.h5", "killed.h5.partial", "killed2.h5.partial", "killed2.h5", "dup.h5.partial",
         "short.h5.partial", "flags.h5", "flags.h5.partial", "noaxes.h5", "noaxes.h5.partial",
         "w.h5", "w.h5.tmp", "junk.h5", "truncated.h5", "nan.h5", "shape.h5", "fmt.h5", "ver.h5",
-        "nokey.h5", "bad.h5", "bad.h5.tmp", "oom.h5.partial"};
+        "nokey.h5", "bad.h5", "bad.h5.tmp", "oom.h5.partial", "reworded.h5.partial",
+        "table.h5", "table-part.h5.partial", "junk-table.h5", "empty-table.h5"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tmp_path(names[i]));
     return rmdir(tmp_dir) == 0 ? 0 : -1;
@@ -557,10 +558,19 @@ static void test_resume_continues_a_killed_sweep(void **state)
     cfg.seed++;
     assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EMISMATCH);
     assert_non_null(strstr(mx_last_error(), partial));
+    /* A resolved field that differs is named, with both values. */
     sweep_config(&cfg);
-    static char other_text[] = "seed: 1\n";
-    cfg.text = other_text;
+    assert_int_equal(mx_config_set(&cfg, "hardware.adc.bits", "6"), MX_OK);
     assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EMISMATCH);
+    if (!strstr(mx_last_error(), "hardware.adc.bits is 0 in the file, 6 now"))
+        print_error("message: %s\n", mx_last_error());
+    assert_non_null(strstr(mx_last_error(), "hardware.adc.bits is 0 in the file, 6 now"));
+    /* So is a sweep axis with other values. */
+    sweep_config(&cfg);
+    snprintf(cfg.axes[0].values[1], MX_CONFIG_VALUE_BYTES, "0.2");
+    assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EMISMATCH);
+    assert_non_null(strstr(mx_last_error(), "sweep.hardware.device.d2d_sigma is [0, 0.1] in "
+                                            "the file, [0, 0.2] now"));
     sweep_config(&cfg);
     snprintf(cfg.axes[1].values[1], MX_CONFIG_VALUE_BYTES, "a-much-longer-mode-name");
     assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EMISMATCH); /* wider column */
@@ -605,6 +615,104 @@ static void test_resume_continues_a_killed_sweep(void **state)
     fake_result(3, 0, &fp);
     assert_memory_equal(got, fp.accuracy_vs_step, sizeof got);
     H5Fclose(f);
+    assert_no_open_hdf5_ids();
+}
+
+/* The identity is the resolved config, not the YAML text: a comment or a
+ * reordering does not block a resume; the fingerprint attribute is the
+ * FNV-1a hash of resolved_config, which names the code version first. */
+static void test_resume_accepts_the_same_sweep_in_other_words(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("reworded.h5");
+    mx_experiment_config cfg;
+    sweep_config(&cfg);
+    mx_results *r = NULL;
+    assert_int_equal(mx_results_create(path, &cfg, &r), MX_OK);
+    assert_int_equal(mx_results_close(r, 0), MX_OK);
+    static char reworded[] = "# the same sweep\nsweep: {hardware.device.d2d_sigma: [0, 0.1]}\n"
+                             "seed: 12345678901234567\n";
+    cfg.text = reworded;
+    assert_int_equal(mx_results_resume(path, &cfg, &r), MX_OK);
+    assert_int_equal(mx_results_close(r, 0), MX_OK);
+
+    char resolved[16384], fingerprint[64];
+    hid_t f = H5Fopen(tmp_path("reworded.h5.partial"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    read_string_attr(f, "resolved_config", resolved, sizeof resolved);
+    read_string_attr(f, "fingerprint", fingerprint, sizeof fingerprint);
+    H5Fclose(f);
+    assert_true(strncmp(resolved, "memxbar: ", 9) == 0);
+    assert_non_null(strstr(resolved, "\nhardware.adc.bits: 0\n"));
+    assert_non_null(strstr(resolved, "\nsweep.training.mode: [plain, noise-aware]\n"));
+    uint64_t h = 1469598103934665603ull; /* FNV-1a 64, written out again */
+    for (const char *c = resolved; *c; c++) {
+        h ^= (unsigned char)*c;
+        h *= 1099511628211ull;
+    }
+    char expected[17];
+    snprintf(expected, sizeof expected, "%016llx", (unsigned long long)h);
+    assert_string_equal(fingerprint, expected);
+    assert_no_open_hdf5_ids();
+}
+
+/* mx_results_read_table: every row, its swept values as labels, the
+ * metrics exactly, and whether the sweep is complete. */
+static void test_read_table_returns_rows_labels_and_status(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("table.h5");
+    write_sweep(path, 1);
+    mx_results_table t;
+    assert_int_equal(mx_results_read_table(path, &t), MX_OK);
+    assert_int_equal(t.n_rows, N_POINTS * N_REPEATS);
+    assert_int_equal(t.n_points, N_POINTS);
+    assert_int_equal(t.repeats, N_REPEATS);
+    assert_true(t.complete);
+    for (size_t i = 0; i < t.n_rows; i++) {
+        const mx_results_row *row = &t.rows[i];
+        fake_point fp;
+        fake_result(row->point, row->repeat, &fp);
+        assert_int_equal(i, row->point * N_REPEATS + row->repeat); /* written in order */
+        assert_true(row->accuracy == fp.res.accuracy);
+        assert_true(row->accuracy_snn_digital == fp.res.accuracy_snn_digital);
+        assert_true(row->accuracy_ann == fp.res.accuracy_ann);
+        assert_true(row->adc_clip_rate == fp.res.adc_clip_rate);
+        assert_true(row->energy_j == fp.res.energy_j);
+        assert_true(row->latency_s == fp.res.latency_s);
+        assert_int_equal(row->n_test, fp.res.n_test);
+    }
+    assert_string_equal(t.rows[0].swept, "d2d_sigma=0 mode=plain");
+    assert_string_equal(t.rows[7].swept, "d2d_sigma=0.1 mode=noise-aware");
+    mx_results_table_free(&t);
+    assert_null(t.rows);
+
+    const char *part = tmp_path("table-part.h5");
+    mx_experiment_config cfg;
+    sweep_config(&cfg);
+    mx_results *r = NULL;
+    assert_int_equal(mx_results_create(part, &cfg, &r), MX_OK);
+    fake_point fp;
+    fake_result(0, 1, &fp);
+    assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_OK);
+    assert_int_equal(mx_results_close(r, 0), MX_OK);
+    assert_int_equal(mx_results_read_table(tmp_path("table-part.h5.partial"), &t), MX_OK);
+    assert_int_equal(t.n_rows, 1);
+    assert_false(t.complete);
+    assert_int_equal(t.rows[0].repeat, 1);
+    mx_results_table_free(&t);
+
+    assert_int_equal(mx_results_read_table(tmp_path("no-such.h5"), &t), MX_EIO);
+    assert_null(t.rows);
+    FILE *junk = fopen(tmp_path("junk-table.h5"), "wb");
+    assert_non_null(junk);
+    fputs("not hdf5", junk);
+    fclose(junk);
+    assert_int_equal(mx_results_read_table(tmp_path("junk-table.h5"), &t), MX_EFORMAT);
+    hid_t f = H5Fcreate(tmp_path("empty-table.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    assert_int_equal(mx_results_read_table(tmp_path("empty-table.h5"), &t), MX_EFORMAT);
+    assert_non_null(strstr(mx_last_error(), "not a memxbar results file"));
     assert_no_open_hdf5_ids();
 }
 
@@ -1023,6 +1131,8 @@ int main(void)
         cmocka_unit_test(test_incomplete_close_leaves_only_the_partial_file),
         cmocka_unit_test(test_killed_writer_loses_no_flushed_point),
         cmocka_unit_test(test_resume_continues_a_killed_sweep),
+        cmocka_unit_test(test_resume_accepts_the_same_sweep_in_other_words),
+        cmocka_unit_test(test_read_table_returns_rows_labels_and_status),
         cmocka_unit_test(test_complete_close_requires_every_row),
         cmocka_unit_test(test_write_point_rejects_out_of_range_and_duplicates),
         cmocka_unit_test(test_create_in_missing_directory_fails_naming_the_path),
