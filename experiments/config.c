@@ -2611,8 +2611,62 @@ static struct fy_diag *quiet_diag(diag_capture *cap)
 /* Duplicate keys are let through so that we can name the field. */
 #define PARSE_FLAGS (FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS | FYPCF_JSON_NONE)
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629 §4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 when it is not
+ * one. YAML text is Unicode (YAML 1.2 §5.2); libfyaml 0.7.12 loops forever on
+ * some malformed bytes (a truncated sequence after '%', found by
+ * tests/fuzz/fuzz_config), so they are rejected before it sees them. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                                           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c == 0xE0)
+        lo = 0xA0;
+    else if (c == 0xED)
+        hi = 0x9F;
+    else if (c == 0xF0)
+        lo = 0x90;
+    else if (c == 0xF4)
+        hi = 0x8F;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+static mx_status check_utf8(const parse_ctx *ctx, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_sequence(s + i, len - i);
+        if (k == 0)
+            return mx_fail(MX_EINVAL, "%s:%d:%d: (top level): expected UTF-8 text, got the byte "
+                           "0x%02X", ctx->file, line, col, (unsigned)s[i]);
+        if (s[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        i += k;
+    }
+    return MX_OK;
+}
+
 static mx_status parse_text(parse_ctx *ctx, const char *text, size_t len)
 {
+    mx_status utf8_st = check_utf8(ctx, text, len);
+    if (utf8_st != MX_OK)
+        return utf8_st;
     diag_capture cap = {{0}};
     struct fy_diag *diag = quiet_diag(&cap);
     if (!diag)

@@ -38,6 +38,9 @@
 #define MX_IDX_MAGIC_LABELS 0x00000801u
 #define MX_IDX_IMAGES_HEADER_BYTES 16
 #define MX_IDX_LABELS_HEADER_BYTES 8
+/* Largest image side accepted (MNIST: 28; a crossbar input of 1024² pixels
+ * is already far beyond any array memxbar models). */
+#define MX_IDX_MAX_SIDE 1024u
 /* UCI optdigits: 8x8 grid of counts 0..16, then the class. */
 #define MX_OPTDIGITS_SIDE 8
 #define MX_OPTDIGITS_FEATURES (MX_OPTDIGITS_SIDE * MX_OPTDIGITS_SIDE)
@@ -295,6 +298,15 @@ mx_status mx_dataset_load_idx(const char *images_path, const char *labels_path, 
     if (idims[0] == 0 || idims[1] == 0 || idims[2] == 0) {
         st = mx_fail(MX_EFORMAT, "%s: empty IDX image file (%u images of %ux%u)", images_path,
                      (unsigned)idims[0], (unsigned)idims[1], (unsigned)idims[2]);
+        goto fail;
+    }
+    /* The header alone sizes the image buffer (a gzip stream does not tell
+     * its length up front), so a corrupt side would ask for terabytes
+     * (found by tests/fuzz/fuzz_idx): bound each side. */
+    if (idims[1] > MX_IDX_MAX_SIDE || idims[2] > MX_IDX_MAX_SIDE) {
+        st = mx_fail(MX_EFORMAT, "%s: expected images of at most %ux%u pixels, got %ux%u",
+                     images_path, MX_IDX_MAX_SIDE, MX_IDX_MAX_SIDE, (unsigned)idims[1],
+                     (unsigned)idims[2]);
         goto fail;
     }
     if (idims[0] != ldims[0]) {
