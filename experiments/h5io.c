@@ -72,3 +72,16 @@ mx_status mx_h5_open_read(const char *path, hid_t *file)
                                "set HDF5_USE_FILE_LOCKING=FALSE to read it anyway)", path);
     return mx_fail(MX_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
 }
+
+mx_status mx_h5_check_file(const char *path)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    errno = 0;
+    htri_t is_h5 = H5Fis_hdf5(path);
+    if (is_h5 < 0)
+        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
+                       mx_h5_errno_text(errno, "missing or unreadable?"));
+    if (is_h5 == 0)
+        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+    return MX_OK;
+}

@@ -26,6 +26,11 @@ herr_t mx_h5_attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_
 /* A variable-length UTF-8 string attribute: h5py reads it as str. */
 herr_t mx_h5_attr_string(hid_t loc, const char *name, const char *value);
 
+/* Whether `path` is an HDF5 file memxbar can open, with HDF5's own error
+ * printing silenced: MX_EIO naming the file and errno's reason when it
+ * cannot be opened, MX_EFORMAT when it is not HDF5. */
+mx_status mx_h5_check_file(const char *path);
+
 /* Open an existing HDF5 file read-only. MX_EIO if another process holds
  * HDF5's lock on it (a sweep still writing it), MX_EFORMAT if it is not a
  * readable HDF5 file; the message names the path. OUT: *file. */

@@ -1007,14 +1007,9 @@ mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *acc
 {
     assert(path && n_rows && (accuracy || cap == 0));
     *n_rows = 0;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    errno = 0;
-    htri_t is_h5 = H5Fis_hdf5(path);
-    if (is_h5 < 0)
-        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
-                       mx_h5_errno_text(errno, "missing or unreadable?"));
-    if (is_h5 == 0)
-        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+    mx_status checked = mx_h5_check_file(path);
+    if (checked != MX_OK)
+        return checked;
 
     hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
     hid_t space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
@@ -1163,14 +1158,9 @@ mx_status mx_results_read_table(const char *path, mx_results_table *out)
 {
     assert(path && out);
     memset(out, 0, sizeof *out);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    errno = 0;
-    htri_t is_h5 = H5Fis_hdf5(path);
-    if (is_h5 < 0)
-        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
-                       mx_h5_errno_text(errno, "missing or unreadable?"));
-    if (is_h5 == 0)
-        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+    mx_status checked = mx_h5_check_file(path);
+    if (checked != MX_OK)
+        return checked;
     hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
     hid_t mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
     unsigned char *buf = NULL;

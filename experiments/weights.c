@@ -273,14 +273,9 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
     *out = NULL;
     if (ann_test_accuracy)
         *ann_test_accuracy = (double)NAN;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    errno = 0;
-    htri_t is_h5 = H5Fis_hdf5(path);
-    if (is_h5 < 0)
-        return mx_fail(MX_EIO, "%s: cannot open (%s)", path,
-                       mx_h5_errno_text(errno, "missing or unreadable?"));
-    if (is_h5 == 0)
-        return mx_fail(MX_EFORMAT, "%s: not an HDF5 file", path);
+    mx_status checked = mx_h5_check_file(path);
+    if (checked != MX_OK)
+        return checked;
 
     hid_t file = H5I_INVALID_HID, dsets[MX_MLP_MAX_LAYERS];
     char *format = NULL, *key = NULL;
