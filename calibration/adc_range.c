@@ -40,6 +40,8 @@
 #include <gsl/gsl_min.h>
 #include <gsl/gsl_statistics_float.h>
 
+#include "core/parallel.h"
+
 /* Layers of the deeper of the two networks. */
 #define CALIB_MAX_LAYERS                                                                        \
     (MX_SNN_MAX_LAYERS > MX_ANN_MAX_LAYERS ? MX_SNN_MAX_LAYERS : MX_ANN_MAX_LAYERS)
@@ -303,6 +305,36 @@ static const profile_ops ann_ops = {ann_n_layers,     ann_backend,       ann_set
  * stride-th current it offers; examples run in parallel, each with its own
  * stream item, and the slices are joined in example order — the same
  * samples at any thread count. OUT: *count samples at the buffer start. */
+/* One example of a profiling pass, as the items of mx_parallel_items. */
+typedef struct profile_ctx {
+    const profile_ops *ops;
+    const void *net;
+    size_t layer, quota, stride, n_in;
+    const float *x;
+    uint64_t seed, item_base;
+    float *buf;
+    size_t *got;
+} profile_ctx;
+
+static mx_status profile_state_create(const void *ctx, void **state)
+{
+    const profile_ctx *c = ctx;
+    return c->ops->state_create(c->net, state);
+}
+
+static mx_status profile_item(const void *ctx, void *state, size_t i)
+{
+    const profile_ctx *c = ctx;
+    mx_current_recorder rec = {.values = c->buf + i * c->quota,
+                               .capacity = c->quota,
+                               .stride = c->stride};
+    mx_status st =
+        c->ops->run_record(c->net, state, c->x + i * c->n_in, c->seed, c->item_base + i,
+                           c->layer, &rec);
+    c->got[i] = rec.count;
+    return st;
+}
+
 static mx_status profile(const profile_ops *ops, const void *net, size_t l, size_t offered,
                          const float *x, size_t n, size_t n_in, uint64_t seed,
                          uint64_t item_base, float *buf, size_t *count)
@@ -311,34 +343,20 @@ static mx_status profile(const profile_ops *ops, const void *net, size_t l, size
     size_t *got = mx_calloc(n, sizeof(size_t));
     if (!got)
         return mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
-    mx_status status = MX_OK;
-    char message[2048] = "";
-#pragma omp parallel
-    {
-        void *s = NULL;
-        mx_status st = ops->state_create(net, &s);
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < n; i++) {
-            mx_current_recorder rec = {.values = buf + i * quota,
-                                       .capacity = quota,
-                                       .stride = offered / quota + 1};
-            if (!st)
-                st = ops->run_record(net, s, x + i * n_in, seed, item_base + i, l, &rec);
-            got[i] = rec.count;
-        }
-        if (st) {
-#pragma omp critical(calib_error)
-            if (!status) {
-                status = st;
-                mx_error_copy(message, sizeof message);
-            }
-        }
-        if (s)
-            ops->state_destroy(s);
-    }
-    if (status) {
-        mx_error_set(message);
-    } else {
+    const mx_parallel_ops pops = {profile_state_create, ops->state_destroy, profile_item};
+    const profile_ctx ctx = {.ops = ops,
+                             .net = net,
+                             .layer = l,
+                             .quota = quota,
+                             .stride = offered / quota + 1,
+                             .n_in = n_in,
+                             .x = x,
+                             .seed = seed,
+                             .item_base = item_base,
+                             .buf = buf,
+                             .got = got};
+    mx_status status = mx_parallel_items(&pops, &ctx, n, 4, NULL);
+    if (!status) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             memmove(buf + k, buf + i * quota, got[i] * sizeof(float));

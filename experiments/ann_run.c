@@ -25,8 +25,34 @@
 
 #include "calibration/calibration.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "crossbar/crossbar.h"
 #include "snn/ann.h"
+
+/* One evaluation pass, as the items of mx_parallel_items. */
+typedef struct eval_ctx {
+    const mx_ann *net;
+    const mx_dataset *test;
+    uint64_t seed;
+    size_t compare_images;
+    int *pred;
+    mx_ann_layer_stats *stats;
+} eval_ctx;
+
+static mx_status eval_state_create(const void *ctx, void **state)
+{
+    return mx_ann_state_create(((const eval_ctx *)ctx)->net, (mx_ann_state **)state);
+}
+
+static void eval_state_destroy(void *state) { mx_ann_state_destroy(state); }
+
+static mx_status eval_item(const void *ctx, void *state, size_t i)
+{
+    const eval_ctx *c = ctx;
+    return mx_ann_run(c->net, state, c->test->x + i * c->test->dim, c->seed, i,
+                      i < c->compare_images, NULL, &c->pred[i],
+                      c->stats + i * mx_ann_n_layers(c->net));
+}
 
 /* Every test image through the network. OUT: pred (n), stats (n, L) zeroed
  * first. */
@@ -34,48 +60,10 @@ static mx_status evaluate(const mx_ann *net, const mx_dataset *test, size_t n, u
                           size_t compare_images, int *pred, mx_ann_layer_stats *stats,
                           const char *what)
 {
-    const size_t L = mx_ann_n_layers(net);
-    memset(stats, 0, n * L * sizeof *stats);
-    mx_status status = MX_OK;
-    char message[2048] = "";
-    size_t done = 0;
-    int any_failed = 0; /* lets the other threads skip the rest after a failure */
-#pragma omp parallel
-    {
-        mx_ann_state *s = NULL;
-        mx_status st = mx_ann_state_create(net, &s);
-#pragma omp for schedule(dynamic, 16)
-        for (size_t i = 0; i < n; i++) {
-            int failed;
-#pragma omp atomic read
-            failed = any_failed;
-            if (!st && !failed) {
-                st = mx_ann_run(net, s, test->x + i * test->dim, seed, i, i < compare_images,
-                                NULL, &pred[i], stats + i * L);
-                if (st) {
-#pragma omp atomic write
-                    any_failed = 1;
-                }
-            }
-            size_t d;
-#pragma omp atomic capture
-            d = ++done;
-            if (omp_get_thread_num() == 0)
-                mx_progress(what, d, n);
-        }
-        if (st) {
-#pragma omp critical(ann_eval_error)
-            if (!status) {
-                status = st;
-                mx_error_copy(message, sizeof message);
-            }
-        }
-        mx_ann_state_destroy(s);
-    }
-    mx_progress(what, n, n);
-    if (status)
-        mx_error_set(message);
-    return status;
+    memset(stats, 0, n * mx_ann_n_layers(net) * sizeof *stats);
+    static const mx_parallel_ops ops = {eval_state_create, eval_state_destroy, eval_item};
+    const eval_ctx ctx = {net, test, seed, compare_images, pred, stats};
+    return mx_parallel_items(&ops, &ctx, n, 16, what);
 }
 
 /* Sum the per-image stats of layer l in image order and fill its columns. */

@@ -21,6 +21,7 @@
 
 #include "calibration/calibration.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "energy/energy.h"
@@ -294,53 +295,39 @@ typedef struct eval_out {
     mx_snn_layer_stats *stats;  /* (n, L) */
 } eval_out;
 
+/* One evaluation pass, as the items of mx_parallel_items. */
+typedef struct eval_ctx {
+    const mx_snn *net;
+    const mx_dataset *test;
+    uint64_t seed;
+    int compare;
+    eval_out *out;
+} eval_ctx;
+
+static mx_status eval_state_create(const void *ctx, void **state)
+{
+    return mx_snn_state_create(((const eval_ctx *)ctx)->net, (mx_snn_state **)state);
+}
+
+static void eval_state_destroy(void *state) { mx_snn_state_destroy(state); }
+
+static mx_status eval_item(const void *ctx, void *state, size_t i)
+{
+    const eval_ctx *c = ctx;
+    const size_t T = mx_snn_get_config(c->net)->timesteps, L = mx_snn_n_layers(c->net);
+    int pred;
+    return mx_snn_run(c->net, state, c->test->x + i * c->test->dim, c->seed, i,
+                      c->compare && i < RUN_COMPARE_IMAGES, c->out->pred + i * T, &pred,
+                      c->out->stats + i * L);
+}
+
 static mx_status evaluate(const mx_snn *net, const mx_dataset *test, size_t n, uint64_t seed,
                           int compare, eval_out *out, const char *what)
 {
-    const size_t T = mx_snn_get_config(net)->timesteps, L = mx_snn_n_layers(net);
-    memset(out->stats, 0, n * L * sizeof *out->stats);
-    mx_status status = MX_OK;
-    char message[2048] = "";
-    size_t done = 0;
-    int any_failed = 0; /* lets the other threads skip the rest after a failure */
-#pragma omp parallel
-    {
-        mx_snn_state *s = NULL;
-        mx_status st = mx_snn_state_create(net, &s);
-#pragma omp for schedule(dynamic, 4)
-        for (size_t i = 0; i < n; i++) {
-            int failed;
-#pragma omp atomic read
-            failed = any_failed;
-            if (!st && !failed) {
-                int pred;
-                st = mx_snn_run(net, s, test->x + i * test->dim, seed, i,
-                                compare && i < RUN_COMPARE_IMAGES,
-                                out->pred + i * T, &pred, out->stats + i * L);
-                if (st) {
-#pragma omp atomic write
-                    any_failed = 1;
-                }
-            }
-            size_t d;
-#pragma omp atomic capture
-            d = ++done;
-            if (omp_get_thread_num() == 0)
-                mx_progress(what, d, n);
-        }
-        if (st) {
-#pragma omp critical(run_eval_error)
-            if (!status) {
-                status = st;
-                mx_error_copy(message, sizeof message);
-            }
-        }
-        mx_snn_state_destroy(s);
-    }
-    mx_progress(what, n, n);
-    if (status)
-        mx_error_set(message);
-    return status;
+    memset(out->stats, 0, n * mx_snn_n_layers(net) * sizeof *out->stats);
+    static const mx_parallel_ops ops = {eval_state_create, eval_state_destroy, eval_item};
+    const eval_ctx ctx = {net, test, seed, compare, out};
+    return mx_parallel_items(&ops, &ctx, n, 4, what);
 }
 
 static double accuracy_at(const eval_out *e, const uint8_t *labels, size_t n, size_t T,
