@@ -463,10 +463,13 @@ mx_status mx_mlp_forward(const mx_mlp *net, const float *x, size_t n, float *log
         scratch[1] = scratch_mem + chunk * hidden;
     }
     const size_t d_in = net->sizes[0], classes = net->sizes[net->n_layers];
+    const int blas_threads_before = openblas_get_num_threads();
+    openblas_set_num_threads(MX_MLP_BLAS_THREADS);
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t rows = n - r0 < chunk ? n - r0 : chunk;
         forward_rows(net, x + r0 * d_in, rows, r0, logits + r0 * classes, acts, scratch);
     }
+    openblas_set_num_threads(blas_threads_before);
     mx_free(scratch_mem);
     return MX_OK;
 }
@@ -486,6 +489,8 @@ mx_status mx_mlp_accuracy(const mx_mlp *net, const float *x, const uint8_t *labe
     float *scratch[2] = {mem, mem + chunk * hidden};
     float *logits = mem + 2 * chunk * hidden;
     size_t correct = 0;
+    const int blas_threads_before = openblas_get_num_threads();
+    openblas_set_num_threads(MX_MLP_BLAS_THREADS);
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t rows = n - r0 < chunk ? n - r0 : chunk;
         forward_rows(net, x + r0 * d_in, rows, 0, logits, NULL, scratch);
@@ -497,6 +502,7 @@ mx_status mx_mlp_accuracy(const mx_mlp *net, const float *x, const uint8_t *labe
             correct += best == labels[r0 + r];
         }
     }
+    openblas_set_num_threads(blas_threads_before);
     mx_free(mem);
     *accuracy = (double)correct / (double)n;
     return MX_OK;

@@ -13,12 +13,8 @@
 #include "core/log.h"
 #include "core/rng.h"
 
-/* OpenBLAS partitions SGEMM differently at different thread counts, which
- * changes rounding: after one MNIST epoch of the 784-500-10 net the weights
- * differed by up to 1.7e-5 between 1 and 2 threads (measured). Training
- * therefore always runs BLAS on this many threads, so a trained network —
- * and every result after it — does not depend on the machine's core count. */
-#define TRAIN_BLAS_THREADS 2
+/* BLAS threads during training: MX_MLP_BLAS_THREADS (mlp.h says why). */
+#define TRAIN_BLAS_THREADS MX_MLP_BLAS_THREADS
 
 /* Items of stream "train.noise": (global minibatch << 24) | (layer << 20) | row. */
 #define NOISE_ITEM_LAYER_SHIFT 20
