@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "core/core.h"
 #include "crossbar/circuit.h"
 
@@ -68,11 +69,9 @@ static int cmd_solve(int argc, char **argv)
         if (!strcmp(a, "--mode") && k + 1 < argc) {
             mode_name = argv[++k];
         } else if (!strcmp(a, "--sweeps") && k + 1 < argc) {
-            char *end;
-            sweeps = strtol(argv[++k], &end, 10);
-            if (*end || sweeps < 1 || sweeps > 100000)
-                return usage_error("--sweeps: expected an integer 1..100000, got '%s'",
-                                   argv[k]);
+            int code = mx_cli_parse_long("memxbar crossbar", a, argv[++k], 1, 100000, &sweeps);
+            if (code)
+                return code;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(cli_crossbar_usage, stdout);
             return 0;

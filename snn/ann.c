@@ -25,9 +25,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
-#include <gsl/gsl_statistics_double.h>
-
 struct mx_ann {
     size_t n_layers;
     size_t sizes[MX_ANN_MAX_LAYERS + 1];
@@ -42,28 +39,6 @@ struct mx_ann_state {
     mx_matmul_work *mw[MX_ANN_MAX_LAYERS];
     const mx_matmul *mw_owner[MX_ANN_MAX_LAYERS]; /* matmul each workspace was made for */
 };
-
-/* p-th percentile of the positive entries of a (n); 0 if none. */
-static mx_status positive_percentile(const float *a, size_t n, double p, double *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += a[i] > 0.0f;
-    *out = 0.0;
-    if (k == 0)
-        return MX_OK;
-    double *pos = mx_alloc(k * sizeof(double));
-    if (!pos)
-        return mx_fail(MX_ENOMEM, "ANN input full scale: out of memory");
-    k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] > 0.0f)
-            pos[k++] = (double)a[i];
-    gsl_sort(pos, 1, k);
-    *out = gsl_stats_quantile_from_sorted_data(pos, 1, k, p / 100.0);
-    mx_free(pos);
-    return MX_OK;
-}
 
 void mx_ann_destroy(mx_ann *net)
 {
@@ -98,26 +73,16 @@ mx_status mx_ann_from_mlp(const mx_mlp *mlp, const float *calib_x, size_t calib_
         else
             st = mx_fail(MX_ENOMEM, "ANN: out of memory");
     }
-    /* The inputs of every layer on the calibration batch. */
-    float *acts[MX_ANN_MAX_LAYERS] = {0};
-    float *logits = st ? NULL : mx_alloc(mx_size_mul(calib_n, mlp->sizes[L]) * sizeof(float));
-    if (!st && !logits)
-        st = mx_fail(MX_ENOMEM, "ANN: out of memory");
-    for (size_t l = 1; l < L && !st; l++)
-        if (!(acts[l] = mx_alloc(mx_size_mul(calib_n, mlp->sizes[l]) * sizeof(float))))
-            st = mx_fail(MX_ENOMEM, "ANN: out of memory");
+    /* The percentile of every layer's input on the calibration batch. */
+    double pct[MX_ANN_MAX_LAYERS + 1];
     if (!st)
-        st = mx_mlp_forward(mlp, calib_x, calib_n, logits, acts + 1);
+        st = mx_mlp_positive_percentiles(mlp, calib_x, calib_n, percentile, pct);
     for (size_t l = 0; l < L && !st; l++) {
-        const float *in = l == 0 ? calib_x : acts[l];
-        st = positive_percentile(in, calib_n * mlp->sizes[l], percentile, &net->full_scale[l]);
-        if (!st && !(net->full_scale[l] > 0.0))
+        net->full_scale[l] = pct[l];
+        if (!(net->full_scale[l] > 0.0))
             st = mx_fail(MX_ENUMERIC, "ANN: layer %zu's input is never positive on the %zu "
                                       "calibration examples", l, calib_n);
     }
-    for (size_t l = 1; l < L; l++)
-        mx_free(acts[l]);
-    mx_free(logits);
     if (st) {
         mx_ann_destroy(net);
         return st;

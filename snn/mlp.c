@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "core/rng.h"
 
@@ -506,4 +508,48 @@ mx_status mx_mlp_accuracy(const mx_mlp *net, const float *x, const uint8_t *labe
     mx_free(mem);
     *accuracy = (double)correct / (double)n;
     return MX_OK;
+}
+
+/* p-th percentile of the positive entries of a (n); 0 if none. */
+static mx_status positive_percentile(const float *a, size_t n, double p, double *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += a[i] > 0.0f;
+    *out = 0.0;
+    if (k == 0)
+        return MX_OK;
+    double *pos = mx_alloc(k * sizeof(double));
+    if (!pos)
+        return mx_fail(MX_ENOMEM, "activation percentiles: out of memory");
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] > 0.0f)
+            pos[k++] = (double)a[i];
+    gsl_sort(pos, 1, k);
+    *out = gsl_stats_quantile_from_sorted_data(pos, 1, k, p / 100.0);
+    mx_free(pos);
+    return MX_OK;
+}
+
+mx_status mx_mlp_positive_percentiles(const mx_mlp *net, const float *x, size_t n, double p,
+                                      double *pct)
+{
+    const size_t L = net->n_layers;
+    float *acts[MX_MLP_MAX_LAYERS] = {0}; /* acts[l]: hidden layer l, (n, sizes[l]) */
+    float *logits = mx_alloc(mx_size_mul(n, net->sizes[L]) * sizeof(float));
+    mx_status st = logits ? MX_OK : mx_fail(MX_ENOMEM, "activation percentiles: out of memory");
+    for (size_t l = 1; l < L && !st; l++)
+        if (!(acts[l] = mx_alloc(mx_size_mul(n, net->sizes[l]) * sizeof(float))))
+            st = mx_fail(MX_ENOMEM, "activation percentiles: out of memory");
+    if (!st)
+        st = mx_mlp_forward(net, x, n, logits, acts + 1);
+    for (size_t l = 0; l <= L && !st; l++) {
+        const float *a = l == 0 ? x : l < L ? acts[l] : logits;
+        st = positive_percentile(a, n * net->sizes[l], p, &pct[l]);
+    }
+    for (size_t l = 1; l < L; l++)
+        mx_free(acts[l]);
+    mx_free(logits);
+    return st;
 }

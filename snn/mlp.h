@@ -88,4 +88,12 @@ mx_status mx_mlp_forward(const mx_mlp *net, const float *x, size_t n, float *log
 mx_status mx_mlp_accuracy(const mx_mlp *net, const float *x, const uint8_t *labels,
                           size_t n, double *accuracy);
 
+/* The p-th percentile (p in (0, 100]) of the positive entries of every
+ * layer's signal on n examples x — the statistic of data-based threshold
+ * balancing and of the ANN's DAC full scales. OUT pct (n_layers + 1): pct[0]
+ * of the inputs x, pct[l] of hidden layer l's ReLU activations, pct[L] of
+ * the logits; 0 where no entry is positive. MX_ENOMEM. */
+mx_status mx_mlp_positive_percentiles(const mx_mlp *net, const float *x, size_t n, double p,
+                                      double *pct);
+
 #endif /* MX_MLP_H */

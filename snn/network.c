@@ -36,9 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_sort.h>
-#include <gsl/gsl_statistics_double.h>
-
 #define SNN_THRESHOLD 1.0f
 
 struct mx_snn {
@@ -94,28 +91,6 @@ mx_status mx_snn_readout_config_validate(const mx_snn_readout_config *c)
     return MX_OK;
 }
 
-/* p-th percentile of the positive entries of a (n) array; 0 if none. */
-static mx_status positive_percentile(const float *a, size_t n, double p, double *out)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += a[i] > 0.0f;
-    *out = 0.0;
-    if (k == 0)
-        return MX_OK;
-    double *pos = mx_alloc(k * sizeof(double));
-    if (!pos)
-        return mx_fail(MX_ENOMEM, "threshold balancing: out of memory");
-    k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] > 0.0f)
-            pos[k++] = (double)a[i];
-    gsl_sort(pos, 1, k);
-    *out = gsl_stats_quantile_from_sorted_data(pos, 1, k, p / 100.0);
-    mx_free(pos);
-    return MX_OK;
-}
-
 mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const float *calib_x,
                           size_t calib_n, mx_snn **out)
 {
@@ -134,25 +109,13 @@ mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const flo
     net->n_layers = L;
     memcpy(net->sizes, mlp->sizes, (L + 1) * sizeof(size_t));
 
-    /* Activations of every layer on the calibration batch. */
-    float *acts[MX_SNN_MAX_LAYERS] = {0};
-    float *logits = mx_alloc(mx_size_mul(calib_n, mlp->sizes[L]) * sizeof(float));
-    st = logits ? MX_OK : mx_fail(MX_ENOMEM, "conversion: out of memory");
-    for (size_t l = 1; l < L && !st; l++) {
-        acts[l] = mx_alloc(mx_size_mul(calib_n, mlp->sizes[l]) * sizeof(float));
-        if (!acts[l])
-            st = mx_fail(MX_ENOMEM, "conversion: out of memory");
-    }
-    if (!st)
-        st = mx_mlp_forward(mlp, calib_x, calib_n, logits, acts + 1);
+    /* The activations' percentile of every layer on the calibration batch. */
+    double pct[MX_SNN_MAX_LAYERS + 1];
+    st = mx_mlp_positive_percentiles(mlp, calib_x, calib_n, cfg->norm_percentile, pct);
     double lambda_prev = 1.0;
     for (size_t l = 0; l < L && !st; l++) {
         const size_t n_out = mlp->sizes[l + 1], n_in = mlp->sizes[l];
-        const float *a = l + 1 < L ? acts[l + 1] : logits;
-        double lambda;
-        st = positive_percentile(a, calib_n * n_out, cfg->norm_percentile, &lambda);
-        if (st)
-            break;
+        const double lambda = pct[l + 1];
         if (!(lambda > 0.0)) {
             st = mx_fail(MX_ENUMERIC,
                          "conversion: layer %zu never activates on the calibration batch", l);
@@ -174,9 +137,6 @@ mx_status mx_snn_from_mlp(const mx_mlp *mlp, const mx_snn_config *cfg, const flo
             }
         lambda_prev = lambda;
     }
-    for (size_t l = 1; l < L; l++)
-        mx_free(acts[l]);
-    mx_free(logits);
     if (st) {
         mx_snn_destroy(net);
         return st;
