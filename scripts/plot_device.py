@@ -20,27 +20,9 @@ import os
 import sys
 import textwrap
 
-try:
-    import h5py
-    import matplotlib
+from mx_plot import attr, libraries, units
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: E402
-    import numpy as np  # noqa: E402
-except ImportError as e:  # pragma: no cover - depends on the machine
-    print(f"plot_device.py: {e.name or e} is missing (apt install python3-h5py "
-          "python3-matplotlib); the HDF5 file is complete without the plot", file=sys.stderr)
-    sys.exit(3)
-
-
-def attr(f, name, default=""):
-    v = f.attrs.get(name, default)
-    return v.decode() if isinstance(v, bytes) else v
-
-
-def units(ds):
-    u = ds.attrs.get("units", "")
-    return u.decode() if isinstance(u, bytes) else u
+h5py, plt, np = libraries("plot_device.py")
 
 
 def title(ax, f, what):
