@@ -188,7 +188,7 @@ static const choice window_kinds[] = {
     {"prodromakis", MX_WINDOW_PRODROMAKIS}, {NULL, 0}};
 static const choice experiment_kinds[] = {
     {"conversion", MX_EXPERIMENT_CONVERSION}, {"online-training", MX_EXPERIMENT_ONLINE},
-    {NULL, 0}};
+    {"surrogate", MX_EXPERIMENT_SURROGATE}, {"stdp", MX_EXPERIMENT_STDP}, {NULL, 0}};
 static const choice online_weights[] = {
     {"device", MX_ONLINE_DEVICE}, {"digital", MX_ONLINE_DIGITAL}, {NULL, 0}};
 static const choice online_optimizers[] = {
@@ -974,6 +974,8 @@ static const field fields[] = {
      .offset = OFF(online.baseline), .unit = "-", .def = "true",
      .doc = "also train the digital reference (online.weights = digital) once per repeat, "
             "reported as the baseline"},
+
+    /* ---- learning methods: one block of fields each ---- */
 };
 
 #define N_FIELDS (sizeof fields / sizeof fields[0])
@@ -1977,6 +1979,7 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
         st = mx_train_config_validate(&cfg->training.train);
     if (st == MX_OK)
         st = mx_online_config_validate(&cfg->online.net);
+    /* ---- learning methods' checks: one each ---- */
     if (st != MX_OK)
         blame[0] = field_named_in_message();
     return st;
@@ -2055,6 +2058,7 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_snn_readout_config_default(&cfg->hardware.readout);
     mx_energy_config_default(&cfg->hardware.energy);
     mx_online_config_default(&cfg->online.net);
+    /* ---- learning methods' defaults: one line each ---- */
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (fields[i].from_module)
             continue;

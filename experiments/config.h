@@ -35,7 +35,7 @@
 #define MX_SWEEP_MAX_VALUES 64
 #define MX_CONFIG_VALUE_BYTES 64
 /* Capacity of the field table (config.c checks it at compile time). */
-#define MX_CONFIG_MAX_FIELDS 256
+#define MX_CONFIG_MAX_FIELDS 384
 
 typedef enum mx_training_mode {
     MX_TRAINING_PLAIN,       /* ordinary training */
@@ -54,6 +54,12 @@ typedef enum mx_experiment_kind {
                                  the crossbar (experiments/run.c) */
     MX_EXPERIMENT_ONLINE,     /* in-situ training through device pulses, NeuroSim
                                  style (experiments/online_run.c) */
+    MX_EXPERIMENT_SURROGATE,  /* a spiking network trained directly with surrogate
+                                 gradients (BPTT), evaluated on the crossbar
+                                 (snn/surrogate.h, experiments/surrogate_run.c) */
+    MX_EXPERIMENT_STDP,       /* unsupervised STDP (Diehl & Cook 2015), or stochastic
+                                 STDP on binary devices (snn/stdp.h,
+                                 experiments/stdp_run.c) */
 } mx_experiment_kind;
 
 typedef struct mx_experiment_config {
@@ -108,6 +114,9 @@ typedef struct mx_experiment_config {
         double binarise_threshold; /* input = [pixel ≥ threshold]; 0.5; 0 = grey levels */
         int baseline;              /* also train the digital reference once per repeat; 1 */
     } online;
+
+    /* ---- learning methods' settings: one member each (their headers
+     * define the structs, config.c's field table their YAML paths) ---- */
 
     /* Sweep: axes of the cartesian product, first axis outermost. Values are
      * kept as their YAML text (validated at load time against the field). */

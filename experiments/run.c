@@ -27,6 +27,7 @@
 #include "energy/energy.h"
 #include "experiments/ann_run.h"
 #include "experiments/dataset.h"
+#include "experiments/method.h"
 #include "experiments/online_run.h"
 #include "experiments/results.h"
 #include "experiments/weights.h"
@@ -379,6 +380,11 @@ static mx_status record_point(run_ctx *ctx, const mx_experiment_config *base,
                             "%.4g nJ and %.4g us per inference",
                pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
                100.0 * pr->accuracy_ann, 1e9 * pr->energy_j, 1e6 * pr->latency_s);
+    else if (isnan(pr->accuracy_ann)) /* a spiking network trained as one */
+        mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
+                            "%.4g nJ and %.4g us per inference",
+               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               100.0 * pr->accuracy_snn_digital, 1e9 * pr->energy_j, 1e6 * pr->latency_s);
     else
         mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
                             "ANN %.2f %%, %.4g nJ and %.4g us per inference",
@@ -415,12 +421,77 @@ static mx_status run_ann_point(run_ctx *ctx, const mx_experiment_config *base,
     return record_point(ctx, base, pc, swept, res, &ap.pr);
 }
 
+/* The learning method that runs a point, or NULL for the MLP conversion
+ * below. Each method adds its case here (method.h). */
+static mx_method_point_fn method_for(const mx_experiment_config *pc)
+{
+    switch (pc->experiment) {
+    /* ---- methods: one case each ---- */
+    default:
+        return NULL;
+    }
+}
+
+/* One (point, repeat) of a learning method (method.h), written like the
+ * conversion's points. */
+static mx_status run_method_point(run_ctx *ctx, const mx_experiment_config *base,
+                                  const mx_experiment_config *pc, size_t k, size_t r,
+                                  mx_results *res, const char *eta, mx_method_point_fn fn)
+{
+    char what[320], swept[256];
+    describe_point(base, pc, swept, sizeof swept);
+    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
+             swept);
+    const mx_method_ctx mc = {
+        .train = &ctx->train,
+        .test = &ctx->test,
+        .n_test = ctx->n_test,
+        .n_calib = pc->dataset.calibration_images < ctx->train.n
+                       ? pc->dataset.calibration_images
+                       : ctx->train.n,
+        .cache_dir = ctx->cache_dir,
+        .train_seed = derive_seed(pc->seed, "seed.train", 0),
+        .hw_seed = derive_seed(pc->seed, "seed.hardware", r),
+        .eval_seed = derive_seed(pc->seed, "seed.eval", r),
+        .calib_item_base = RUN_CALIB_ITEM_BASE,
+        .compare_images = RUN_COMPARE_IMAGES,
+        .repeat = r,
+        .what = what,
+    };
+    mx_method_point *mp = mx_calloc(1, sizeof *mp);
+    if (!mp)
+        return mx_fail(MX_ENOMEM, "sweep point: out of memory");
+    mx_method_point_init(mp);
+    double t0 = now_s();
+    mx_status st = fn(pc, &mc, mp);
+    double seconds = now_s() - t0;
+    ctx->report->seconds_training += mp->seconds_training;
+    ctx->report->seconds_eval += seconds - mp->seconds_training;
+    if (mp->trained)
+        ctx->report->networks_trained++;
+    else if (!st)
+        ctx->report->networks_cached++;
+    if (!st) {
+        mp->pr.point = k;
+        mp->pr.repeat = r;
+        mp->pr.eval_seconds = seconds - mp->seconds_training;
+        mp->pr.accuracy_vs_step = mp->accuracy_vs_step;
+        st = record_point(ctx, base, pc, swept, res, &mp->pr);
+    }
+    mx_method_point_free(mp);
+    mx_free(mp);
+    return st;
+}
+
 /* One (point, repeat): convert, program, calibrate, evaluate, write.
  * `eta` is the caller's estimate of the rest of the sweep, for the label. */
 static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
                            const mx_experiment_config *pc, size_t k, size_t r, mx_results *res,
                            const char *eta)
 {
+    mx_method_point_fn method = method_for(pc);
+    if (method)
+        return run_method_point(ctx, base, pc, k, r, res, eta, method);
     const size_t n = ctx->n_test, T = pc->snn.timesteps;
     net_entry *e;
     mx_status st = get_network(ctx, pc, pc->training.mode == MX_TRAINING_NOISE_AWARE, &e);
@@ -625,9 +696,9 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
     mx_run_report local = {0};
     mx_run_report *rep = report ? report : &local;
     memset(rep, 0, sizeof *rep);
-    if (cfg->experiment != MX_EXPERIMENT_CONVERSION)
-        return mx_fail(MX_EINVAL, "experiment: expected conversion for mx_experiment_run, got "
-                                  "online-training (run it with mx_online_run)");
+    if (cfg->experiment == MX_EXPERIMENT_ONLINE)
+        return mx_fail(MX_EINVAL, "experiment: online-training runs with mx_online_run, not "
+                                  "mx_experiment_run");
     double t_start = now_s();
     if (opt->threads > 0)
         omp_set_num_threads(opt->threads);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * method.c: the small shared pieces of a learning method's sweep point
+ * (method.h): result buffers, cache paths and training keys.
+ */
+#include "experiments/method.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void mx_method_point_init(mx_method_point *out)
+{
+    mx_point_result *pr = &out->pr;
+    pr->layer_rel_rms_error = out->rel_rms;
+    pr->layer_mean_error = out->mean_err;
+    pr->layer_clip_rate = out->clip;
+    pr->layer_adc_range_a = out->range_a;
+    pr->layer_spike_rate = out->activity;
+    pr->layer_energy_parts_j = out->e_parts;
+    pr->layer_energy_j = out->e_layer;
+    pr->layer_latency_s = out->latency;
+    pr->layer_area_mm2 = out->area;
+}
+
+void mx_method_point_free(mx_method_point *out)
+{
+    if (!out)
+        return;
+    mx_free(out->accuracy_vs_step);
+    out->accuracy_vs_step = NULL;
+    out->pr.accuracy_vs_step = NULL;
+}
+
+/* FNV-1a, 64 bit: a short stable name for a long training key. */
+static unsigned long long key_hash(const char *s)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, const char *key,
+                               char *path, size_t path_size)
+{
+    if (mkdir(ctx->cache_dir, 0777) != 0 && errno != EEXIST)
+        return mx_fail(MX_EIO, "%s: cannot create folder: %s", ctx->cache_dir, strerror(errno));
+    int n = snprintf(path, path_size, "%s/%s-%016llx.h5", ctx->cache_dir, prefix, key_hash(key));
+    if (n < 0 || (size_t)n >= path_size)
+        return mx_fail(MX_EINVAL, "%s: cache path too long", ctx->cache_dir);
+    return MX_OK;
+}
+
+mx_status mx_method_key_append(const mx_experiment_config *cfg, const char *const *paths,
+                               char *key, size_t key_size)
+{
+    for (size_t i = 0; paths[i]; i++) {
+        char value[256];
+        mx_status st = mx_config_get(cfg, paths[i], value, sizeof value);
+        if (st)
+            return st;
+        size_t used = strlen(key);
+        int n = snprintf(key + used, key_size - used, "%s=%s;", paths[i], value);
+        if (n < 0 || (size_t)n >= key_size - used)
+            return mx_fail(MX_EINVAL, "training key: more than %zu bytes", key_size);
+    }
+    return MX_OK;
+}

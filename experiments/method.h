@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * method.h: how a learning method plugs into the sweep runner (run.c).
+ *
+ * The runner owns everything that is the same for every method: the sweep
+ * and its repeats, the datasets, seeds, resume, the results file and the
+ * summary. A method (surrogate-gradient BPTT, STDP, CNN conversion, ...)
+ * supplies one function that runs one (sweep point, repeat):
+ *
+ *   get the trained network (train it, or load it from the HDF5 cache under
+ *   ctx->cache_dir, keyed by every setting that shapes training) ──► program
+ *   its layers onto the point's hardware ──► calibrate ──► evaluate the first
+ *   ctx->n_test test examples on the crossbar and on the exact digital
+ *   reference ──► fill an mx_method_point.
+ *
+ * Seeds: training draws from ctx->train_seed only (so one trained network
+ * serves every hardware point); cells and ADC instances from ctx->hw_seed,
+ * encoders and read noise from ctx->eval_seed with the test example as item
+ * (calibration examples from ctx->calib_item_base on). Results must not
+ * depend on the thread count.
+ */
+#ifndef MX_METHOD_H
+#define MX_METHOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "energy/energy.h"
+#include "experiments/config.h"
+#include "experiments/dataset.h"
+#include "experiments/results.h"
+
+typedef struct mx_method_ctx {
+    const mx_dataset *train;   /* training split (dataset.train_limit applied) */
+    const mx_dataset *test;    /* test split */
+    size_t n_test;             /* evaluate the first n_test test examples */
+    size_t n_calib;            /* calibration examples: the first n_calib of train */
+    const char *cache_dir;     /* trained-network cache folder (created on demand with
+                                  mx_method_cache_path) */
+    uint64_t train_seed;       /* training: depends on the root seed only */
+    uint64_t hw_seed;          /* cells, ADC instances, comparator offsets of this repeat */
+    uint64_t eval_seed;        /* encoders and read noise of this repeat */
+    uint64_t calib_item_base;  /* calibration examples' stream items start here */
+    size_t compare_images;     /* per-layer error vs the digital W·x on this many test
+                                  examples */
+    size_t repeat;             /* repeat index */
+    const char *what;          /* progress label of the evaluation ("point 3/12 ...") */
+} mx_method_ctx;
+
+/* What one (point, repeat) measured. pr's arrays point into the buffers
+ * below (so pass the struct by pointer, never copy it); accuracy_vs_step is
+ * allocated by the method (mx_alloc) and freed by mx_method_point_free. */
+typedef struct mx_method_point {
+    mx_point_result pr;  /* the method fills every field but point, repeat and
+                            eval_seconds; accuracy_ann: the float network it came
+                            from (NaN if none); accuracy_snn_digital: the same
+                            spiking network on the exact digital matmul */
+    double *accuracy_vs_step; /* (pr.timesteps), owned */
+    double rel_rms[MX_RESULTS_MAX_LAYERS], mean_err[MX_RESULTS_MAX_LAYERS],
+        clip[MX_RESULTS_MAX_LAYERS], range_a[MX_RESULTS_MAX_LAYERS],
+        activity[MX_RESULTS_MAX_LAYERS];
+    double e_parts[MX_RESULTS_MAX_LAYERS * MX_ENERGY_N_COMPONENTS],
+        e_layer[MX_RESULTS_MAX_LAYERS], latency[MX_RESULTS_MAX_LAYERS],
+        area[MX_RESULTS_MAX_LAYERS];
+    double seconds_training; /* training done for this point (0 when cached) */
+    int trained;             /* 1 if the network was trained now, 0 if loaded */
+} mx_method_point;
+
+/* One (point, repeat) of a method. OUT: *out (zeroed by the caller). */
+typedef mx_status (*mx_method_point_fn)(const mx_experiment_config *pc, const mx_method_ctx *ctx,
+                                        mx_method_point *out);
+
+/* Point pr's layer arrays at out's buffers (call after memset). */
+void mx_method_point_init(mx_method_point *out);
+void mx_method_point_free(mx_method_point *out);
+
+/* Cache file for a training key: <cache_dir>/<prefix>-<hash of key>.h5, with
+ * the folder created. MX_EIO if it cannot be created. */
+mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, const char *key,
+                               char *path, size_t path_size);
+
+/* Append "path=value;" for each dotted config path (NULL-terminated list)
+ * to key — the settings that shape a training, for its cache key. */
+mx_status mx_method_key_append(const mx_experiment_config *cfg, const char *const *paths,
+                               char *key, size_t key_size);
+
+#endif /* MX_METHOD_H */
