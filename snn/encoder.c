@@ -3,6 +3,7 @@
  * encoder.c: rate coding of pixel intensities into input spikes, one step at
  * a time. Bernoulli: P(spike) = intensity. Poisson: a Poisson process of rate
  * intensity·max_rate observed in steps of dt, P(≥1 event) = 1 − exp(−r·dt).
+ * Current: the intensity itself every step (an analog input, for the CNN).
  * One uniform is drawn per input per step whatever the intensity, so the
  * stream position never depends on the data.
  */
@@ -13,6 +14,11 @@
 void mx_encode_step(const mx_snn_config *c, const float *intensity, size_t n, mx_rng *rng,
                     float *spikes_out)
 {
+    if (c->encoder == MX_ENCODER_CURRENT) { /* constant input current, no randomness */
+        for (size_t i = 0; i < n; i++)
+            spikes_out[i] = intensity[i];
+        return;
+    }
     const int poisson = c->encoder == MX_ENCODER_POISSON;
     const double rate_dt = c->max_rate_hz * c->dt_s;
     for (size_t i = 0; i < n; i++) {

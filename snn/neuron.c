@@ -42,8 +42,9 @@ mx_status mx_snn_config_validate(const mx_snn_config *c)
         return mx_fail(MX_EINVAL, "snn.tau_mem_s: expected a time > 0 s, got %g", c->tau_mem_s);
     if (!(isfinite(c->dt_s) && c->dt_s > 0.0))
         return mx_fail(MX_EINVAL, "snn.dt_s: expected a time > 0 s, got %g", c->dt_s);
-    if (c->encoder != MX_ENCODER_BERNOULLI && c->encoder != MX_ENCODER_POISSON)
-        return mx_fail(MX_EINVAL, "snn.encoder: expected bernoulli or poisson");
+    if (c->encoder != MX_ENCODER_BERNOULLI && c->encoder != MX_ENCODER_POISSON &&
+        c->encoder != MX_ENCODER_CURRENT)
+        return mx_fail(MX_EINVAL, "snn.encoder: expected bernoulli, poisson or current");
     if (!(isfinite(c->max_rate_hz) && c->max_rate_hz > 0.0))
         return mx_fail(MX_EINVAL, "snn.max_rate_hz: expected a rate > 0 Hz, got %g",
                        c->max_rate_hz);

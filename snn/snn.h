@@ -37,6 +37,11 @@ typedef enum mx_encoder_kind {
     MX_ENCODER_BERNOULLI, /* one spike per step with probability = intensity */
     MX_ENCODER_POISSON,   /* Poisson process at rate intensity·max_rate_hz, dt_s steps:
                              P(spike in a step) = 1 − exp(−rate·dt) */
+    MX_ENCODER_CURRENT,   /* no spikes: the intensity itself is injected as a constant
+                             input current every step (SpikingJelly's ann2snn). Out
+                             values are then analog, so only the CNN conversion
+                             (snn/cnn.h) takes it; the MLP conversion is refused by
+                             mx_config_validate (experiments/config.c) */
 } mx_encoder_kind;
 
 typedef struct mx_snn_config {
@@ -85,7 +90,8 @@ size_t mx_neuron_step(size_t n, float *v, const float *input, float decay, float
 
 /* ---- encoder ---- */
 
-/* Spikes for one step: out[i] ∈ {0, 1}. rng positioned by the caller. */
+/* Spikes for one step: out[i] ∈ {0, 1} (current: out[i] = intensity[i], no
+ * draw). rng positioned by the caller. */
 void mx_encode_step(const mx_snn_config *c, const float *intensity, size_t n, mx_rng *rng,
                     float *spikes_out);
 
