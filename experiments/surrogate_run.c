@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * surrogate_run.c: the `experiment: surrogate` point (surrogate_run.h).
+ *
+ *   trained network (cache or mx_surrogate_train; weight-noise through
+ *   snn/train.h mx_perturb_weights, hardware-aware through snn/hwa.h)
+ *   ──► one mx_matmul per dense layer: layer 0 DAC-driven for the current
+ *   encoding (the configured input drive unless it is spikes), spike-driven
+ *   (event-driven: only rows with a spike are read) for every other layer
+ *   ──► ADC full scales calibrated layer by layer from the column currents
+ *   of ctx->n_calib training examples (layers before l already calibrated)
+ *   ──► the first ctx->n_test test examples stepped through the crossbar
+ *   with the LIF dynamics of snn/surrogate.h (mx_surrogate_neuron_step) and
+ *   on the exact digital path (mx_surrogate_predict, SGEMM) ──► results.
+ *
+ * Streams: cells and ADC instances from ctx->hw_seed with layer ids
+ * 0..L−1; input encoding "surrogate.encode" and read noise "crossbar.read"
+ * from ctx->eval_seed — encoding item = the example (test i, calibration
+ * calib_item_base + i), read item = example·T + step, all layers of a step
+ * drawing in order from that one item. Per-example statistics are summed in
+ * example order, so results do not depend on the thread count.
+ *
+ * Energy: each layer's counts priced by energy/ with LIF neuron updates
+ * (one per neuron and step) and the layer's spikes.
+ */
+#include "experiments/surrogate_run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "calibration/calibration.h"
+#include "core/log.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "crossbar/crossbar.h"
+#include "experiments/weights.h"
+#include "snn/hwa.h"
+#include "snn/train.h"
+
+/* Currents kept for one layer's ADC calibration (as calibration/). */
+#define CALIB_MAX_SAMPLES ((size_t)4 << 20)
+/* Full scale while profiling: far above any column current, so nothing clips. */
+#define CALIB_PROFILE_RANGE_A 1.0
+#define MAX_CLASSES 256
+#define KEY_BYTES 8192
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Frames per example of a dataset (0: static images). */
+static size_t dataset_frames(const mx_dataset *d) { return d->steps; }
+
+/* ------------------------------------------------------------ training */
+
+static const char *const key_paths[] = {
+    "seed", "dataset.name", "dataset.train_limit", "dataset.event_steps",
+    "surrogate.hidden", "surrogate.timesteps", "surrogate.beta", "surrogate.alpha",
+    "surrogate.reset", "surrogate.function", "surrogate.slope", "surrogate.encoding",
+    "surrogate.latency_tau_steps", "surrogate.latency_threshold", "surrogate.output",
+    "surrogate.init_gain", "surrogate.epochs", "surrogate.batch_size",
+    "surrogate.learning_rate", "surrogate.adam_beta1", "surrogate.adam_beta2",
+    "surrogate.training", NULL};
+/* What weight-noise training sees of the device (besides σ). */
+static const char *const noise_key_paths[] = {
+    "hardware.device.type", "hardware.device.preset", "hardware.device.g_min_s",
+    "hardware.device.g_max_s", "hardware.device.levels", "hardware.device.prog_noise",
+    "hardware.device.stuck_at_gmin", "hardware.device.stuck_at_gmax", NULL};
+/* ... and what hardware-aware training sees of the whole forward path. */
+static const char *const hwa_key_paths[] = {
+    "hardware.device.read_noise_sigma", "hardware.crossbar.tile_rows",
+    "hardware.crossbar.tile_cols", "hardware.crossbar.read_voltage_v", "hardware.crossbar.input",
+    "hardware.crossbar.dac_bits", "hardware.crossbar.noise", "hardware.crossbar.mapping",
+    "hardware.crossbar.slices", "hardware.crossbar.slice_bits", "hardware.crossbar.r_wire_ohm",
+    "hardware.crossbar.r_row_ohm", "hardware.crossbar.r_col_ohm", "hardware.crossbar.r_src_ohm",
+    "hardware.crossbar.r_sense_ohm", "hardware.crossbar.r_access_ohm", "hardware.crossbar.irdrop",
+    "hardware.adc.type", "hardware.adc.bits", "hardware.adc.polarity", "hardware.adc.range_mode",
+    "hardware.adc.range_percentile", NULL};
+
+static double training_sigma(const mx_experiment_config *pc)
+{
+    return pc->surrogate.noise_sigma < 0.0 ? pc->hardware.device.d2d_sigma
+                                           : pc->surrogate.noise_sigma;
+}
+
+static mx_status training_key(const mx_experiment_config *pc, char *key, size_t size)
+{
+    key[0] = '\0';
+    mx_status st = mx_method_key_append(pc, key_paths, key, size);
+    if (!st && pc->surrogate.training != MX_SURROGATE_PLAIN) {
+        st = mx_method_key_append(pc, noise_key_paths, key, size);
+        size_t used = strlen(key);
+        if (!st)
+            snprintf(key + used, size - used, "noise_sigma=%.17g;", training_sigma(pc));
+    }
+    if (!st && pc->surrogate.training == MX_SURROGATE_HARDWARE_AWARE)
+        st = mx_method_key_append(pc, hwa_key_paths, key, size);
+    return st;
+}
+
+/* The input drive of layer l: a constant current enters layer 0 through the
+ * configured voltage drive (DAC unless bit-serial or PWM is asked for);
+ * spikes drive every other row. */
+static mx_input_mode layer_input(const mx_experiment_config *pc, size_t l)
+{
+    if (l == 0 && pc->surrogate.encoding == MX_SURROGATE_CURRENT)
+        return pc->hardware.crossbar.input == MX_INPUT_SPIKES ? MX_INPUT_DAC
+                                                              : pc->hardware.crossbar.input;
+    return MX_INPUT_SPIKES;
+}
+
+/* Hardware-aware training: one emulated layer per dense layer. */
+typedef struct hwa_train {
+    mx_hwa_layer *h[MX_MLP_MAX_LAYERS];
+    size_t L;
+    uint64_t seed;
+} hwa_train;
+
+static mx_status hwa_before_batch(void *user, const mx_mlp *net, uint64_t batch)
+{
+    hwa_train *ht = user;
+    for (size_t l = 0; l < ht->L; l++) {
+        mx_status st = mx_hwa_layer_program(ht->h[l], net->w[l], ht->seed, batch);
+        if (st)
+            return st;
+    }
+    return MX_OK;
+}
+
+static mx_status hwa_forward(void *user, size_t layer, const float *x, size_t rows,
+                             uint64_t item0, float *z)
+{
+    hwa_train *ht = user;
+    return mx_hwa_layer_forward(ht->h[layer], x, rows, ht->seed, item0, z);
+}
+
+static void hwa_train_free(hwa_train *ht)
+{
+    for (size_t l = 0; l < ht->L; l++)
+        mx_hwa_layer_destroy(ht->h[l]);
+}
+
+static mx_status hwa_train_init(hwa_train *ht, const mx_experiment_config *pc, const mx_mlp *net,
+                                uint64_t seed)
+{
+    memset(ht, 0, sizeof *ht);
+    ht->L = net->n_layers;
+    ht->seed = seed;
+    for (size_t l = 0; l < ht->L; l++) {
+        mx_hwa_config hc;
+        mx_hwa_config_default(&hc);
+        hc.xbar = pc->hardware.crossbar;
+        hc.xbar.input = layer_input(pc, l);
+        hc.device = mx_device_lookup(pc->hardware.device_type);
+        hc.device_params = pc->hardware.device;
+        hc.device_params.d2d_sigma = training_sigma(pc);
+        hc.adc = pc->hardware.adc;
+        mx_status st =
+            mx_hwa_layer_create(&hc, net->sizes[l + 1], net->sizes[l], (uint32_t)l, &ht->h[l]);
+        if (st) {
+            hwa_train_free(ht);
+            return st;
+        }
+    }
+    return MX_OK;
+}
+
+mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_method_ctx *ctx,
+                                   mx_mlp **net, double *seconds, int *trained)
+{
+    *net = NULL;
+    *seconds = 0.0;
+    *trained = 0;
+    const mx_surrogate_config *c = &pc->surrogate;
+    const mx_dataset *tr = ctx->train;
+    const size_t frames = dataset_frames(tr);
+    size_t steps, n_in;
+    mx_status st = mx_surrogate_shape(c, tr->dim, frames, &steps, &n_in);
+    if (st)
+        return st;
+    char *key = mx_alloc(KEY_BYTES);
+    if (!key)
+        return mx_fail(MX_ENOMEM, "surrogate: out of memory");
+    char path[1024];
+    st = training_key(pc, key, KEY_BYTES);
+    if (!st)
+        st = mx_method_cache_path(ctx, "surrogate", key, path, sizeof path);
+    if (!st && mx_weights_load(path, key, net, NULL) == MX_OK) {
+        if ((*net)->sizes[0] == n_in && (*net)->sizes[(*net)->n_layers] == tr->n_classes) {
+            mx_log(MX_LOG_INFO, "surrogate: trained network loaded from %s", path);
+            mx_free(key);
+            return MX_OK;
+        }
+        mx_mlp_destroy(*net);
+        *net = NULL;
+    }
+    if (st) {
+        mx_free(key);
+        return st;
+    }
+    mx_clear_error(); /* a missing or stale cache file is no error: train */
+    double t0 = now_s();
+    st = mx_surrogate_create(c, n_in, tr->n_classes, ctx->train_seed, net);
+    mx_noise_aware na = {0};
+    hwa_train ht = {0};
+    mx_surrogate_train_hooks hooks = {0};
+    if (!st && c->training == MX_SURROGATE_WEIGHT_NOISE) {
+        na.device = mx_device_lookup(pc->hardware.device_type);
+        na.params = pc->hardware.device;
+        na.params.d2d_sigma = training_sigma(pc);
+        na.params.read_noise_sigma = 0.0;
+        hooks.noise = &na;
+    }
+    if (!st && c->training == MX_SURROGATE_HARDWARE_AWARE) {
+        st = hwa_train_init(&ht, pc, *net, ctx->train_seed);
+        hooks.hw = hwa_forward;
+        hooks.hw_user = &ht;
+        hooks.before_batch = hwa_before_batch;
+    }
+    double loss = 0.0, acc = 0.0;
+    if (!st)
+        st = mx_surrogate_train(*net, c, tr->x, tr->y, tr->n, tr->dim, frames, ctx->train_seed,
+                                &hooks, "training (surrogate gradients)", &loss, &acc);
+    hwa_train_free(&ht);
+    *seconds = now_s() - t0;
+    if (!st) {
+        mx_log(MX_LOG_INFO, "surrogate: trained in %.1f s (final epoch loss %.4f, training "
+                            "accuracy %.2f %%)", *seconds, loss, 100.0 * acc);
+        st = mx_weights_save(path, *net, key, NAN);
+        *trained = 1;
+    }
+    if (st) {
+        mx_mlp_destroy(*net);
+        *net = NULL;
+    }
+    mx_free(key);
+    return st;
+}
+
+/* ------------------------------------------------------------ crossbar run */
+
+typedef struct layer_stats {
+    double err_sq_sum, ref_sq_sum, err_sum;
+    uint64_t n_values, spikes, neuron_updates;
+    mx_matmul_stats mm;
+} layer_stats;
+
+/* The network on its matmuls, for one evaluation or calibration pass. */
+typedef struct xnet {
+    const mx_surrogate_config *cfg;
+    const mx_mlp *net;
+    mx_matmul *const *mm;
+    size_t L, T, n_in, C, dim, frames;
+    size_t run_layers;      /* layers stepped (calibration: up to the profiled one) */
+    uint64_t seed;          /* eval seed */
+    /* one pass's items */
+    const float *x;         /* (n, dim) */
+    uint64_t item_base;     /* encoding item of example i = item_base + i */
+    size_t compare;         /* examples i < compare accumulate the error vs W·x */
+    int *pred;              /* (n, T) or NULL */
+    layer_stats *stats;     /* (n, L) or NULL */
+    /* calibration */
+    size_t rec_layer, quota, stride;
+    float *rec_buf;         /* (n, quota) */
+    size_t *rec_got;        /* (n) */
+} xnet;
+
+typedef struct xstate {
+    float *in;                       /* (T, n_in) */
+    float *z, *zref;                 /* (max n) */
+    float *syn[MX_MLP_MAX_LAYERS], *v[MX_MLP_MAX_LAYERS], *s[MX_MLP_MAX_LAYERS];
+    float counts[MAX_CLASSES], vmax[MAX_CLASSES];
+    mx_matmul_work *work[MX_MLP_MAX_LAYERS];
+    size_t *nz;                      /* (max n_in): indices of non-zero inputs */
+    float *mem;
+} xstate;
+
+static void xstate_destroy(void *state)
+{
+    xstate *s = state;
+    if (!s)
+        return;
+    for (size_t l = 0; l < MX_MLP_MAX_LAYERS; l++)
+        mx_matmul_work_destroy(s->work[l]);
+    mx_free(s->mem);
+    mx_free(s->nz);
+    mx_free(s);
+}
+
+static mx_status xstate_create(const void *ctx, void **state)
+{
+    const xnet *x = ctx;
+    xstate *s = mx_calloc(1, sizeof *s);
+    if (!s)
+        return mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
+    size_t most = 0, total = x->T * x->n_in, most_in = 0;
+    for (size_t l = 0; l < x->L; l++) {
+        const size_t n = x->net->sizes[l + 1];
+        most_in = x->net->sizes[l] > most_in ? x->net->sizes[l] : most_in;
+        most = n > most ? n : most;
+        total += 3 * n;
+    }
+    total += 2 * most;
+    s->mem = mx_alloc(total * sizeof(float));
+    s->nz = mx_alloc(most_in * sizeof(size_t));
+    mx_status st = s->mem && s->nz ? MX_OK : mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
+    float *p = s->mem;
+    if (!st) {
+        s->in = p;
+        p += x->T * x->n_in;
+        s->z = p;
+        p += most;
+        s->zref = p;
+        p += most;
+        for (size_t l = 0; l < x->L; l++) {
+            const size_t n = x->net->sizes[l + 1];
+            s->syn[l] = p;
+            s->v[l] = p + n;
+            s->s[l] = p + 2 * n;
+            p += 3 * n;
+        }
+    }
+    for (size_t l = 0; l < x->L && !st; l++)
+        st = mx_matmul_work_create(x->mm[l], &s->work[l]);
+    if (st) {
+        xstate_destroy(s);
+        return st;
+    }
+    *state = s;
+    return MX_OK;
+}
+
+/* Example i of the pass through the crossbar, step by step. */
+static mx_status xitem(const void *ctx, void *state, size_t i)
+{
+    const xnet *x = ctx;
+    xstate *s = state;
+    const mx_surrogate_config *c = x->cfg;
+    const uint64_t item = x->item_base + i;
+    mx_surrogate_encode(c, x->x + i * x->dim, x->dim, x->frames, x->seed, item, s->in);
+    for (size_t l = 0; l < x->run_layers; l++) {
+        const size_t n = x->net->sizes[l + 1];
+        memset(s->syn[l], 0, n * sizeof(float));
+        memset(s->v[l], 0, n * sizeof(float));
+        memset(s->s[l], 0, n * sizeof(float));
+    }
+    for (size_t k = 0; k < x->C; k++) {
+        s->counts[k] = 0.0f;
+        s->vmax[k] = -INFINITY;
+    }
+    layer_stats *ls = x->stats ? x->stats + i * x->L : NULL;
+    mx_current_recorder rec = {0};
+    if (x->rec_buf)
+        rec = (mx_current_recorder){.values = x->rec_buf + i * x->quota,
+                                    .capacity = x->quota,
+                                    .stride = x->stride};
+    const int compare = ls && i < x->compare;
+    for (size_t t = 0; t < x->T; t++) {
+        mx_rng rng;
+        mx_rng_init_named(&rng, x->seed, "crossbar.read", item * x->T + t);
+        for (size_t l = 0; l < x->run_layers; l++) {
+            const size_t n_in = x->net->sizes[l], n = x->net->sizes[l + 1];
+            const float *in = l == 0 ? s->in + t * x->n_in : s->s[l - 1];
+            mx_matmul_forward(x->mm[l], s->work[l], in, s->z, &rng, ls ? &ls[l].mm : NULL,
+                              x->rec_buf && l == x->rec_layer ? &rec : NULL);
+            if (compare) { /* the exact W·x of the same input */
+                const float *w = x->net->w[l];
+                size_t nnz = 0; /* the driven rows only */
+                for (size_t j = 0; j < n_in; j++)
+                    if (in[j] != 0.0f)
+                        s->nz[nnz++] = j;
+                for (size_t o = 0; o < n; o++) {
+                    double acc = 0.0;
+                    for (size_t q = 0; q < nnz; q++)
+                        acc += (double)w[o * n_in + s->nz[q]] * (double)in[s->nz[q]];
+                    const double e = (double)s->z[o] - acc;
+                    ls[l].err_sq_sum += e * e;
+                    ls[l].ref_sq_sum += acc * acc;
+                    ls[l].err_sum += e;
+                }
+                ls[l].n_values += n;
+            }
+            const int spiking = l + 1 < x->L || c->output == MX_SURROGATE_MEMBRANE_SUM;
+            mx_surrogate_neuron_step(c, spiking, n, s->z, s->syn[l], s->v[l], s->s[l]);
+            if (ls) {
+                uint64_t k = 0;
+                for (size_t o = 0; o < n; o++)
+                    k += s->s[l][o] != 0.0f;
+                ls[l].spikes += k;
+                ls[l].neuron_updates += n;
+            }
+        }
+        if (x->pred) {
+            const size_t L = x->L;
+            const float *vo = s->v[L - 1], *so = s->s[L - 1];
+            for (size_t k = 0; k < x->C; k++) {
+                s->counts[k] += so[k];
+                s->vmax[k] = vo[k] > s->vmax[k] ? vo[k] : s->vmax[k];
+            }
+            x->pred[i * x->T + t] = mx_surrogate_decide(c, s->counts, vo, s->vmax, x->C);
+        }
+    }
+    if (x->rec_got)
+        x->rec_got[i] = rec.count;
+    return MX_OK;
+}
+
+/* Calibrate every layer's ADC in order from n training examples. OUT:
+ * range_a (L). */
+static mx_status calibrate(xnet *x, mx_matmul *const *mm, const mx_dataset *train, size_t n,
+                           uint64_t item_base, double percentile, double *range_a)
+{
+    if (n == 0)
+        return mx_fail(MX_EINVAL, "dataset.calibration_images: expected >= 1 for the ADC "
+                                  "calibration, got 0");
+    n = n > CALIB_MAX_SAMPLES ? CALIB_MAX_SAMPLES : n;
+    float *buf = mx_alloc(CALIB_MAX_SAMPLES * sizeof(float));
+    size_t *got = mx_calloc(n, sizeof(size_t));
+    double *table = NULL;
+    mx_status st = buf && got ? MX_OK : mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
+    static const mx_parallel_ops ops = {xstate_create, xstate_destroy, xitem};
+    for (size_t l = 0; l < x->L && !st; l++) {
+        range_a[l] = 0.0;
+        const mx_adc_config *ac0 = mx_matmul_adc_config(mm[l]);
+        if (ac0->kind == MX_ADC_NONE)
+            continue;
+        if ((st = mx_matmul_set_adc_range(mm[l], CALIB_PROFILE_RANGE_A)))
+            break;
+        const size_t offered = x->T * mx_matmul_n_row_tiles(mm[l]) *
+                               mx_matmul_input_passes(mm[l]) * mx_matmul_currents_per_read(mm[l]);
+        xnet px = *x;
+        px.x = train->x;
+        px.item_base = item_base;
+        px.compare = 0;
+        px.pred = NULL;
+        px.stats = NULL;
+        px.run_layers = l + 1;
+        px.rec_layer = l;
+        px.quota = CALIB_MAX_SAMPLES / n;
+        px.stride = offered / px.quota + 1;
+        px.rec_buf = buf;
+        px.rec_got = got;
+        if ((st = mx_parallel_items(&ops, &px, n, 4, NULL)))
+            break;
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) { /* join the slices in example order */
+            memmove(buf + count, buf + i * px.quota, got[i] * sizeof(float));
+            count += got[i];
+        }
+        int any = 0;
+        for (size_t i = 0; i < count && !any; i++)
+            any = buf[i] != 0.0f;
+        if (!any) {
+            st = mx_fail(MX_ENUMERIC, "ADC calibration: layer %zu saw no current on %zu "
+                                      "calibration examples", l, n);
+            break;
+        }
+        mx_adc_config ac = *ac0;
+        ac.range_percentile = percentile;
+        if (!table && !(table = mx_alloc(((size_t)2 << ac.bits) * sizeof(double)))) {
+            st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
+            break;
+        }
+        mx_adc_fit fit;
+        st = mx_adc_fit_currents(&ac, buf, count, table, &fit, NULL);
+        if (!st)
+            st = mx_matmul_set_adc_fit(mm[l], &fit);
+        if (!st)
+            range_a[l] = fit.range_a;
+    }
+    mx_free(buf);
+    mx_free(got);
+    mx_free(table);
+    return st;
+}
+
+static double accuracy_at(const int *pred, const uint8_t *y, size_t n, size_t T, size_t t)
+{
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++)
+        ok += pred[i * T + t] == (int)y[i];
+    return n ? (double)ok / (double)n : 0.0;
+}
+
+mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method_ctx *ctx,
+                                 mx_method_point *out)
+{
+    const mx_surrogate_config *c = &pc->surrogate;
+    const size_t n = ctx->n_test;
+    if (pc->hardware.readout.kind != MX_READOUT_ADC)
+        return mx_fail(MX_EINVAL, "hardware.readout.kind: expected adc with experiment "
+                                  "surrogate (the ADC-less readout is not modelled here), got "
+                                  "integrate");
+    if (n == 0)
+        return mx_fail(MX_EINVAL, "surrogate evaluation: no test examples");
+    if (ctx->train->n_classes > MAX_CLASSES)
+        return mx_fail(MX_EINVAL, "surrogate: at most %d classes", MAX_CLASSES);
+    if (dataset_frames(ctx->test) != dataset_frames(ctx->train) ||
+        ctx->test->dim != ctx->train->dim)
+        return mx_fail(MX_EMISMATCH, "surrogate: training and test examples differ in shape");
+    mx_mlp *net = NULL;
+    double train_s = 0.0;
+    int trained = 0;
+    mx_status st = mx_surrogate_get_network(pc, ctx, &net, &train_s, &trained);
+    if (st)
+        return st;
+    const size_t L = net->n_layers, frames = dataset_frames(ctx->test);
+    size_t T = 0, n_in = 0;
+    st = mx_surrogate_shape(c, ctx->test->dim, frames, &T, &n_in);
+    if (!st && L > MX_RESULTS_MAX_LAYERS)
+        st = mx_fail(MX_EINVAL, "surrogate.hidden: the network has %zu layers, at most %d", L,
+                     MX_RESULTS_MAX_LAYERS);
+    mx_matmul *mm[MX_MLP_MAX_LAYERS] = {0};
+    int *pred = NULL, *pred_dig = NULL;
+    layer_stats *stats = NULL;
+    if (!st) {
+        pred = mx_alloc(mx_size_mul(n, T) * sizeof(int));
+        pred_dig = mx_alloc(mx_size_mul(n, T) * sizeof(int));
+        stats = mx_calloc(mx_size_mul(n, L), sizeof *stats);
+        out->accuracy_vs_step = mx_calloc(T, sizeof(double));
+        if (!pred || !pred_dig || !stats || !out->accuracy_vs_step)
+            st = mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
+    }
+    /* Exact digital path: the same encoded inputs (same seed and items). */
+    if (!st)
+        st = mx_surrogate_predict(net, c, ctx->test->x, n, ctx->test->dim, frames,
+                                  ctx->eval_seed, 0, pred_dig);
+    const mx_device_type *dev = mx_device_lookup(pc->hardware.device_type);
+    for (size_t l = 0; l < L && !st; l++) {
+        mx_crossbar_config xb = pc->hardware.crossbar;
+        xb.input = layer_input(pc, l);
+        st = mx_matmul_create(net->w[l], net->sizes[l + 1], net->sizes[l], &xb, dev,
+                              &pc->hardware.device, &pc->hardware.adc, ctx->hw_seed,
+                              (uint32_t)l, &mm[l]);
+    }
+    xnet x = {.cfg = c,
+              .net = net,
+              .mm = mm,
+              .L = L,
+              .T = T,
+              .n_in = n_in,
+              .C = net->sizes[L],
+              .dim = ctx->test->dim,
+              .frames = frames,
+              .run_layers = L,
+              .seed = ctx->eval_seed};
+    if (!st)
+        st = calibrate(&x, mm, ctx->train, ctx->n_calib, ctx->calib_item_base,
+                       pc->hardware.adc.range_percentile, out->range_a);
+    if (!st) {
+        static const mx_parallel_ops ops = {xstate_create, xstate_destroy, xitem};
+        x.x = ctx->test->x;
+        x.item_base = 0;
+        x.compare = ctx->compare_images;
+        x.pred = pred;
+        x.stats = stats;
+        st = mx_parallel_items(&ops, &x, n, 8, ctx->what);
+    }
+    uint64_t conv_all = 0, clip_all = 0;
+    mx_point_result *pr = &out->pr;
+    for (size_t l = 0; l < L && !st; l++) {
+        layer_stats s = {0};
+        for (size_t i = 0; i < n; i++) { /* example order: the same sums at any thread count */
+            const layer_stats *e = &stats[i * L + l];
+            s.err_sq_sum += e->err_sq_sum;
+            s.ref_sq_sum += e->ref_sq_sum;
+            s.err_sum += e->err_sum;
+            s.n_values += e->n_values;
+            s.spikes += e->spikes;
+            s.neuron_updates += e->neuron_updates;
+            mx_matmul_stats_add(&s.mm, &e->mm);
+        }
+        const size_t n_out = net->sizes[l + 1];
+        out->rel_rms[l] = s.ref_sq_sum > 0.0 ? sqrt(s.err_sq_sum / s.ref_sq_sum) : 0.0;
+        out->mean_err[l] = s.n_values ? s.err_sum / (double)s.n_values : 0.0;
+        out->clip[l] = s.mm.conversions ? (double)s.mm.clipped / (double)s.mm.conversions : 0.0;
+        out->activity[l] = (double)s.spikes / ((double)n * (double)T * (double)n_out);
+        conv_all += s.mm.conversions;
+        clip_all += s.mm.clipped;
+        mx_energy_layer hw;
+        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0,
+                                      c->beta < 1.0, &hw);
+        if (st)
+            break;
+        const mx_energy_counts counts = {
+            .mm = s.mm, .neuron_updates = s.neuron_updates, .spikes = s.spikes};
+        mx_energy_breakdown b;
+        mx_energy_cost(&pc->hardware.energy, &hw, &counts, (double)n, &b);
+        memcpy(out->e_parts + l * MX_ENERGY_N_COMPONENTS, b.energy_j, sizeof b.energy_j);
+        out->e_layer[l] = b.total_j;
+        out->latency[l] = b.latency_s;
+        out->area[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
+        pr->energy_j += b.total_j;
+        pr->latency_s += b.latency_s;
+        pr->area_mm2 += out->area[l];
+    }
+    if (!st) {
+        for (size_t t = 0; t < T; t++)
+            out->accuracy_vs_step[t] = accuracy_at(pred, ctx->test->y, n, T, t);
+        pr->n_test = n;
+        pr->accuracy = out->accuracy_vs_step[T - 1];
+        pr->accuracy_snn_digital = accuracy_at(pred_dig, ctx->test->y, n, T, T - 1);
+        pr->accuracy_ann = NAN;
+        pr->adc_clip_rate = conv_all ? (double)clip_all / (double)conv_all : 0.0;
+        pr->timesteps = T;
+        pr->accuracy_vs_step = out->accuracy_vs_step;
+        pr->n_layers = L;
+        pr->layer_rel_rms_error = out->rel_rms;
+        pr->layer_mean_error = out->mean_err;
+        pr->layer_clip_rate = out->clip;
+        pr->layer_adc_range_a = out->range_a;
+        pr->layer_spike_rate = out->activity;
+        pr->layer_energy_parts_j = out->e_parts;
+        pr->layer_energy_j = out->e_layer;
+        pr->layer_latency_s = out->latency;
+        pr->layer_area_mm2 = out->area;
+        pr->network = "snn";
+        out->seconds_training = train_s;
+        out->trained = trained;
+        mx_log(MX_LOG_INFO, "surrogate: %zu test examples, digital %.2f %%, crossbar %.2f %%", n,
+               100.0 * pr->accuracy_snn_digital, 100.0 * pr->accuracy);
+    }
+    for (size_t l = 0; l < L; l++)
+        mx_matmul_destroy(mm[l]);
+    mx_mlp_destroy(net);
+    mx_free(pred);
+    mx_free(pred_dig);
+    mx_free(stats);
+    return st;
+}
