@@ -11,6 +11,12 @@
  * Bytes after the data an IDX header announces are ignored, as is anything
  * after the end of a gzip stream (zlib's own rule). On failure the output
  * struct is left zeroed with nothing allocated.
+ *
+ * POKER-DVS (events.h reads the recordings) has no official split; ours is
+ * per suit, in name order, every 4th recording to test (30 test, 101
+ * train), and each recording becomes `steps` count frames over its own
+ * span (recordings last 4.7..31.7 ms, so a fixed bin width would leave
+ * most of a short recording's frames empty or cut a long one).
  */
 #include "experiments/dataset.h"
 
@@ -24,6 +30,7 @@
 
 #include <zlib.h>
 
+#include "experiments/events.h"
 #include "mx_build_config.h"
 
 #define MX_DATASET_CLASSES 10
@@ -86,7 +93,7 @@ static dir_state probe_dir(const char *path, int *err)
     if (!S_ISDIR(st.st_mode))
         return DIR_NOT_DIR;
     char sub[MX_PATH_BYTES];
-    static const char *const markers[] = {"mnist", "uci-optdigits"};
+    static const char *const markers[] = {"mnist", "uci-optdigits", "poker-dvs"};
     for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++) {
         int len = snprintf(sub, sizeof sub, "%s/%s", path, markers[i]);
         if (len > 0 && (size_t)len < sizeof sub && is_dir(sub))
@@ -102,7 +109,7 @@ static void describe_state(char *buf, size_t size, dir_state s, int err)
     case DIR_UNSET: snprintf(buf, size, "unset"); break;
     case DIR_MISSING: snprintf(buf, size, "missing"); break;
     case DIR_NOT_DIR: snprintf(buf, size, "not a directory"); break;
-    case DIR_EMPTY: snprintf(buf, size, "no mnist/ or uci-optdigits/ inside"); break;
+    case DIR_EMPTY: snprintf(buf, size, "no mnist/, uci-optdigits/ or poker-dvs/ inside"); break;
     case DIR_ERROR: snprintf(buf, size, "%s", strerror(err)); break;
     }
 }
@@ -179,8 +186,8 @@ mx_status mx_data_dir_find(const char *explicit_dir, char *dir, size_t dir_size)
     }
     if (blocked >= 0)
         return mx_fail(MX_ENOTFOUND,
-                       "data folder from %s is not usable: %s; a data folder holds mnist/ or "
-                       "uci-optdigits/; looked in: %s",
+                       "data folder from %s is not usable: %s; a data folder holds mnist/, "
+                       "uci-optdigits/ or poker-dvs/; looked in: %s",
                        cand[blocked].label, cand[blocked].path, list);
     return mx_fail(MX_ENOTFOUND,
                    "no data folder found; looked in: %s; put the datasets in one of these or "
@@ -562,10 +569,148 @@ mx_status mx_dataset_load_optdigits(const char *path, size_t first, size_t count
     return optdigits_load(path, first, count, 0, out);
 }
 
+/* -------------------------------------------------------------- poker-dvs */
+
+static const char *const poker_suits[MX_POKER_DVS_CLASSES] = {"club", "diamond", "heart",
+                                                               "spade"};
+static const size_t poker_suit_counts[MX_POKER_DVS_CLASSES] = {30, 43, 23, 35};
+
+int mx_poker_dvs_label(const char *name)
+{
+    if (!name || name[0] != 'x')
+        return -1;
+    for (int c = 0; c < (int)MX_POKER_DVS_CLASSES; c++) {
+        size_t len = strlen(poker_suits[c]);
+        if (strncmp(name + 1, poker_suits[c], len) != 0)
+            continue;
+        const char *p = name + 1 + len;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == digits)
+            return -1;
+        if (*p == 'i')
+            p++;
+        return strcmp(p, ".aedat") == 0 ? c : -1;
+    }
+    return -1;
+}
+
+mx_status mx_poker_dvs_split(const char *const *names, size_t n_names, mx_split split,
+                             size_t *idx, size_t *n)
+{
+    assert((names || n_names == 0) && idx && n);
+    *n = 0;
+    for (size_t i = 0; i < n_names; i++)
+        if (mx_poker_dvs_label(names[i]) < 0)
+            return mx_fail(MX_EFORMAT,
+                           "poker-dvs: recording %zu: expected a name x<club|diamond|heart|spade>"
+                           "<NN>[i].aedat, got \"%s\"",
+                           i, names[i]);
+    /* Round-robin over the suits: pass r takes each suit's r-th recording
+     * of this split (names are sorted, so each suit is in name order). */
+    size_t seen_any = 1;
+    for (size_t r = 0; seen_any; r++) {
+        seen_any = 0;
+        for (int c = 0; c < (int)MX_POKER_DVS_CLASSES; c++) {
+            size_t k = 0, kept = 0; /* index within the suit, within the split */
+            for (size_t i = 0; i < n_names; i++) {
+                if (mx_poker_dvs_label(names[i]) != c)
+                    continue;
+                int is_test = k % MX_POKER_DVS_TEST_EVERY == MX_POKER_DVS_TEST_EVERY - 1;
+                k++;
+                if (is_test != (split == MX_SPLIT_TEST))
+                    continue;
+                if (kept++ == r) {
+                    idx[(*n)++] = i;
+                    seen_any = 1;
+                    break;
+                }
+            }
+        }
+    }
+    return MX_OK;
+}
+
+mx_status mx_dataset_load_poker_dvs(const char *archive_path, mx_split split, size_t limit,
+                                    size_t steps, mx_dataset *out)
+{
+    assert(archive_path && out);
+    dataset_zero(out);
+    if (steps == 0 || steps > MX_DATASET_EVENT_STEPS_MAX)
+        return mx_fail(MX_EINVAL, "dataset.event_steps: expected 1..%d time bins, got %zu",
+                       MX_DATASET_EVENT_STEPS_MAX, steps);
+    mx_event_set set = {0};
+    mx_status st = mx_events_read_archive(archive_path, &set);
+    if (st)
+        return st;
+    mx_dataset d = {0};
+    const char **names = mx_calloc(set.n, sizeof *names);
+    size_t *idx = mx_calloc(set.n, sizeof *idx);
+    if (!names || !idx) {
+        st = mx_fail(MX_ENOMEM, "%s: out of memory for %zu recordings", archive_path, set.n);
+        goto done;
+    }
+    size_t per_suit[MX_POKER_DVS_CLASSES] = {0};
+    for (size_t i = 0; i < set.n; i++) {
+        names[i] = set.rec[i].name;
+        int c = mx_poker_dvs_label(names[i]);
+        if (c >= 0)
+            per_suit[c]++;
+    }
+    if (set.n != MX_POKER_DVS_RECORDINGS ||
+        memcmp(per_suit, poker_suit_counts, sizeof per_suit) != 0) {
+        st = mx_fail(MX_EFORMAT,
+                     "%s: expected the %d POKER-DVS recordings (club 30, diamond 43, heart 23, "
+                     "spade 35), got %zu (club %zu, diamond %zu, heart %zu, spade %zu)",
+                     archive_path, MX_POKER_DVS_RECORDINGS, set.n, per_suit[0], per_suit[1],
+                     per_suit[2], per_suit[3]);
+        goto done;
+    }
+    size_t n_split = 0;
+    if ((st = mx_poker_dvs_split(names, set.n, split, idx, &n_split))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", mx_last_error());
+        st = mx_fail(MX_EFORMAT, "%s: %s", archive_path, why);
+        goto done;
+    }
+    d.n = n_split;
+    if (limit > 0 && limit < d.n)
+        d.n = limit;
+    d.rows = d.cols = MX_EVENTS_SIDE;
+    d.n_classes = MX_POKER_DVS_CLASSES;
+    d.steps = steps;
+    d.dim = steps * MX_EVENTS_FRAME_SIZE;
+    d.x = mx_alloc(mx_size_mul(d.n, d.dim * sizeof *d.x));
+    d.y = mx_alloc(d.n);
+    if (!d.x || !d.y) {
+        st = mx_fail(MX_ENOMEM, "%s: out of memory for %zu recordings of %zu time bins",
+                     archive_path, d.n, steps);
+        goto done;
+    }
+    for (size_t r = 0; r < d.n; r++) {
+        const mx_events *e = &set.rec[idx[r]];
+        d.y[r] = (uint8_t)mx_poker_dvs_label(e->name);
+        if ((st = mx_events_bin(e, steps, d.x + r * d.dim)))
+            goto done;
+    }
+
+done:
+    mx_free(names);
+    mx_free(idx);
+    mx_event_set_free(&set);
+    if (st) {
+        mx_dataset_free(&d);
+        return st;
+    }
+    *out = d;
+    return MX_OK;
+}
+
 /* ------------------------------------------------------------- by name */
 
-mx_status mx_dataset_load(const char *dir, const char *name, mx_split split, size_t limit,
-                          mx_dataset *out)
+mx_status mx_dataset_load_with(const char *dir, const char *name, mx_split split, size_t limit,
+                               const mx_dataset_options *opt, mx_dataset *out)
 {
     assert(dir && name && out);
     dataset_zero(out);
@@ -586,6 +731,20 @@ mx_status mx_dataset_load(const char *dir, const char *name, mx_split split, siz
             return optdigits_load(images, 0, MX_DIGITS_TRAIN_ROWS, limit, out);
         return optdigits_load(images, MX_DIGITS_TRAIN_ROWS, 0, limit, out);
     }
-    return mx_fail(MX_ENOTFOUND, "unknown dataset '%s'; known: mnist, fashion-mnist, digits",
-                   name);
+    if (strcmp(name, "poker-dvs") == 0) {
+        int a = snprintf(images, sizeof images, "%s/poker-dvs/poker_dvs.tar.gz", dir);
+        if (a < 0 || (size_t)a >= sizeof images)
+            return mx_fail(MX_EINVAL, "data folder path '%s' is too long", dir);
+        size_t steps = opt && opt->event_steps ? opt->event_steps
+                                               : (size_t)MX_DATASET_EVENT_STEPS_DEFAULT;
+        return mx_dataset_load_poker_dvs(images, split, limit, steps, out);
+    }
+    return mx_fail(MX_ENOTFOUND,
+                   "unknown dataset '%s'; known: mnist, fashion-mnist, digits, poker-dvs", name);
+}
+
+mx_status mx_dataset_load(const char *dir, const char *name, mx_split split, size_t limit,
+                          mx_dataset *out)
+{
+    return mx_dataset_load_with(dir, name, split, limit, NULL, out);
 }

@@ -345,7 +345,7 @@ static void test_data_dir_not_found_lists_every_place_it_looked(void **state)
     /* A folder that exists but holds no dataset is named as such. */
     assert_int_equal(mx_data_dir_find(tmp_dir, found, sizeof found), MX_ENOTFOUND);
     assert_error_contains(tmp_dir);
-    assert_error_contains("(no mnist/ or uci-optdigits/ inside)");
+    assert_error_contains("(no mnist/, uci-optdigits/ or poker-dvs/ inside)");
 }
 
 /* ------------------------------------------------------------ IDX errors */
