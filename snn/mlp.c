@@ -342,11 +342,10 @@ static void sgd_update(float *w, const float *g, float *u, size_t count, double 
     }
 }
 
-mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
-                             const uint8_t *labels, size_t batch,
-                             float *const *w_forward, double *loss)
+/* The checks every training step makes before touching its buffers. */
+static mx_status check_batch(const mx_mlp *net, const mx_mlp_trainer *tr, const uint8_t *labels,
+                             size_t batch)
 {
-    assert(net && tr && x && labels);
     size_t L = net->n_layers;
     if (L != tr->n_layers || memcmp(net->sizes, tr->sizes, (L + 1) * sizeof net->sizes[0]) != 0)
         return mx_fail(MX_EMISMATCH, "mlp train: the network's shape differs from the trainer's");
@@ -359,6 +358,27 @@ mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
         if (labels[r] >= classes)
             return mx_fail(MX_EINVAL, "mlp train: labels[%zu] = %u, expected < %zu", r,
                            (unsigned)labels[r], classes);
+    return MX_OK;
+}
+
+/* Loss, backward pass and update of one step whose forward pass left the
+ * hidden ReLU activations in act[1..L−1] and the logits in act[L]; the
+ * backward pass multiplies by wf (straight-through: the update goes to
+ * net->w). */
+static mx_status backward_update(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
+                                 const uint8_t *labels, size_t batch, const float *const *wf,
+                                 double *loss);
+
+mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
+                             const uint8_t *labels, size_t batch,
+                             float *const *w_forward, double *loss)
+{
+    assert(net && tr && x && labels);
+    mx_status st = check_batch(net, tr, labels, batch);
+    if (st)
+        return st;
+    const size_t L = net->n_layers;
+    const size_t *n = net->sizes;
 
     /* Weights for the forward and backward passes (straight-through: the
      * perturbed copy shapes the gradient, the clean weights take the step). */
@@ -374,7 +394,45 @@ mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
         layer_forward(in, batch, n[l], wf[l], n[l + 1], tr->act[l + 1], l + 1 < L);
         in = tr->act[l + 1];
     }
+    return backward_update(net, tr, x, labels, batch, wf, loss);
+}
 
+mx_status mx_mlp_train_batch_forwarded(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
+                                       const uint8_t *labels, size_t batch,
+                                       const float *const *y, const float *const *w_backward,
+                                       double *loss)
+{
+    assert(net && tr && x && labels && y);
+    mx_status st = check_batch(net, tr, labels, batch);
+    if (st)
+        return st;
+    const size_t L = net->n_layers;
+    const size_t *n = net->sizes;
+    for (size_t l = 0; l < L; l++) {
+        assert(y[l]);
+        const size_t count = batch * n[l + 1];
+        float *a = tr->act[l + 1];
+        if (l + 1 < L)
+            for (size_t i = 0; i < count; i++)
+                a[i] = y[l][i] > 0.0f ? y[l][i] : 0.0f;
+        else
+            memcpy(a, y[l], count * sizeof(float));
+    }
+    const float *wf[MX_MLP_MAX_LAYERS];
+    for (size_t l = 0; l < L; l++) {
+        wf[l] = w_backward ? w_backward[l] : net->w[l];
+        assert(wf[l]);
+    }
+    return backward_update(net, tr, x, labels, batch, wf, loss);
+}
+
+static mx_status backward_update(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
+                                 const uint8_t *labels, size_t batch, const float *const *wf,
+                                 double *loss)
+{
+    const size_t L = net->n_layers;
+    const size_t *n = net->sizes;
+    const size_t classes = n[L];
     double mean_loss = softmax_xent_backward(tr->act[L], labels, batch, classes);
     if (!isfinite(mean_loss))
         return mx_fail(MX_ENUMERIC, "mlp train: loss is %g at epoch %zu, step %llu (diverged?)",

@@ -76,6 +76,22 @@ mx_status mx_mlp_train_batch(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
                              float *const *w_forward, double *loss);
 void mx_mlp_trainer_set_epoch(mx_mlp_trainer *tr, size_t epoch);
 
+/* One minibatch step whose forward pass the caller ran elsewhere — on the
+ * emulated hardware (hardware-aware training, snn/hwa.h). y[l] (batch,
+ * sizes[l+1]), l = 0..n_layers−1: layer l's outputs before the ReLU as the
+ * hardware produced them from ReLU(y[l−1]) (from x for l = 0); y[L−1] are
+ * the logits. The backward pass is straight-through: each y[l] is taken as
+ * W̃_l·input, so dL/dW_l = δ_{l+1}ᵀ·ReLU(y[l−1]) with the layer's actual
+ * input, δ_l = (δ_{l+1}·W̃_l) ⊙ [y[l−1] > 0], where W̃_l = w_backward[l]
+ * (the chip's weights, snn/hwa.h) or, with w_backward NULL, the clean
+ * weights; the update (to net->w) is mx_mlp_train_batch's. With y equal to
+ * the float forward pass and w_backward NULL it is the same step. Errors as
+ * mx_mlp_train_batch. */
+mx_status mx_mlp_train_batch_forwarded(mx_mlp *net, mx_mlp_trainer *tr, const float *x,
+                                       const uint8_t *labels, size_t batch,
+                                       const float *const *y, const float *const *w_backward,
+                                       double *loss);
+
 /* Forward pass of n examples: OUT logits (n, classes). `acts` optional
  * (n_layers - 1 entries, each may be NULL): acts[l - 1] is a buffer
  * (n, sizes[l]) receiving the ReLU activations of hidden layer l
