@@ -27,6 +27,7 @@
 #include "experiments/config.h"
 
 #include "devices/measured.h"
+#include "experiments/dataset.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -122,6 +123,7 @@ typedef struct field {
 #define OFF(member) offsetof(mx_experiment_config, member)
 
 _Static_assert(sizeof(mx_training_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_hwa_backward) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_optimizer) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_neuron_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_encoder_kind) == sizeof(int), "enum fields are stored as int");
@@ -143,13 +145,17 @@ _Static_assert(sizeof(mx_readout_kind) == sizeof(int), "enum fields are stored a
 _Static_assert(sizeof(mx_run_as) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
-    {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {NULL, 0}};
+    {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {"poker-dvs", 0}, {NULL, 0}};
 static const choice optimizers[] = {{"adam", MX_OPT_ADAM}, {"sgd", MX_OPT_SGD}, {NULL, 0}};
 static const choice training_modes[] = {
-    {"plain", MX_TRAINING_PLAIN}, {"noise-aware", MX_TRAINING_NOISE_AWARE}, {NULL, 0}};
+    {"plain", MX_TRAINING_PLAIN}, {"noise-aware", MX_TRAINING_NOISE_AWARE},
+    {"hardware-aware", MX_TRAINING_HARDWARE_AWARE}, {NULL, 0}};
+static const choice hwa_backwards[] = {
+    {"chip", MX_HWA_BACKWARD_CHIP}, {"clean", MX_HWA_BACKWARD_CLEAN}, {NULL, 0}};
 static const choice neurons[] = {{"if", MX_NEURON_IF}, {"lif", MX_NEURON_LIF}, {NULL, 0}};
 static const choice encoders[] = {
-    {"bernoulli", MX_ENCODER_BERNOULLI}, {"poisson", MX_ENCODER_POISSON}, {NULL, 0}};
+    {"bernoulli", MX_ENCODER_BERNOULLI}, {"poisson", MX_ENCODER_POISSON},
+    {"current", MX_ENCODER_CURRENT}, {NULL, 0}};
 static const choice input_modes[] = {
     {"spikes", MX_INPUT_SPIKES}, {"dac", MX_INPUT_DAC}, {"bit-serial", MX_INPUT_BIT_SERIAL},
     {"pwm", MX_INPUT_PWM}, {NULL, 0}};
@@ -175,6 +181,9 @@ static const choice adc_range_modes[] = {
     {"mse", MX_ADC_RANGE_MSE}, {NULL, 0}};
 static const choice adc_polarities[] = {
     {"signed", MX_ADC_SIGNED}, {"unsigned", MX_ADC_UNSIGNED}, {NULL, 0}};
+/* model.pool (snn/cnn.h) */
+_Static_assert(sizeof(mx_pool_kind) == sizeof(int), "enum fields are stored as int");
+static const choice pool_kinds[] = {{"avg", MX_POOL_AVG}, {"max", MX_POOL_MAX}, {NULL, 0}};
 static const choice run_as_kinds[] = {{"snn", MX_RUN_AS_SNN}, {"ann", MX_RUN_AS_ANN}, {NULL, 0}};
 static const choice readout_kinds[] = {
     {"adc", MX_READOUT_ADC}, {"integrate", MX_READOUT_INTEGRATE}, {NULL, 0}};
@@ -194,6 +203,30 @@ static const choice online_weights[] = {
 static const choice online_optimizers[] = {
     {"sgd", MX_ONLINE_SGD}, {"momentum", MX_ONLINE_MOMENTUM}, {"adam", MX_ONLINE_ADAM},
     {NULL, 0}};
+/* surrogate.* (snn/surrogate.h) */
+_Static_assert(sizeof(mx_surrogate_fn) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_surrogate_reset) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_surrogate_encoding) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_surrogate_output) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_surrogate_training) == sizeof(int), "enum fields are stored as int");
+static const choice surrogate_fns[] = {
+    {"fast-sigmoid", MX_SURROGATE_FAST_SIGMOID}, {"arctan", MX_SURROGATE_ARCTAN}, {NULL, 0}};
+static const choice surrogate_resets[] = {
+    {"subtract", MX_SURROGATE_RESET_SUBTRACT}, {"zero", MX_SURROGATE_RESET_ZERO}, {NULL, 0}};
+static const choice surrogate_encodings[] = {
+    {"current", MX_SURROGATE_CURRENT}, {"rate", MX_SURROGATE_RATE},
+    {"latency", MX_SURROGATE_LATENCY}, {"events", MX_SURROGATE_EVENTS}, {NULL, 0}};
+static const choice surrogate_outputs[] = {
+    {"membrane-sum", MX_SURROGATE_MEMBRANE_SUM}, {"max-membrane", MX_SURROGATE_MAX_MEMBRANE},
+    {NULL, 0}};
+static const choice surrogate_trainings[] = {
+    {"plain", MX_SURROGATE_PLAIN}, {"weight-noise", MX_SURROGATE_WEIGHT_NOISE},
+    {"hardware-aware", MX_SURROGATE_HARDWARE_AWARE}, {NULL, 0}};
+/* stdp.* (snn/stdp.h) */
+_Static_assert(sizeof(mx_stdp_synapse) == sizeof(int), "enum fields are stored as int");
+static const choice stdp_synapses[] = {
+    {"float", MX_STDP_FLOAT}, {"device", MX_STDP_DEVICE},
+    {"stochastic-binary", MX_STDP_STOCHASTIC_BINARY}, {NULL, 0}};
 static const choice vteam_iv_kinds[] = {
     {"linear", MX_VTEAM_IV_LINEAR}, {"exponential", MX_VTEAM_IV_EXPONENTIAL}, {NULL, 0}};
 
@@ -226,7 +259,8 @@ static const char *preset_name(size_t i)
 static const struct {
     const char *name;
     size_t n_train;
-} dataset_sizes[] = {{"mnist", 60000}, {"fashion-mnist", 60000}, {"digits", 1000}};
+} dataset_sizes[] = {{"mnist", 60000}, {"fashion-mnist", 60000}, {"digits", 1000},
+                     {"poker-dvs", MX_POKER_DVS_TRAIN}};
 
 static const field fields[] = {
     {.path = "seed", .kind = FIELD_U64, .offset = OFF(seed), .unit = "-", .def = "1",
@@ -244,7 +278,8 @@ static const field fields[] = {
     {.path = "dataset.name", .whole_run = true,
      .kind = FIELD_NAME, .offset = OFF(dataset.name),
      .choices = dataset_names, .unit = "-", .def = "mnist",
-     .doc = "dataset (digits = UCI optical digits, 8x8)"},
+     .doc = "dataset (digits = UCI optical digits, 8x8; poker-dvs = DVS recordings of card "
+            "pips, 35x35, 2 polarities, dataset.event_steps frames)"},
     {.path = "dataset.train_limit", .whole_run = true,
      .kind = FIELD_SIZE, .offset = OFF(dataset.train_limit),
      .bounds = LO, .min = 0, .unit = "examples", .def = "0",
@@ -258,11 +293,17 @@ static const field fields[] = {
      .def = "200",
      .doc = "training images used for threshold balancing and the ADC range; at most the "
             "training examples used"},
+    {.path = "dataset.event_steps", .whole_run = true,
+     .kind = FIELD_SIZE, .offset = OFF(dataset.event_steps), .bounds = LO | HI, .min = 1,
+     .max = MX_DATASET_EVENT_STEPS_MAX, .unit = "bins", .def = "20",
+     .doc = "time bins per event recording (poker-dvs): each recording's span is split into "
+            "this many equal bins, one frame of event counts per bin and polarity"},
 
     {.path = "model.hidden", .kind = FIELD_SIZES, .offset = OFF(model.hidden),
-     .count_offset = OFF(model.n_hidden), .min_count = 1, .max_count = MX_CONFIG_MAX_HIDDEN,
+     .count_offset = OFF(model.n_hidden), .min_count = 0, .max_count = MX_CONFIG_MAX_HIDDEN,
      .bounds = LO, .min = 1, .unit = "neurons", .def = "[500]",
-     .doc = "hidden layer widths of the ReLU MLP (inputs and 10 classes come from the dataset)"},
+     .doc = "hidden layer widths of the ReLU MLP (inputs and 10 classes come from the dataset); "
+            "with model.conv_channels the dense layers after the conv blocks (may be [])"},
     {.path = "model.run_as", .kind = FIELD_ENUM, .offset = OFF(model.run_as),
      .choices = run_as_kinds, .unit = "-", .def = "snn",
      .doc = "what runs on the crossbar: snn (the MLP converted to a spiking network, snn.*) "
@@ -294,19 +335,34 @@ static const field fields[] = {
      .unit = "-", .def = "0", .doc = "L2 regularisation coefficient"},
     {.path = "training.mode", .kind = FIELD_ENUM, .offset = OFF(training.mode),
      .choices = training_modes, .unit = "-", .def = "plain",
-     .doc = "plain training, or plain then noise-aware fine-tuning with weights perturbed by "
-            "the device variation model at every minibatch"},
+     .doc = "plain training; or plain then noise-aware fine-tuning with weights perturbed by "
+            "the device variation model at every minibatch; or plain then hardware-aware "
+            "fine-tuning with every forward pass on the emulated crossbar (device, read "
+            "noise, DAC at hardware.crossbar.dac_bits, ADC, IR drop) and float gradients "
+            "straight through"},
     {.path = "training.noise_epochs", .kind = FIELD_SIZE, .offset = OFF(training.noise_epochs),
      .bounds = LO, .min = 1, .unit = "epochs", .def = "2",
-     .doc = "noise-aware fine-tuning epochs, starting from the plain network"},
+     .doc = "noise-aware (or hardware-aware) fine-tuning epochs, starting from the plain "
+            "network"},
     {.path = "training.noise_learning_rate", .kind = FIELD_DOUBLE,
      .offset = OFF(training.noise_learning_rate), .bounds = LO | LO_OPEN, .min = 0, .unit = "-",
      .def = "0.0003",
-     .doc = "learning rate of the noise-aware fine-tuning (decays by lr_decay per epoch)"},
+     .doc = "learning rate of the noise-aware (or hardware-aware) fine-tuning (decays by "
+            "lr_decay per epoch)"},
     {.path = "training.noise_sigma", .kind = FIELD_DOUBLE, .offset = OFF(training.noise_sigma),
      .unit = "relative", .def = "-1",
-     .doc = "device variation σ used while training noise-aware; < 0 = the evaluated "
-            "device's d2d_sigma"},
+     .doc = "device variation σ used while training noise-aware or hardware-aware; < 0 = "
+            "the evaluated device's d2d_sigma"},
+    {.path = "training.hwa_reprogram_every", .kind = FIELD_SIZE,
+     .offset = OFF(training.hwa_reprogram_every), .bounds = LO, .min = 1, .unit = "minibatches",
+     .def = "1",
+     .doc = "hardware-aware: the layers are programmed onto a new chip instance (new device "
+            "draws, ADC refitted) every this many minibatches and at each epoch start"},
+    {.path = "training.hwa_backward", .kind = FIELD_ENUM, .offset = OFF(training.hwa_backward),
+     .choices = hwa_backwards, .unit = "-", .def = "chip",
+     .doc = "hardware-aware: the backward pass multiplies by the programmed chip's weights "
+            "(chip) or by the clean weights (clean); ADC, read noise and IR drop are "
+            "straight-through either way"},
 
     {.path = "snn.neuron", .kind = FIELD_ENUM, .offset = OFF(snn.neuron), .choices = neurons,
      .from_module = true, .unit = "-", .def = "if",
@@ -322,7 +378,8 @@ static const field fields[] = {
     {.path = "snn.encoder", .kind = FIELD_ENUM, .offset = OFF(snn.encoder), .choices = encoders,
      .from_module = true, .unit = "-", .def = "bernoulli",
      .doc = "rate coding: one Bernoulli draw per step with p = intensity, or a Poisson "
-            "process at intensity·max_rate_hz"},
+            "process at intensity·max_rate_hz; or current: the intensity injected as a "
+            "constant input current every step (CNN conversion only, model.conv_channels)"},
     {.path = "snn.max_rate_hz", .kind = FIELD_DOUBLE, .offset = OFF(snn.max_rate_hz),
      .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "Hz", .def = "1000",
      .doc = "Poisson rate at intensity 1"},
@@ -976,6 +1033,189 @@ static const field fields[] = {
             "reported as the baseline"},
 
     /* ---- learning methods: one block of fields each ---- */
+    /* model.conv_* (snn/cnn.h): the CNN conversion (experiments/cnn_run.c) */
+    {.path = "model.conv_channels", .kind = FIELD_SIZES, .offset = OFF(cnn.conv_channels),
+     .count_offset = OFF(cnn.n_conv), .min_count = 0, .max_count = MX_CNN_MAX_CONV,
+     .bounds = LO, .min = 1, .from_module = true, .unit = "channels", .def = "[]",
+     .doc = "output channels of each conv block (conv k x k + ReLU + 2x2 pool); empty = the "
+            "MLP; with blocks, model.hidden lists the dense hidden layers after them (may be "
+            "empty) and the conversion runs the spiking CNN (SpikingJelly ann2snn: [32, 32, 32])"},
+    {.path = "model.conv_kernel", .kind = FIELD_SIZE, .offset = OFF(cnn.conv_kernel),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "pixels", .def = "3",
+     .doc = "side k of every conv kernel (stride 1)"},
+    {.path = "model.conv_padding", .kind = FIELD_SIZE, .offset = OFF(cnn.conv_padding),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "pixels", .def = "0",
+     .doc = "zeros added on each side of every conv input; less than model.conv_kernel"},
+    {.path = "model.pool", .kind = FIELD_ENUM, .offset = OFF(cnn.pool), .choices = pool_kinds,
+     .from_module = true, .unit = "-", .def = "avg",
+     .doc = "2x2 pooling after each conv: avg (folded into the next layer's weights in the "
+            "SNN) or max (trains, but the conversion refuses it)"},
+    {.path = "surrogate.hidden", .kind = FIELD_SIZES, .offset = OFF(surrogate.hidden),
+     .count_offset = OFF(surrogate.n_hidden), .min_count = 1,
+     .max_count = MX_SURROGATE_MAX_HIDDEN, .bounds = LO, .min = 1, .from_module = true,
+     .unit = "neurons", .def = "[1000]",
+     .doc = "hidden LIF layer widths (inputs and classes come from the dataset; snnTorch "
+            "tutorial 5: [1000])"},
+    {.path = "surrogate.timesteps", .kind = FIELD_SIZE, .offset = OFF(surrogate.timesteps),
+     .bounds = LO | HI, .min = 1, .max = 100000, .from_module = true, .unit = "steps",
+     .def = "25", .doc = "simulation steps per example (events: the dataset's frames instead)"},
+    {.path = "surrogate.beta", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.beta),
+     .bounds = LO | HI, .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "0.95",
+     .doc = "membrane decay per step, exp(-dt/tau_mem)"},
+    {.path = "surrogate.alpha", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.alpha),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0", .doc = "synaptic current decay per step, exp(-dt/tau_syn); 0 = no synaptic "
+                        "current"},
+    {.path = "surrogate.reset", .kind = FIELD_ENUM, .offset = OFF(surrogate.reset),
+     .choices = surrogate_resets, .from_module = true, .unit = "-", .def = "subtract",
+     .doc = "after a spike: subtract the threshold, or set the membrane to zero"},
+    {.path = "surrogate.function", .kind = FIELD_ENUM, .offset = OFF(surrogate.surrogate),
+     .choices = surrogate_fns, .from_module = true, .unit = "-", .def = "arctan",
+     .doc = "surrogate derivative of the spike: fast-sigmoid 1/(1+k|u|)^2 or arctan "
+            "(a/2)/(1+(pi/2 a u)^2)"},
+    {.path = "surrogate.slope", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.slope),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "1/threshold", .def = "0",
+     .doc = "k (fast-sigmoid) or a (arctan); 0 = snnTorch's default (25, 2)"},
+    {.path = "surrogate.encoding", .kind = FIELD_ENUM, .offset = OFF(surrogate.encoding),
+     .choices = surrogate_encodings, .from_module = true, .unit = "-", .def = "current",
+     .doc = "input: constant current, Bernoulli rate, latency (one spike per pixel), or the "
+            "dataset's event frames"},
+    {.path = "surrogate.latency_tau_steps", .kind = FIELD_DOUBLE,
+     .offset = OFF(surrogate.latency_tau_steps), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "steps", .def = "20",
+     .doc = "latency: tau_eff of t = tau_eff ln(x/(x - theta)) (SpyTorch: 20 ms / 1 ms)"},
+    {.path = "surrogate.latency_threshold", .kind = FIELD_DOUBLE,
+     .offset = OFF(surrogate.latency_threshold), .bounds = LO | HI | HI_OPEN, .min = 0,
+     .max = 1, .from_module = true, .unit = "intensity", .def = "0.2",
+     .doc = "latency: pixels at or below this never fire (SpyTorch: 0.2)"},
+    {.path = "surrogate.output", .kind = FIELD_ENUM, .offset = OFF(surrogate.output),
+     .choices = surrogate_outputs, .from_module = true, .unit = "-", .def = "membrane-sum",
+     .doc = "loss: CE of the spiking output's membrane summed over steps (snnTorch), or CE "
+            "of the max over time of a non-spiking output (SpyTorch)"},
+    {.path = "surrogate.init_gain", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.init_gain),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "1",
+     .doc = "initial weights U(-g/sqrt(fan_in), g/sqrt(fan_in)) (PyTorch nn.Linear: 1)"},
+    {.path = "surrogate.epochs", .kind = FIELD_SIZE, .offset = OFF(surrogate.epochs),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "epochs", .def = "1",
+     .doc = "passes over the training set"},
+    {.path = "surrogate.batch_size", .kind = FIELD_SIZE, .offset = OFF(surrogate.batch_size),
+     .bounds = LO | HI, .min = 1, .max = 65536, .from_module = true, .unit = "examples",
+     .def = "128", .doc = "examples per minibatch"},
+    {.path = "surrogate.learning_rate", .kind = FIELD_DOUBLE,
+     .offset = OFF(surrogate.learning_rate), .bounds = LO | LO_OPEN, .min = 0,
+     .from_module = true, .unit = "-", .def = "0.0005", .doc = "Adam step size"},
+    {.path = "surrogate.adam_beta1", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.adam_beta1),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.9", .doc = "Adam's first-moment decay"},
+    {.path = "surrogate.adam_beta2", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.adam_beta2),
+     .bounds = LO | HI | HI_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "0.999", .doc = "Adam's second-moment decay"},
+    {.path = "surrogate.training", .kind = FIELD_ENUM, .offset = OFF(surrogate.training),
+     .choices = surrogate_trainings, .from_module = true, .unit = "-", .def = "plain",
+     .doc = "plain; weight-noise (device-perturbed weights every minibatch); hardware-aware "
+            "(forward through the emulated crossbar, float gradients)"},
+    {.path = "surrogate.noise_sigma", .kind = FIELD_DOUBLE, .offset = OFF(surrogate.noise_sigma),
+     .from_module = true, .unit = "relative", .def = "-1",
+     .doc = "device d2d sigma while training (weight-noise, hardware-aware); < 0 = the "
+            "evaluated device's"},
+    /* stdp.* (snn/stdp.h): Diehl & Cook 2015 defaults (paper-tables.md §1.2) */
+    {.path = "stdp.n_exc", .kind = FIELD_SIZE, .offset = OFF(stdp.n_exc), .bounds = LO | HI,
+     .min = 1, .max = 100000, .from_module = true, .unit = "neurons", .def = "100",
+     .doc = "excitatory neurons (and as many inhibitory); Diehl & Cook 2015: 100 to 6400"},
+    {.path = "stdp.synapse", .kind = FIELD_ENUM, .offset = OFF(stdp.synapse),
+     .choices = stdp_synapses, .from_module = true, .unit = "-", .def = "float",
+     .doc = "float weights; device (each weight a hardware.device cell, STDP updates as pulse "
+            "trains); stochastic-binary (binary cells, hardware.device.type binary, switched "
+            "with timing-dependent probabilities)"},
+    {.path = "stdp.epochs", .kind = FIELD_SIZE, .offset = OFF(stdp.epochs), .bounds = LO,
+     .min = 1, .from_module = true, .unit = "epochs", .def = "1",
+     .doc = "passes over the training examples"},
+    {.path = "stdp.train_examples", .kind = FIELD_SIZE, .offset = OFF(stdp.train_examples),
+     .from_module = true, .unit = "examples", .def = "0",
+     .doc = "training examples per pass (the first ones); 0 = all used"},
+    {.path = "stdp.label_examples", .kind = FIELD_SIZE, .offset = OFF(stdp.label_examples),
+     .from_module = true, .unit = "examples", .def = "10000",
+     .doc = "training examples whose frozen responses label the neurons; 0 = all used"},
+    {.path = "stdp.dt_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.dt_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.0005",
+     .doc = "time step"},
+    {.path = "stdp.present_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.present_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.35",
+     .doc = "stimulus duration per example"},
+    {.path = "stdp.rest_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.rest_s), .bounds = LO,
+     .min = 0, .from_module = true, .unit = "s", .def = "0.15",
+     .doc = "rest between stimuli (done in closed form)"},
+    {.path = "stdp.max_rate_hz", .kind = FIELD_DOUBLE, .offset = OFF(stdp.max_rate_hz),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "Hz", .def = "63.75",
+     .doc = "Poisson rate of a pixel of intensity 1 (255/8 x intensity 2)"},
+    {.path = "stdp.retry_rate_hz", .kind = FIELD_DOUBLE, .offset = OFF(stdp.retry_rate_hz),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "Hz", .def = "31.875",
+     .doc = "added to the rate for each retry of an example"},
+    {.path = "stdp.min_spikes", .kind = FIELD_SIZE, .offset = OFF(stdp.min_spikes),
+     .from_module = true, .unit = "spikes", .def = "5",
+     .doc = "fewer excitatory spikes than this: present the example again at a higher rate"},
+    {.path = "stdp.max_retries", .kind = FIELD_SIZE, .offset = OFF(stdp.max_retries),
+     .from_module = true, .unit = "-", .def = "20",
+     .doc = "retries per example before its response is taken as it is"},
+    {.path = "stdp.weight_sum", .kind = FIELD_DOUBLE, .offset = OFF(stdp.weight_sum),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "78",
+     .doc = "each neuron's incoming weights are rescaled to sum to this before every "
+            "training example"},
+    {.path = "stdp.w_max", .kind = FIELD_DOUBLE, .offset = OFF(stdp.w_max),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "-", .def = "1",
+     .doc = "largest weight (the ON state of a binary synapse)"},
+    {.path = "stdp.nu_pre", .kind = FIELD_DOUBLE, .offset = OFF(stdp.nu_pre), .bounds = LO,
+     .min = 0, .from_module = true, .unit = "-", .def = "0.0001",
+     .doc = "depression on a pre spike: w -= nu_pre x_post1"},
+    {.path = "stdp.nu_post", .kind = FIELD_DOUBLE, .offset = OFF(stdp.nu_post), .bounds = LO,
+     .min = 0, .from_module = true, .unit = "-", .def = "0.01",
+     .doc = "potentiation on a post spike: w += nu_post x_pre x_post2"},
+    {.path = "stdp.tau_pre_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_pre_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
+     .doc = "presynaptic trace time constant"},
+    {.path = "stdp.tau_post1_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_post1_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
+     .doc = "postsynaptic trace of the depression"},
+    {.path = "stdp.tau_post2_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_post2_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.04",
+     .doc = "postsynaptic trace of the potentiation"},
+    {.path = "stdp.theta_plus_v", .kind = FIELD_DOUBLE, .offset = OFF(stdp.theta_plus_v),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "V", .def = "5e-05",
+     .doc = "adaptive threshold increment per excitatory spike (training only)"},
+    {.path = "stdp.tau_theta_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_theta_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "10000",
+     .doc = "adaptive threshold decay time constant"},
+    {.path = "stdp.w_exc_inh", .kind = FIELD_DOUBLE, .offset = OFF(stdp.w_exc_inh),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "-", .def = "10.4",
+     .doc = "excitatory to inhibitory weight, one-to-one"},
+    {.path = "stdp.w_inh_exc", .kind = FIELD_DOUBLE, .offset = OFF(stdp.w_inh_exc),
+     .bounds = LO, .min = 0, .from_module = true, .unit = "-", .def = "17",
+     .doc = "inhibitory to excitatory weight, to all but its own partner"},
+    {.path = "stdp.gamma_plus", .kind = FIELD_DOUBLE, .offset = OFF(stdp.gamma_plus),
+     .bounds = LO | HI, .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "0.02",
+     .doc = "stochastic-binary: OFF->ON probability on a post spike is gamma_plus "
+            "exp(-dt/tau_plus_s)"},
+    {.path = "stdp.gamma_minus", .kind = FIELD_DOUBLE, .offset = OFF(stdp.gamma_minus),
+     .bounds = LO | HI, .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "0.005",
+     .doc = "stochastic-binary: ON->OFF probability on a pre spike is gamma_minus "
+            "exp(-dt/tau_minus_s)"},
+    {.path = "stdp.gamma_minus_post", .kind = FIELD_DOUBLE,
+     .offset = OFF(stdp.gamma_minus_post), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "-", .def = "0.005",
+     .doc = "stochastic-binary: ON->OFF probability on a post spike for a quiet input, "
+            "gamma_minus_post (1 - exp(-dt/tau_plus_s))"},
+    {.path = "stdp.tau_plus_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_plus_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
+     .doc = "stochastic-binary: potentiation window"},
+    {.path = "stdp.tau_minus_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_minus_s),
+     .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
+     .doc = "stochastic-binary: depression window"},
+    {.path = "stdp.p_on_init", .kind = FIELD_DOUBLE, .offset = OFF(stdp.p_on_init),
+     .bounds = LO | HI, .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "0.1",
+     .doc = "stochastic-binary: probability a synapse starts ON"},
+    {.path = "stdp.progress_every", .kind = FIELD_SIZE, .offset = OFF(stdp.progress_every),
+     .bounds = LO, .min = 1, .from_module = true, .unit = "examples", .def = "1000",
+     .doc = "training examples per progress line (rate, running accuracy, ETA)"},
 };
 
 #define N_FIELDS (sizeof fields / sizeof fields[0])
@@ -1980,6 +2220,22 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
     if (st == MX_OK)
         st = mx_online_config_validate(&cfg->online.net);
     /* ---- learning methods' checks: one each ---- */
+    if (st == MX_OK)
+        st = mx_cnn_config_validate(&cfg->cnn);
+    if (st == MX_OK && cfg->cnn.n_conv == 0 && cfg->model.n_hidden == 0)
+        st = mx_fail(MX_EINVAL, "model.hidden: expected at least one hidden layer without "
+                                "model.conv_channels, got []");
+    if (st == MX_OK && cfg->cnn.n_conv == 0 && cfg->snn.encoder == MX_ENCODER_CURRENT)
+        st = mx_fail(MX_EINVAL, "snn.encoder: expected bernoulli or poisson without "
+                                "model.conv_channels (current input is taken by the CNN "
+                                "conversion only), got current");
+    if (st == MX_OK && cfg->cnn.n_conv > 0 && cfg->experiment == MX_EXPERIMENT_CONVERSION &&
+        cfg->model.run_as != MX_RUN_AS_SNN)
+        st = mx_fail(MX_EINVAL, "model.run_as: expected snn with model.conv_channels, got ann");
+    if (st == MX_OK)
+        st = mx_surrogate_config_validate(&cfg->surrogate);
+    if (st == MX_OK)
+        st = mx_stdp_config_validate(&cfg->stdp);
     if (st != MX_OK)
         blame[0] = field_named_in_message();
     return st;
@@ -2059,6 +2315,9 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_energy_config_default(&cfg->hardware.energy);
     mx_online_config_default(&cfg->online.net);
     /* ---- learning methods' defaults: one line each ---- */
+    mx_cnn_config_default(&cfg->cnn);
+    mx_surrogate_config_default(&cfg->surrogate);
+    mx_stdp_config_default(&cfg->stdp);
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (fields[i].from_module)
             continue;

@@ -25,9 +25,13 @@
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
 #include "energy/energy.h"
+#include "snn/cnn.h"
 #include "snn/mlp.h"
 #include "snn/online.h"
 #include "snn/snn.h"
+#include "snn/stdp.h"
+#include "snn/surrogate.h"
+#include "snn/train.h"
 
 #define MX_CONFIG_NAME_BYTES 64
 #define MX_CONFIG_MAX_HIDDEN (MX_MLP_MAX_LAYERS - 1)
@@ -40,6 +44,8 @@
 typedef enum mx_training_mode {
     MX_TRAINING_PLAIN,       /* ordinary training */
     MX_TRAINING_NOISE_AWARE, /* weights perturbed by the device model at every minibatch */
+    MX_TRAINING_HARDWARE_AWARE, /* every forward pass on the emulated hardware, gradients
+                                   straight through in float (snn/hwa.h) */
 } mx_training_mode;
 
 /* Which network a conversion point runs on the crossbar (model.run_as). */
@@ -68,11 +74,14 @@ typedef struct mx_experiment_config {
     mx_experiment_kind experiment; /* MX_EXPERIMENT_CONVERSION */
 
     struct {
-        char name[MX_CONFIG_NAME_BYTES]; /* "mnist" | "fashion-mnist" | "digits"; "mnist" */
+        char name[MX_CONFIG_NAME_BYTES]; /* "mnist" | "fashion-mnist" | "digits" |
+                                            "poker-dvs"; "mnist" */
         size_t train_limit;   /* training examples used, 0 = all; 0 */
         size_t test_limit;    /* test examples evaluated, 0 = all; 2000 */
         size_t calibration_images; /* training images used for ADC range and
                                       threshold-balancing calibration; 200 */
+        size_t event_steps;   /* time bins per event recording (poker-dvs):
+                                 each recording's span in equal bins; 20 */
     } dataset;
 
     struct {
@@ -89,6 +98,8 @@ typedef struct mx_experiment_config {
         double noise_learning_rate; /* learning rate of the noise-aware fine-tuning; 3e-4 */
         double noise_sigma;      /* device variation σ used while training; < 0 =
                                     the evaluated device's d2d_sigma; -1 */
+        size_t hwa_reprogram_every; /* hardware-aware: minibatches per chip instance; 1 */
+        mx_hwa_backward hwa_backward; /* hardware-aware: MX_HWA_BACKWARD_CHIP */
     } training;
 
     mx_snn_config snn;           /* neurons, time steps, encoder, normalisation */
@@ -117,6 +128,10 @@ typedef struct mx_experiment_config {
 
     /* ---- learning methods' settings: one member each (their headers
      * define the structs, config.c's field table their YAML paths) ---- */
+    mx_cnn_config cnn;           /* CNN conversion (snn/cnn.h): YAML model.conv_channels,
+                                    model.conv_kernel, model.conv_padding, model.pool */
+    mx_surrogate_config surrogate; /* experiment: surrogate (snn/surrogate.h) */
+    mx_stdp_config stdp;         /* experiment: stdp (snn/stdp.h) */
 
     /* Sweep: axes of the cartesian product, first axis outermost. Values are
      * kept as their YAML text (validated at load time against the field). */

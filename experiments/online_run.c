@@ -129,11 +129,13 @@ static mx_status data_load(online_data *d, const mx_experiment_config *cfg,
     char dir[1024];
     mx_status st = mx_data_dir_find(opt->data_dir, dir, sizeof dir);
     size_t test_limit = opt->full ? 0 : cfg->dataset.test_limit;
+    const mx_dataset_options data_opt = {.event_steps = cfg->dataset.event_steps};
     if (!st)
-        st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TRAIN, cfg->dataset.train_limit,
-                             &d->train);
+        st = mx_dataset_load_with(dir, cfg->dataset.name, MX_SPLIT_TRAIN, cfg->dataset.train_limit,
+                                  &data_opt, &d->train);
     if (!st)
-        st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TEST, test_limit, &d->test);
+        st = mx_dataset_load_with(dir, cfg->dataset.name, MX_SPLIT_TEST, test_limit, &data_opt,
+                                  &d->test);
     if (st)
         return st;
     size_t crop = cfg->online.crop;

@@ -26,6 +26,9 @@
 #include "crossbar/crossbar.h"
 #include "energy/energy.h"
 #include "experiments/ann_run.h"
+#include "experiments/cnn_run.h"
+#include "experiments/surrogate_run.h"
+#include "experiments/stdp_run.h"
 #include "experiments/dataset.h"
 #include "experiments/method.h"
 #include "experiments/online_run.h"
@@ -136,15 +139,67 @@ static double training_sigma(const mx_experiment_config *cfg)
                                            : cfg->training.noise_sigma;
 }
 
-static mx_status training_key(const mx_experiment_config *cfg, int noise_aware, char *key,
+/* Hardware-aware training also depends on everything its forward pass
+ * runs through: the readable essentials, and a hash of every device,
+ * crossbar and ADC field (their full list would not fit the key) except
+ * d2d_sigma (the training σ is in the key) and the input full scale (set
+ * per layer from snn.norm_percentile); input spikes counts as dac, which
+ * training uses instead. */
+static const char *const hwa_key_paths[] = {
+    "training.mode", "training.hwa_reprogram_every", "training.hwa_backward",
+    "hardware.device.read_noise_sigma", "hardware.adc.type", "hardware.adc.bits",
+    "hardware.adc.range_percentile", "hardware.crossbar.dac_bits", "hardware.crossbar.r_wire_ohm",
+    "hardware.crossbar.irdrop", "snn.norm_percentile", "dataset.calibration_images", NULL};
+
+static mx_status hwa_hardware_hash(const mx_experiment_config *cfg, uint64_t *hash)
+{
+    char text[RUN_KEY_BYTES];
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < mx_config_n_fields(); i++) {
+        mx_config_field_info f;
+        if (mx_config_field_at(i, &f))
+            break;
+        if (strncmp(f.path, "hardware.device.", 16) && strncmp(f.path, "hardware.crossbar.", 18) &&
+            strncmp(f.path, "hardware.adc.", 13))
+            continue;
+        if (!strcmp(f.path, "hardware.device.d2d_sigma") ||
+            !strcmp(f.path, "hardware.crossbar.input_full_scale"))
+            continue;
+        char value[256];
+        mx_status st = mx_config_get(cfg, f.path, value, sizeof value);
+        if (st)
+            return st;
+        /* training drives DAC rows where the evaluation drives spikes */
+        if (!strcmp(f.path, "hardware.crossbar.input") && !strcmp(value, "spikes"))
+            snprintf(value, sizeof value, "dac");
+        snprintf(text, sizeof text, "%s=%s;", f.path, value);
+        for (const char *c = text; *c; c++) {
+            h ^= (unsigned char)*c;
+            h *= 1099511628211ull;
+        }
+    }
+    *hash = h;
+    return MX_OK;
+}
+
+static mx_status training_key(const mx_experiment_config *cfg, mx_training_mode mode, char *key,
                               size_t key_size)
 {
     key[0] = '\0';
     mx_status st = append_fields(cfg, plain_key_paths, key, key_size);
-    if (!st && noise_aware) {
+    if (!st && mode != MX_TRAINING_PLAIN) {
         st = append_fields(cfg, noise_key_paths, key, key_size);
         size_t used = strlen(key);
         snprintf(key + used, key_size - used, "noise_sigma=%.17g;", training_sigma(cfg));
+    }
+    if (!st && mode == MX_TRAINING_HARDWARE_AWARE) {
+        uint64_t hash = 0;
+        if (!(st = append_fields(cfg, hwa_key_paths, key, key_size)) &&
+            !(st = hwa_hardware_hash(cfg, &hash))) {
+            size_t used = strlen(key);
+            snprintf(key + used, key_size - used, "hwa_hardware=%016llx;",
+                     (unsigned long long)hash);
+        }
     }
     return st;
 }
@@ -165,6 +220,26 @@ static mx_noise_aware training_device(const mx_experiment_config *cfg)
     na.params.d2d_sigma = training_sigma(cfg);
     na.params.read_noise_sigma = 0.0;
     return na;
+}
+
+/* The hardware of hardware-aware training: the evaluated crossbar (DAC-driven
+ * rows where the evaluation drives spikes), device at the training σ, ADC. */
+static mx_hardware_aware training_hardware(const mx_experiment_config *cfg)
+{
+    mx_hardware_aware h;
+    mx_hardware_aware_default(&h);
+    h.hw.xbar = cfg->hardware.crossbar;
+    if (h.hw.xbar.input == MX_INPUT_SPIKES)
+        h.hw.xbar.input = MX_INPUT_DAC;
+    h.hw.device = mx_device_lookup(cfg->hardware.device_type);
+    h.hw.device_params = cfg->hardware.device;
+    h.hw.device_params.d2d_sigma = training_sigma(cfg);
+    h.hw.adc = cfg->hardware.adc;
+    h.reprogram_every = cfg->training.hwa_reprogram_every;
+    h.backward = cfg->training.hwa_backward;
+    h.input_percentile = cfg->snn.norm_percentile;
+    h.calib_examples = cfg->dataset.calibration_images;
+    return h;
 }
 
 /* Cells programmed to probe the model: targets spread over the window. */
@@ -191,12 +266,14 @@ static int training_perturbs(const mx_experiment_config *cfg)
 }
 
 /* Find, load or train the network a config asks for. */
-static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg, int noise_aware,
-                             net_entry **out)
+static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
+                             mx_training_mode mode, net_entry **out)
 {
-    noise_aware = noise_aware && training_perturbs(cfg);
+    if (mode == MX_TRAINING_NOISE_AWARE && !training_perturbs(cfg))
+        mode = MX_TRAINING_PLAIN;
+    const int noise_aware = mode == MX_TRAINING_NOISE_AWARE;
     char key[RUN_KEY_BYTES];
-    mx_status st = training_key(cfg, noise_aware, key, sizeof key);
+    mx_status st = training_key(cfg, mode, key, sizeof key);
     if (st)
         return st;
     for (size_t i = 0; i < ctx->n_nets; i++)
@@ -226,9 +303,29 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg, int 
         mx_clear_error();
         double t0 = now_s();
         const size_t dim = ctx->train.dim;
-        if (noise_aware) {
+        if (mode == MX_TRAINING_HARDWARE_AWARE) {
             net_entry *plain;
-            st = get_network(ctx, cfg, 0, &plain);
+            st = get_network(ctx, cfg, MX_TRAINING_PLAIN, &plain);
+            if (st)
+                return st;
+            st = mx_mlp_clone(plain->mlp, &e->mlp);
+            if (st)
+                return st;
+            mx_hardware_aware hwa = training_hardware(cfg);
+            char what[128];
+            snprintf(what, sizeof what, "training (hardware-aware, sigma %g, %d-bit ADC)",
+                     hwa.hw.device_params.d2d_sigma, hwa.hw.adc.bits);
+            mx_log(MX_LOG_INFO, "%s: %zu epochs from the plain network", what,
+                   cfg->training.noise_epochs);
+            mx_train_config fine = cfg->training.train;
+            fine.learning_rate = cfg->training.noise_learning_rate;
+            st = mx_train_hardware_aware(e->mlp, &fine, 0, cfg->training.noise_epochs,
+                                         ctx->train.x, ctx->train.y, ctx->train.n,
+                                         derive_seed(cfg->seed, "seed.train-hwa", 0), &hwa, what,
+                                         NULL);
+        } else if (noise_aware) {
+            net_entry *plain;
+            st = get_network(ctx, cfg, MX_TRAINING_PLAIN, &plain);
             if (st)
                 return st;
             st = mx_mlp_clone(plain->mlp, &e->mlp);
@@ -427,6 +524,12 @@ static mx_method_point_fn method_for(const mx_experiment_config *pc)
 {
     switch (pc->experiment) {
     /* ---- methods: one case each ---- */
+    case MX_EXPERIMENT_CONVERSION:
+        return pc->cnn.n_conv ? mx_cnn_point_run : NULL;
+    case MX_EXPERIMENT_SURROGATE:
+        return mx_surrogate_point_run;
+    case MX_EXPERIMENT_STDP:
+        return mx_stdp_point_run;
     default:
         return NULL;
     }
@@ -494,7 +597,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
         return run_method_point(ctx, base, pc, k, r, res, eta, method);
     const size_t n = ctx->n_test, T = pc->snn.timesteps;
     net_entry *e;
-    mx_status st = get_network(ctx, pc, pc->training.mode == MX_TRAINING_NOISE_AWARE, &e);
+    mx_status st = get_network(ctx, pc, pc->training.mode, &e);
     if (st)
         return st;
     const size_t n_calib = pc->dataset.calibration_images < ctx->train.n
@@ -678,10 +781,12 @@ static mx_status load_data(run_ctx *ctx, const mx_experiment_config *cfg)
     if (st)
         return st;
     size_t test_limit = ctx->opt->full ? 0 : cfg->dataset.test_limit;
-    st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TRAIN, cfg->dataset.train_limit,
-                         &ctx->train);
+    const mx_dataset_options data_opt = {.event_steps = cfg->dataset.event_steps};
+    st = mx_dataset_load_with(dir, cfg->dataset.name, MX_SPLIT_TRAIN, cfg->dataset.train_limit,
+                              &data_opt, &ctx->train);
     if (!st)
-        st = mx_dataset_load(dir, cfg->dataset.name, MX_SPLIT_TEST, test_limit, &ctx->test);
+        st = mx_dataset_load_with(dir, cfg->dataset.name, MX_SPLIT_TEST, test_limit, &data_opt,
+                                  &ctx->test);
     if (st)
         return st;
     ctx->n_test = ctx->test.n;
@@ -737,6 +842,14 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
             if ((st = na.device->validate(&na.params)))
                 mx_fail_context(st, "sweep point %zu, noise-aware training at "
                                     "training.noise_sigma = %g", k + 1, na.params.d2d_sigma);
+        }
+        if (!st && pc.training.mode == MX_TRAINING_HARDWARE_AWARE) {
+            mx_hardware_aware hwa = training_hardware(&pc);
+            if (!hwa.hw.device)
+                st = mx_fail(MX_EINVAL, "hardware.device.type: unknown device '%s'",
+                             pc.hardware.device_type);
+            else if ((st = mx_hardware_aware_validate(&hwa)))
+                mx_fail_context(st, "sweep point %zu, hardware-aware training", k + 1);
         }
         mx_config_free(&pc); /* a point owns its measured curve, if any */
     }
