@@ -157,11 +157,14 @@ static void print_table_row(size_t repeats, const char *swept, size_t repeat, co
     char digital[16] = "-"; /* an ANN point has no digital SNN */
     if (!isnan(accuracy_snn_digital))
         snprintf(digital, sizeof digital, "%.2f", 100 * accuracy_snn_digital);
+    char ann[16] = "-"; /* a network trained as a spiking one has no ANN */
+    if (!isnan(accuracy_ann))
+        snprintf(ann, sizeof ann, "%.2f", 100 * accuracy_ann);
     char energy[24] = "-"; /* files from before the energy model have no column */
     if (!isnan(energy_j))
         snprintf(energy, sizeof energy, "%.4g", 1e9 * energy_j);
-    printf("%-44s %7s %10.2f %10s %8.2f %8.3f %10s\n", label, network, 100 * accuracy,
-           digital, 100 * accuracy_ann, 100 * adc_clip_rate, energy);
+    printf("%-44s %7s %10.2f %10s %8s %8.3f %10s\n", label, network, 100 * accuracy,
+           digital, ann, 100 * adc_clip_rate, energy);
 }
 
 /* The summary table of a results file (a finished or resumed sweep, and

@@ -2160,7 +2160,11 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
         else
             snprintf(limit, sizeof limit, "the %zu training examples of %s", n_train,
                      cfg->dataset.name);
-        if (cfg->training.train.batch_size > n_train) {
+        /* training.* trains the conversion's ANN (and, with hardware-aware
+         * training, nothing else): the other methods have batch sizes of
+         * their own. */
+        if (cfg->experiment == MX_EXPERIMENT_CONVERSION &&
+            cfg->training.train.batch_size > n_train) {
             blame[0] = field_find("training.batch_size");
             blame[1] = field_find("dataset.train_limit");
             return mx_fail(MX_EINVAL, "training.batch_size: expected at most %s, got %zu", limit,
