@@ -368,12 +368,8 @@ static mx_status profile(const profile_ops *ops, const void *net, size_t l, size
     return status;
 }
 
-/* Fit layer l's ADC (matmul mm) to the `count` currents profiled in buf on n
- * examples, and set it; *table is the fit's scratch, allocated on first use
- * (2·2^bits doubles: every layer of a network has the same ADC bits). OUT:
- * *range_a (may be NULL). */
-static mx_status fit_layer(mx_matmul *mm, size_t l, size_t n, float *buf, size_t count,
-                           double percentile, double **table, double *range_a)
+mx_status mx_calibrate_matmul_adc(mx_matmul *mm, size_t l, size_t n, float *buf, size_t count,
+                                  double percentile, double **table, double *range_a)
 {
     int any = 0;
     for (size_t i = 0; i < count && !any; i++)
@@ -438,7 +434,8 @@ static mx_status calibrate(const profile_ops *ops, void *net, const float *x, si
         size_t count = 0;
         if ((st = profile(ops, net, l, offered, x, n, n_in, seed, item_base, buf, &count)))
             break;
-        st = fit_layer(mm[l], l, n, buf, count, percentile, &table, range_a ? &range_a[l] : NULL);
+        st = mx_calibrate_matmul_adc(mm[l], l, n, buf, count, percentile, &table,
+                                     range_a ? &range_a[l] : NULL);
     }
     for (size_t l = 0; l < L; l++)
         ops->set_backend(net, l, mm[l]);

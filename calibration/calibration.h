@@ -52,6 +52,17 @@ mx_status mx_calibrate_ann_adc_ranges(mx_ann *net, const float *x, size_t n, siz
 mx_status mx_adc_fit_currents(const mx_adc_config *c, float *x, size_t n, double *table,
                               mx_adc_fit *fit, double *mse);
 
+/* Fit one layer's ADC (matmul mm) to the `count` column currents profiled
+ * in buf (reordered in place) on n calibration examples, with the matmul's
+ * ADC config at `percentile` in place of its range_percentile, and set it
+ * (mx_adc_fit_currents, mx_matmul_set_adc_fit) — the step every calibration
+ * above repeats per layer, for callers that profile currents their own way.
+ * *table is the fit's scratch, allocated on first use (2·2^bits doubles;
+ * the caller frees it once). `l` only names the layer in messages.
+ * MX_ENUMERIC if every current is 0, MX_ENOMEM. OUT: *range_a (may be NULL). */
+mx_status mx_calibrate_matmul_adc(mx_matmul *mm, size_t l, size_t n, float *buf, size_t count,
+                                  double percentile, double **table, double *range_a);
+
 /* The p-th percentile (p in (0, 100]) of |values[0..n)|. */
 double mx_percentile_abs(float *values, size_t n, double percentile);
 

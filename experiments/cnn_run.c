@@ -320,26 +320,7 @@ static mx_status calibrate(mx_cnn_snn *net, mx_matmul **mm, const mx_dataset *ca
             memmove(buf + count, buf + i * quota, got[i] * sizeof(float));
             count += got[i];
         }
-        int any = 0;
-        for (size_t i = 0; i < count && !any; i++)
-            any = buf[i] != 0.0f;
-        if (!any) {
-            st = mx_fail(MX_ENUMERIC, "cnn ADC calibration: layer %zu saw no current on %zu "
-                                      "calibration images", l, n);
-            break;
-        }
-        mx_adc_config ac = *mx_matmul_adc_config(mm[l]);
-        ac.range_percentile = percentile;
-        if (!table && !(table = mx_alloc(((size_t)2 << ac.bits) * sizeof(double)))) {
-            st = mx_fail(MX_ENOMEM, "cnn ADC calibration: out of memory");
-            break;
-        }
-        mx_adc_fit fit;
-        st = mx_adc_fit_currents(&ac, buf, count, table, &fit, NULL);
-        if (!st)
-            st = mx_matmul_set_adc_fit(mm[l], &fit);
-        if (!st)
-            range_a[l] = fit.range_a;
+        st = mx_calibrate_matmul_adc(mm[l], l, n, buf, count, percentile, &table, &range_a[l]);
     }
     mx_free(buf);
     mx_free(got);
@@ -393,21 +374,10 @@ static mx_status summarise_layer(const mx_cnn_snn *net, size_t l, const mx_snn_l
         (double)s.spikes / ((double)n * (double)T * (double)mx_cnn_snn_neurons(net, l));
     *conversions += s.mm.conversions;
     *clipped += s.mm.clipped;
-    mx_energy_layer hw;
-    mx_status status = mx_energy_layer_describe(mx_cnn_snn_backend(net, l), &pc->hardware.energy,
-                                                &pc->hardware.device, 0,
-                                                pc->snn.neuron == MX_NEURON_LIF, &hw);
-    if (status)
-        return status;
     const mx_energy_counts counts = {
         .mm = s.mm, .neuron_updates = s.neuron_updates, .spikes = s.spikes};
-    mx_energy_breakdown b;
-    mx_energy_cost(&pc->hardware.energy, &hw, &counts, (double)n, &b);
-    memcpy(out->e_parts + l * MX_ENERGY_N_COMPONENTS, b.energy_j, sizeof b.energy_j);
-    out->e_layer[l] = b.total_j;
-    out->latency[l] = b.latency_s;
-    out->area[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
-    return MX_OK;
+    return mx_method_price_layer(out, l, mx_cnn_snn_backend(net, l), pc,
+                                 pc->snn.neuron == MX_NEURON_LIF, &counts, n);
 }
 
 mx_status mx_cnn_point_run(const mx_experiment_config *pc, const mx_method_ctx *ctx,

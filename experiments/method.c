@@ -33,6 +33,24 @@ void mx_method_point_free(mx_method_point *out)
     out->pr.accuracy_vs_step = NULL;
 }
 
+mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul *mm,
+                                const mx_experiment_config *pc, int lif,
+                                const mx_energy_counts *counts, size_t n)
+{
+    mx_energy_layer hw;
+    mx_status st = mx_energy_layer_describe(mm, &pc->hardware.energy, &pc->hardware.device, 0,
+                                            lif, &hw);
+    if (st)
+        return st;
+    mx_energy_breakdown b;
+    mx_energy_cost(&pc->hardware.energy, &hw, counts, (double)n, &b);
+    memcpy(out->e_parts + l * MX_ENERGY_N_COMPONENTS, b.energy_j, sizeof b.energy_j);
+    out->e_layer[l] = b.total_j;
+    out->latency[l] = b.latency_s;
+    out->area[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
+    return MX_OK;
+}
+
 /* FNV-1a, 64 bit: a short stable name for a long training key. */
 static unsigned long long key_hash(const char *s)
 {

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "crossbar/crossbar.h"
 #include "energy/energy.h"
 #include "experiments/config.h"
 #include "experiments/dataset.h"
@@ -74,6 +75,13 @@ typedef mx_status (*mx_method_point_fn)(const mx_experiment_config *pc, const mx
 /* Point pr's layer arrays at out's buffers (call after memset). */
 void mx_method_point_init(mx_method_point *out);
 void mx_method_point_free(mx_method_point *out);
+
+/* Price layer l with energy/ from its activity summed over n examples
+ * (counts) on matmul mm (lif: the neurons leak): fills out->e_parts[l·…],
+ * e_layer[l], latency[l] and area[l]. MX_EINVAL from the energy model. */
+mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul *mm,
+                                const mx_experiment_config *pc, int lif,
+                                const mx_energy_counts *counts, size_t n);
 
 /* Cache file for a training key: <cache_dir>/<prefix>-<hash of key>.h5, with
  * the folder created. MX_EIO if it cannot be created. */

@@ -319,21 +319,8 @@ static mx_status calibrate(const mx_stdp *net, mx_matmul *mm, const mx_dataset *
             memmove(buf + k, buf + i * quota, got[i] * sizeof(float));
             k += got[i];
         }
-        int any = 0;
-        for (size_t i = 0; i < k && !any; i++)
-            any = buf[i] != 0.0f;
-        if (!any)
-            st = mx_fail(MX_ENUMERIC, "STDP ADC calibration: no current on %zu examples", n);
-    }
-    if (!st) {
-        mx_adc_config ac = *mx_matmul_adc_config(mm);
-        ac.range_percentile = pc->hardware.adc.range_percentile;
-        mx_adc_fit fit;
-        st = mx_adc_fit_currents(&ac, buf, k, table, &fit, NULL);
-        if (!st)
-            st = mx_matmul_set_adc_fit(mm, &fit);
-        if (!st)
-            *range_a = fit.range_a;
+        st = mx_calibrate_matmul_adc(mm, 0, n, buf, k, pc->hardware.adc.range_percentile, &table,
+                                     range_a);
     }
     mx_free(buf);
     mx_free(got);
@@ -471,19 +458,9 @@ mx_status mx_stdp_point_run(const mx_experiment_config *pc, const mx_method_ctx 
         out->mean_err[0] = s.n_values ? s.err_sum / (double)s.n_values : 0.0;
         out->clip[0] = s.mm.conversions ? (double)s.mm.clipped / (double)s.mm.conversions : 0.0;
         out->activity[0] = s.steps ? (double)s.spikes / ((double)s.steps * (double)ne) : 0.0;
-        mx_energy_layer hw;
-        st = mx_energy_layer_describe(mm, &pc->hardware.energy, &pc->hardware.device, 0, 1, &hw);
-        if (!st) {
-            const mx_energy_counts counts = {.mm = s.mm,
-                                             .neuron_updates = s.neuron_updates,
-                                             .spikes = s.spikes + s.inh_spikes};
-            mx_energy_breakdown b;
-            mx_energy_cost(&pc->hardware.energy, &hw, &counts, (double)n, &b);
-            memcpy(out->e_parts, b.energy_j, sizeof b.energy_j);
-            out->e_layer[0] = b.total_j;
-            out->latency[0] = b.latency_s;
-            out->area[0] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
-        }
+        const mx_energy_counts counts = {
+            .mm = s.mm, .neuron_updates = s.neuron_updates, .spikes = s.spikes + s.inh_spikes};
+        st = mx_method_price_layer(out, 0, mm, pc, 1, &counts, n);
         mx_point_result *pr = &out->pr;
         pr->n_test = n;
         pr->accuracy = (double)ok_a / (double)n;
@@ -493,15 +470,7 @@ mx_status mx_stdp_point_run(const mx_experiment_config *pc, const mx_method_ctx 
         pr->timesteps = T;
         pr->accuracy_vs_step = out->accuracy_vs_step;
         pr->n_layers = 1;
-        pr->layer_rel_rms_error = out->rel_rms;
-        pr->layer_mean_error = out->mean_err;
-        pr->layer_clip_rate = out->clip;
-        pr->layer_adc_range_a = out->range_a;
-        pr->layer_spike_rate = out->activity;
-        pr->layer_energy_parts_j = out->e_parts;
-        pr->layer_energy_j = out->e_layer;
-        pr->layer_latency_s = out->latency;
-        pr->layer_area_mm2 = out->area;
+        mx_method_point_init(out); /* the layer arrays */
         pr->energy_j = out->e_layer[0];
         pr->latency_s = out->latency[0];
         pr->area_mm2 = out->area[0];

@@ -452,26 +452,7 @@ static mx_status calibrate(xnet *x, mx_matmul *const *mm, const mx_dataset *trai
             memmove(buf + count, buf + i * px.quota, got[i] * sizeof(float));
             count += got[i];
         }
-        int any = 0;
-        for (size_t i = 0; i < count && !any; i++)
-            any = buf[i] != 0.0f;
-        if (!any) {
-            st = mx_fail(MX_ENUMERIC, "ADC calibration: layer %zu saw no current on %zu "
-                                      "calibration examples", l, n);
-            break;
-        }
-        mx_adc_config ac = *ac0;
-        ac.range_percentile = percentile;
-        if (!table && !(table = mx_alloc(((size_t)2 << ac.bits) * sizeof(double)))) {
-            st = mx_fail(MX_ENOMEM, "ADC calibration: out of memory");
-            break;
-        }
-        mx_adc_fit fit;
-        st = mx_adc_fit_currents(&ac, buf, count, table, &fit, NULL);
-        if (!st)
-            st = mx_matmul_set_adc_fit(mm[l], &fit);
-        if (!st)
-            range_a[l] = fit.range_a;
+        st = mx_calibrate_matmul_adc(mm[l], l, n, buf, count, percentile, &table, &range_a[l]);
     }
     mx_free(buf);
     mx_free(got);
@@ -582,21 +563,12 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
         out->activity[l] = (double)s.spikes / ((double)n * (double)T * (double)n_out);
         conv_all += s.mm.conversions;
         clip_all += s.mm.clipped;
-        mx_energy_layer hw;
-        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0,
-                                      c->beta < 1.0, &hw);
-        if (st)
-            break;
         const mx_energy_counts counts = {
             .mm = s.mm, .neuron_updates = s.neuron_updates, .spikes = s.spikes};
-        mx_energy_breakdown b;
-        mx_energy_cost(&pc->hardware.energy, &hw, &counts, (double)n, &b);
-        memcpy(out->e_parts + l * MX_ENERGY_N_COMPONENTS, b.energy_j, sizeof b.energy_j);
-        out->e_layer[l] = b.total_j;
-        out->latency[l] = b.latency_s;
-        out->area[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
-        pr->energy_j += b.total_j;
-        pr->latency_s += b.latency_s;
+        if ((st = mx_method_price_layer(out, l, mm[l], pc, c->beta < 1.0, &counts, n)))
+            break;
+        pr->energy_j += out->e_layer[l];
+        pr->latency_s += out->latency[l];
         pr->area_mm2 += out->area[l];
     }
     if (!st) {
@@ -610,15 +582,7 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
         pr->timesteps = T;
         pr->accuracy_vs_step = out->accuracy_vs_step;
         pr->n_layers = L;
-        pr->layer_rel_rms_error = out->rel_rms;
-        pr->layer_mean_error = out->mean_err;
-        pr->layer_clip_rate = out->clip;
-        pr->layer_adc_range_a = out->range_a;
-        pr->layer_spike_rate = out->activity;
-        pr->layer_energy_parts_j = out->e_parts;
-        pr->layer_energy_j = out->e_layer;
-        pr->layer_latency_s = out->latency;
-        pr->layer_area_mm2 = out->area;
+        mx_method_point_init(out); /* the layer arrays */
         pr->network = "snn";
         out->seconds_training = train_s;
         out->trained = trained;
