@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -56,6 +57,17 @@ mx_status mx_perturb_weights(const float *w, size_t n_out, size_t n_in,
             out[i] = (float)(((double)gp[i] - (double)gn[i]) / spu);
     }
     return MX_OK;
+}
+
+/* Training accuracy in the epoch log line is measured on this many training
+ * examples (a forward pass only; the weights are not touched). */
+#define TRAIN_LOG_ACCURACY_EXAMPLES 5000
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
@@ -231,6 +243,7 @@ static mx_status train_loop(mx_mlp *net, const mx_train_config *cfg, size_t firs
     const int blas_threads_before = openblas_get_num_threads();
     openblas_set_num_threads(TRAIN_BLAS_THREADS);
     double epoch_loss = NAN;
+    const double started = seconds_now();
     for (size_t e = 0; e < epochs && !st; e++) {
         const size_t epoch = first_epoch + e;
         mx_mlp_trainer_set_epoch(tr, epoch);
@@ -277,8 +290,17 @@ static mx_status train_loop(mx_mlp *net, const mx_train_config *cfg, size_t firs
             mx_progress(what, e * n_batches + b + 1, epochs * n_batches);
         }
         epoch_loss = loss_sum / (double)n;
-        if (!st)
-            mx_log(MX_LOG_DEBUG, "%s: epoch %zu loss %.4f", what, epoch + 1, epoch_loss);
+        if (!st) { /* epoch, loss, accuracy, ETA */
+            double acc = NAN;
+            const size_t n_acc = n < TRAIN_LOG_ACCURACY_EXAMPLES ? n : TRAIN_LOG_ACCURACY_EXAMPLES;
+            if (mx_mlp_accuracy(net, x, labels, n_acc, &acc) != MX_OK)
+                mx_clear_error(); /* only the log line goes without it */
+            const double spent = seconds_now() - started;
+            mx_log(MX_LOG_INFO, "%s: epoch %zu/%zu, loss %.4f, training accuracy %.2f %% "
+                                "(first %zu examples), %.0f s, ETA %.0f s",
+                   what, e + 1, epochs, epoch_loss, 100.0 * acc, n_acc, spent,
+                   spent / (double)(e + 1) * (double)(epochs - e - 1));
+        }
     }
     openblas_set_num_threads(blas_threads_before);
     if (last_epoch_loss)
