@@ -1118,6 +1118,23 @@ static const field fields[] = {
      .from_module = true, .unit = "relative", .def = "-1",
      .doc = "device d2d sigma while training (weight-noise, hardware-aware); < 0 = the "
             "evaluated device's"},
+    {.path = "surrogate.conv_channels", .kind = FIELD_SIZES,
+     .offset = OFF(surrogate.conv_channels), .count_offset = OFF(surrogate.n_conv),
+     .min_count = 0, .max_count = MX_SURROGATE_MAX_CONV, .bounds = LO | HI, .min = 1,
+     .max = 65536, .from_module = true, .unit = "channels", .def = "[]",
+     .doc = "output channels of each conv block (conv k x k, stride 1 + LIF + 2x2 pooling of "
+            "the spikes) before surrogate.hidden; empty = the dense network"},
+    {.path = "surrogate.conv_kernel", .kind = FIELD_SIZE, .offset = OFF(surrogate.conv_kernel),
+     .bounds = LO | HI, .min = 1, .max = 64, .from_module = true, .unit = "pixels", .def = "3",
+     .doc = "side k of every conv kernel"},
+    {.path = "surrogate.conv_padding", .kind = FIELD_SIZE,
+     .offset = OFF(surrogate.conv_padding), .bounds = LO, .min = 0, .from_module = true,
+     .unit = "pixels", .def = "1",
+     .doc = "zeros added on each side of every conv input; less than surrogate.conv_kernel"},
+    {.path = "surrogate.pool", .kind = FIELD_ENUM, .offset = OFF(surrogate.pool),
+     .choices = pool_kinds, .from_module = true, .unit = "-", .def = "avg",
+     .doc = "2x2 pooling of each block's spike maps: avg (the mean, a fractional input "
+            "current of the next layer) or max (the OR of the spikes)"},
     /* stdp.* (snn/stdp.h): Diehl & Cook 2015 defaults (paper-tables.md §1.2) */
     {.path = "stdp.n_exc", .kind = FIELD_SIZE, .offset = OFF(stdp.n_exc), .bounds = LO | HI,
      .min = 1, .max = 100000, .from_module = true, .unit = "neurons", .def = "100",

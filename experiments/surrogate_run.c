@@ -35,6 +35,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
+#include "experiments/h5io.h"
 #include "experiments/weights.h"
 #include "snn/hwa.h"
 #include "snn/train.h"
@@ -66,6 +67,10 @@ static const char *const key_paths[] = {
     "surrogate.init_gain", "surrogate.epochs", "surrogate.batch_size",
     "surrogate.learning_rate", "surrogate.adam_beta1", "surrogate.adam_beta2",
     "surrogate.training", NULL};
+/* Conv blocks: keyed only when there are some, so a dense network's key
+ * (and cache file) is what it was before conv blocks existed. */
+static const char *const conv_key_paths[] = {"surrogate.conv_channels", "surrogate.conv_kernel",
+                                             "surrogate.conv_padding", "surrogate.pool", NULL};
 /* What weight-noise training sees of the device (besides σ). */
 static const char *const noise_key_paths[] = {
     "hardware.device.type", "hardware.device.preset", "hardware.device.g_min_s",
@@ -92,6 +97,8 @@ static mx_status training_key(const mx_experiment_config *pc, char *key, size_t 
 {
     key[0] = '\0';
     mx_status st = mx_method_key_append(pc, key_paths, key, size);
+    if (!st && pc->surrogate.n_conv > 0)
+        st = mx_method_key_append(pc, conv_key_paths, key, size);
     if (!st && pc->surrogate.training != MX_SURROGATE_PLAIN) {
         st = mx_method_key_append(pc, noise_key_paths, key, size);
         size_t used = strlen(key);
@@ -170,10 +177,104 @@ static mx_status hwa_train_init(hwa_train *ht, const mx_experiment_config *pc, c
     return MX_OK;
 }
 
+/* ---- conv blocks in the cache file ----
+ * The weights file of experiments/weights.h holds the dense layers; conv
+ * blocks add a group /surrogate_conv to the same file: attributes
+ * n_blocks, input_shape (C, H, W), kernel, padding, pool ("avg" | "max"),
+ * and one float32 dataset block<j> (C_out, C_in·k·k) per block, the
+ * unrolled kernel (row o = output channel o, columns (c, a, b), b fastest:
+ * PyTorch's Conv2d weight (C_out, C_in, k, k) reshaped). */
+#define CONV_GROUP "surrogate_conv"
+
+static mx_status conv_save(const char *path, const mx_surrogate_conv *cv)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), g = H5I_INVALID_HID;
+    mx_status st = file >= 0 ? MX_OK : mx_fail(MX_EIO, "%s: cannot reopen to add the conv "
+                                                       "blocks", path);
+    const uint64_t nb = cv->n_conv, kernel = cv->geom[0].kernel, pad = cv->geom[0].padding;
+    const uint64_t shape[3] = {cv->geom[0].channels, cv->geom[0].height, cv->geom[0].width};
+    if (!st && ((g = H5Gcreate2(file, CONV_GROUP, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+                mx_h5_attr_write(g, "n_blocks", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &nb) < 0 ||
+                mx_h5_attr_write(g, "input_shape", H5T_STD_U64LE, H5T_NATIVE_UINT64, 3, shape) <
+                    0 ||
+                mx_h5_attr_write(g, "kernel", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &kernel) < 0 ||
+                mx_h5_attr_write(g, "padding", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0, &pad) < 0 ||
+                mx_h5_attr_string(g, "pool", cv->pool == MX_POOL_MAX ? "max" : "avg") < 0))
+        st = mx_fail(MX_EIO, "%s: cannot write group /%s", path, CONV_GROUP);
+    for (size_t j = 0; j < cv->n_conv && !st; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "block%zu", j);
+        const hsize_t dims[2] = {cv->c_out[j], mx_conv_patch_size(&cv->geom[j])};
+        hid_t sp = H5Screate_simple(2, dims, NULL), d = H5I_INVALID_HID;
+        if (sp >= 0)
+            d = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, cv->w[j]) < 0)
+            st = mx_fail(MX_EIO, "%s: cannot write /%s/%s", path, CONV_GROUP, name);
+        mx_h5_close(&d);
+        mx_h5_close(&sp);
+    }
+    mx_h5_close(&g);
+    if (file >= 0 && H5Fclose(file) < 0 && !st)
+        st = mx_fail(MX_EIO, "%s: cannot close", path);
+    return st;
+}
+
+/* Read the blocks into cv (already shaped by the config). MX_EFORMAT when
+ * the group is missing or a shape or value is wrong. */
+static mx_status conv_load(const char *path, mx_surrogate_conv *cv)
+{
+    hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    mx_status st = mx_h5_open_read(path, &file);
+    if (!st && (H5Lexists(file, CONV_GROUP, H5P_DEFAULT) <= 0 ||
+                (g = H5Gopen2(file, CONV_GROUP, H5P_DEFAULT)) < 0))
+        st = mx_fail(MX_EFORMAT, "%s: no group /%s", path, CONV_GROUP);
+    for (size_t j = 0; j < cv->n_conv && !st; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "block%zu", j);
+        const size_t K = mx_conv_patch_size(&cv->geom[j]), nw = cv->c_out[j] * K;
+        hid_t d = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT)
+                                                       : H5I_INVALID_HID;
+        hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+        hsize_t dims[2] = {0, 0};
+        if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 2 ||
+            H5Sget_simple_extent_dims(sp, dims, NULL) < 0 || dims[0] != cv->c_out[j] ||
+            dims[1] != K ||
+            H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, cv->w[j]) < 0)
+            st = mx_fail(MX_EFORMAT, "%s: /%s/%s: expected float (%zu, %zu)", path, CONV_GROUP,
+                         name, cv->c_out[j], K);
+        for (size_t i = 0; i < nw && !st; i++)
+            if (!isfinite(cv->w[j][i]))
+                st = mx_fail(MX_EFORMAT, "%s: /%s/%s: non-finite weight", path, CONV_GROUP, name);
+        mx_h5_close(&sp);
+        mx_h5_close(&d);
+    }
+    mx_h5_close(&g);
+    mx_h5_close(&file);
+    return st;
+}
+
+/* The conv blocks of c for examples of ctx's dataset (channels = inputs
+ * per step / (rows·cols): 1 for images, 2 polarities for events). */
+static mx_status conv_for_dataset(const mx_surrogate_config *c, const mx_dataset *d,
+                                  size_t n_in, uint64_t seed, mx_surrogate_conv **cv)
+{
+    *cv = NULL;
+    if (c->n_conv == 0)
+        return MX_OK;
+    const size_t hw = d->rows * d->cols;
+    if (hw == 0 || n_in % hw != 0)
+        return mx_fail(MX_EINVAL, "surrogate.conv_channels: the dataset's %zu inputs per step "
+                                  "are no stack of %zux%zu maps", n_in, d->rows, d->cols);
+    return mx_surrogate_conv_create(c, n_in / hw, d->rows, d->cols, seed, cv);
+}
+
 mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_method_ctx *ctx,
-                                   mx_mlp **net, double *seconds, int *trained)
+                                   mx_surrogate_conv **cv, mx_mlp **net, double *seconds,
+                                   int *trained)
 {
     *net = NULL;
+    *cv = NULL;
     *seconds = 0.0;
     *trained = 0;
     const mx_surrogate_config *c = &pc->surrogate;
@@ -190,22 +291,32 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
     st = training_key(pc, key, KEY_BYTES);
     if (!st)
         st = mx_method_cache_path(ctx, "surrogate", key, path, sizeof path);
+    if (!st)
+        st = conv_for_dataset(c, tr, n_in, ctx->train_seed, cv);
+    const size_t dense_in = *cv ? (*cv)->n_out : n_in;
     if (!st && mx_weights_load(path, key, net, NULL) == MX_OK) {
-        if ((*net)->sizes[0] == n_in && (*net)->sizes[(*net)->n_layers] == tr->n_classes) {
+        if ((*net)->sizes[0] == dense_in && (*net)->sizes[(*net)->n_layers] == tr->n_classes &&
+            (!*cv || conv_load(path, *cv) == MX_OK)) {
             mx_log(MX_LOG_INFO, "surrogate: trained network loaded from %s", path);
             mx_free(key);
             return MX_OK;
         }
         mx_mlp_destroy(*net);
         *net = NULL;
+        if (*cv) { /* fresh initial weights for the training below */
+            mx_surrogate_conv_destroy(*cv);
+            st = conv_for_dataset(c, tr, n_in, ctx->train_seed, cv);
+        }
     }
     if (st) {
+        mx_surrogate_conv_destroy(*cv);
+        *cv = NULL;
         mx_free(key);
         return st;
     }
     mx_clear_error(); /* a missing or stale cache file is no error: train */
     double t0 = now_s();
-    st = mx_surrogate_create(c, n_in, tr->n_classes, ctx->train_seed, net);
+    st = mx_surrogate_create(c, dense_in, tr->n_classes, ctx->train_seed, net);
     mx_noise_aware na = {0};
     hwa_train ht = {0};
     mx_surrogate_train_hooks hooks = {0};
@@ -224,19 +335,24 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
     }
     double loss = 0.0, acc = 0.0;
     if (!st)
-        st = mx_surrogate_train(*net, c, tr->x, tr->y, tr->n, tr->dim, frames, ctx->train_seed,
-                                &hooks, "training (surrogate gradients)", &loss, &acc);
+        st = mx_surrogate_train_conv(*cv, *net, c, tr->x, tr->y, tr->n, tr->dim, frames,
+                                     ctx->train_seed, &hooks, "training (surrogate gradients)",
+                                     &loss, &acc);
     hwa_train_free(&ht);
     *seconds = now_s() - t0;
     if (!st) {
         mx_log(MX_LOG_INFO, "surrogate: trained in %.1f s (final epoch loss %.4f, training "
                             "accuracy %.2f %%)", *seconds, loss, 100.0 * acc);
         st = mx_weights_save(path, *net, key, NAN);
+        if (!st && *cv)
+            st = conv_save(path, *cv);
         *trained = 1;
     }
     if (st) {
         mx_mlp_destroy(*net);
         *net = NULL;
+        mx_surrogate_conv_destroy(*cv);
+        *cv = NULL;
     }
     mx_free(key);
     return st;
@@ -484,12 +600,19 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
     if (dataset_frames(ctx->test) != dataset_frames(ctx->train) ||
         ctx->test->dim != ctx->train->dim)
         return mx_fail(MX_EMISMATCH, "surrogate: training and test examples differ in shape");
+    if (c->n_conv > 0)
+        return mx_fail(MX_EINVAL, "surrogate.conv_channels: the crossbar evaluation of conv "
+                                  "blocks is not implemented yet (expected [] with experiment "
+                                  "surrogate sweeps; train and evaluate conv networks digitally "
+                                  "with mx_surrogate_train_conv / mx_surrogate_predict_conv)");
     mx_mlp *net = NULL;
+    mx_surrogate_conv *cv = NULL;
     double train_s = 0.0;
     int trained = 0;
-    mx_status st = mx_surrogate_get_network(pc, ctx, &net, &train_s, &trained);
+    mx_status st = mx_surrogate_get_network(pc, ctx, &cv, &net, &train_s, &trained);
     if (st)
         return st;
+    mx_surrogate_conv_destroy(cv); /* none: refused above */
     const size_t L = net->n_layers, frames = dataset_frames(ctx->test);
     size_t T = 0, n_in = 0;
     st = mx_surrogate_shape(c, ctx->test->dim, frames, &T, &n_in);

@@ -7,7 +7,8 @@
  *
  * Cache: <cache_dir>/surrogate-<hash>.h5 in the weights format of
  * experiments/weights.h (the network is an mx_mlp of bias-free dense
- * layers); the key holds every setting that shapes training (dataset,
+ * layers), plus a group /surrogate_conv with the conv blocks' unrolled
+ * kernels when surrogate.conv_channels is set (surrogate_run.c); the key holds every setting that shapes training (dataset,
  * seed, surrogate.*, and for weight-noise / hardware-aware training the
  * device, crossbar and ADC fields the training saw).
  */
@@ -26,9 +27,11 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
                                  mx_method_point *out);
 
 /* The trained network of pc (from the cache or trained now, then cached;
- * training draws from train_seed). OUT: *net, *seconds (training time, 0
- * when loaded), *trained. */
+ * training draws from train_seed). OUT: *cv (the conv blocks of
+ * surrogate.conv_channels, NULL without; caller destroys), *net, *seconds
+ * (training time, 0 when loaded), *trained. */
 mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_method_ctx *ctx,
-                                   mx_mlp **net, double *seconds, int *trained);
+                                   mx_surrogate_conv **cv, mx_mlp **net, double *seconds,
+                                   int *trained);
 
 #endif /* MX_SURROGATE_RUN_H */

@@ -16,6 +16,13 @@
  *   g_syn[t] = m_t·g_v[t] + α·g_syn[t+1]          (= ∂L/∂(W·s_in)[t])
  *   ∂L/∂W    = Σ_t g_syn[t]ᵀ·s_in[t],  ∂L/∂s_in[t] = g_syn[t]·W
  * (the non-spiking output has no reset: m_t = 1, no σ′ term).
+ *
+ * Conv blocks (surrogate.conv_channels, surrogate.h): per block the patches
+ * of all T·B rows are one (T·B·P, C_in·k·k) matrix, so forward, ∂L/∂W and
+ * ∂L/∂patches are one SGEMM each; col2im turns ∂L/∂patches into the
+ * gradient of the previous block's pooled spikes, and the pooling backward
+ * of snn/conv.h routes ∂L/∂(pooled) to ∂L/∂S of the block's neurons, which
+ * run the same recursion as the dense layers (lif_dynamics, lif_backward).
  */
 #include "snn/surrogate.h"
 
@@ -40,6 +47,8 @@
 #define SPARSE_MAX_FRACTION 16
 /* Examples per chunk of mx_surrogate_predict. */
 #define PREDICT_CHUNK 256
+/* ... with conv blocks (their patch matrices are T·B·positions rows). */
+#define PREDICT_CHUNK_CONV 32
 /* Items of stream "surrogate.encode" while training: epoch << 32 | example. */
 #define ENCODE_EPOCH_SHIFT 32
 /* Items of stream "train.noise": (global minibatch << 24) | (layer << 20) | row
@@ -75,6 +84,12 @@ void mx_surrogate_config_default(mx_surrogate_config *c)
     c->adam_beta2 = 0.999;
     c->training = MX_SURROGATE_PLAIN;
     c->noise_sigma = -1.0;
+    /* conv blocks: none (the dense network); when given, 3×3 kernels with
+     * "same" padding and 2×2 average pooling (SpikingJelly's CSNN examples). */
+    c->n_conv = 0;
+    c->conv_kernel = 3;
+    c->conv_padding = 1;
+    c->pool = MX_POOL_AVG;
 }
 
 mx_status mx_surrogate_config_validate(const mx_surrogate_config *c)
@@ -136,6 +151,25 @@ mx_status mx_surrogate_config_validate(const mx_surrogate_config *c)
     if (!isfinite(c->noise_sigma))
         return mx_fail(MX_EINVAL, "surrogate.noise_sigma: expected a number, got %g",
                        c->noise_sigma);
+    if (c->n_conv > MX_SURROGATE_MAX_CONV)
+        return mx_fail(MX_EINVAL, "surrogate.conv_channels: expected at most %d blocks, got %zu",
+                       MX_SURROGATE_MAX_CONV, c->n_conv);
+    for (size_t j = 0; j < c->n_conv; j++)
+        if (c->conv_channels[j] < 1 || c->conv_channels[j] > 65536)
+            return mx_fail(MX_EINVAL, "surrogate.conv_channels[%zu]: expected 1..65536, got %zu",
+                           j, c->conv_channels[j]);
+    if (c->conv_kernel < 1 || c->conv_kernel > 64)
+        return mx_fail(MX_EINVAL, "surrogate.conv_kernel: expected 1..64, got %zu",
+                       c->conv_kernel);
+    if (c->conv_padding >= c->conv_kernel)
+        return mx_fail(MX_EINVAL, "surrogate.conv_padding: expected less than "
+                                  "surrogate.conv_kernel (%zu), got %zu", c->conv_kernel,
+                       c->conv_padding);
+    if (c->pool != MX_POOL_AVG && c->pool != MX_POOL_MAX)
+        return mx_fail(MX_EINVAL, "surrogate.pool: expected avg or max, got %d", (int)c->pool);
+    if (c->n_conv > 0 && c->training != MX_SURROGATE_PLAIN)
+        return mx_fail(MX_EINVAL, "surrogate.training: conv blocks (surrogate.conv_channels) "
+                                  "train plain only, got weight-noise or hardware-aware");
     return MX_OK;
 }
 
@@ -302,6 +336,72 @@ mx_status mx_surrogate_create(const mx_surrogate_config *c, size_t n_in, size_t 
     return MX_OK;
 }
 
+/* ------------------------------------------------------------ conv blocks */
+
+void mx_surrogate_conv_destroy(mx_surrogate_conv *cv)
+{
+    if (!cv)
+        return;
+    for (size_t j = 0; j < MX_SURROGATE_MAX_CONV; j++)
+        mx_free(cv->w[j]);
+    mx_free(cv);
+}
+
+mx_status mx_surrogate_conv_create(const mx_surrogate_config *c, size_t channels,
+                                   size_t height, size_t width, uint64_t seed,
+                                   mx_surrogate_conv **out)
+{
+    *out = NULL;
+    if (c->n_conv > MX_SURROGATE_MAX_CONV)
+        return mx_fail(MX_EINVAL, "surrogate.conv_channels: expected at most %d blocks, got %zu",
+                       MX_SURROGATE_MAX_CONV, c->n_conv);
+    mx_surrogate_conv *cv = mx_calloc(1, sizeof *cv);
+    if (!cv)
+        return mx_fail(MX_ENOMEM, "surrogate conv blocks: out of memory");
+    cv->n_conv = c->n_conv;
+    cv->pool = c->pool;
+    cv->n_in = channels * height * width;
+    size_t ch = channels, h = height, w = width;
+    mx_status st = MX_OK;
+    for (size_t j = 0; j < c->n_conv && !st; j++) {
+        mx_conv_geom *g = &cv->geom[j];
+        st = mx_conv_geom_init(g, ch, h, w, c->conv_kernel, 1, c->conv_padding);
+        if (!st)
+            st = mx_pool_geom_init(&cv->pgeom[j], c->conv_channels[j], g->out_height,
+                                   g->out_width, 2, 2);
+        if (st) {
+            mx_clear_error();
+            st = mx_fail(MX_EINVAL, "surrogate.conv_channels: block %zu gets a %zux%zu map, too "
+                                    "small for a %zux%zu kernel (surrogate.conv_kernel, "
+                                    "conv_padding) and 2x2 pooling", j, h, w, c->conv_kernel,
+                         c->conv_kernel);
+            break;
+        }
+        cv->c_out[j] = c->conv_channels[j];
+        const size_t K = mx_conv_patch_size(g), nw = cv->c_out[j] * K;
+        if (!(cv->w[j] = mx_alloc(nw * sizeof(float)))) {
+            st = mx_fail(MX_ENOMEM, "surrogate conv blocks: out of memory");
+            break;
+        }
+        /* PyTorch nn.Conv2d's default: U(±1/√fan_in), fan_in = C_in·k·k. */
+        mx_rng r;
+        mx_rng_init_named(&r, seed, "surrogate.conv_init", j);
+        const double a = c->init_gain / sqrt((double)K);
+        for (size_t i = 0; i < nw; i++)
+            cv->w[j][i] = (float)(a * (2.0 * mx_rng_uniform(&r) - 1.0));
+        ch = cv->c_out[j];
+        h = cv->pgeom[j].out_height;
+        w = cv->pgeom[j].out_width;
+    }
+    cv->n_out = ch * h * w;
+    if (st) {
+        mx_surrogate_conv_destroy(cv);
+        return st;
+    }
+    *out = cv;
+    return MX_OK;
+}
+
 /* ------------------------------------------------------------ trainer */
 
 struct mx_surrogate_trainer {
@@ -327,6 +427,18 @@ struct mx_surrogate_trainer {
     float *grad[MX_MLP_MAX_LAYERS];
     float *m[MX_MLP_MAX_LAYERS], *u[MX_MLP_MAX_LAYERS]; /* Adam moments */
     uint64_t adam_t;
+    /* conv blocks (NULL / 0 without): per block j, rows R = T·B (B for a
+     * constant input's block 0), P positions, K patch, n = C_out·P */
+    mx_surrogate_conv *cv;
+    float *ccols[MX_SURROGATE_MAX_CONV]; /* (R·P, K) patches; backward: ∂L/∂patches */
+    float *czt[MX_SURROGATE_MAX_CONV];   /* (R·P, C_out) conv output, channel last; ∂L/∂z */
+    float *cz[MX_SURROGATE_MAX_CONV], *cvm[MX_SURROGATE_MAX_CONV],
+        *csp[MX_SURROGATE_MAX_CONV];     /* (T·B, n) currents, membranes, spikes */
+    float *cpool[MX_SURROGATE_MAX_CONV]; /* (T·B, pooled) the next layer's input */
+    size_t *cargmax[MX_SURROGATE_MAX_CONV]; /* (T·B, pooled) max pooling */
+    float *cds;                          /* (T·B, largest n): ∂L/∂S of a block */
+    float *cdp;                          /* (T·B, largest pooled): ∂L/∂pooled */
+    float *cgrad[MX_SURROGATE_MAX_CONV], *cm[MX_SURROGATE_MAX_CONV], *cu[MX_SURROGATE_MAX_CONV];
 };
 
 void mx_surrogate_trainer_destroy(mx_surrogate_trainer *tr)
@@ -351,17 +463,46 @@ void mx_surrogate_trainer_destroy(mx_surrogate_trainer *tr)
     mx_free(tr->sp_val);
     mx_free(tr->wt);
     mx_free(tr->pred);
+    for (size_t j = 0; j < MX_SURROGATE_MAX_CONV; j++) {
+        mx_free(tr->ccols[j]);
+        mx_free(tr->czt[j]);
+        mx_free(tr->cz[j]);
+        mx_free(tr->cvm[j]);
+        mx_free(tr->csp[j]);
+        mx_free(tr->cpool[j]);
+        mx_free(tr->cargmax[j]);
+        mx_free(tr->cgrad[j]);
+        mx_free(tr->cm[j]);
+        mx_free(tr->cu[j]);
+    }
+    mx_free(tr->cds);
+    mx_free(tr->cdp);
     mx_free(tr);
+}
+
+const float *mx_surrogate_trainer_conv_grad(const mx_surrogate_trainer *tr, size_t j)
+{
+    return tr->cv && j < tr->cv->n_conv ? tr->cgrad[j] : NULL;
 }
 
 mx_status mx_surrogate_trainer_create(const mx_mlp *net, const mx_surrogate_config *c,
                                       size_t steps, size_t batch_max,
                                       mx_surrogate_trainer **out)
 {
+    return mx_surrogate_trainer_create_conv(NULL, net, c, steps, batch_max, out);
+}
+
+mx_status mx_surrogate_trainer_create_conv(mx_surrogate_conv *cv, const mx_mlp *net,
+                                           const mx_surrogate_config *c, size_t steps,
+                                           size_t batch_max, mx_surrogate_trainer **out)
+{
     assert(net && c && out);
     *out = NULL;
     if (steps < 1 || batch_max < 1)
         return mx_fail(MX_EINVAL, "surrogate trainer: expected steps and batch >= 1");
+    if (cv && cv->n_conv && cv->n_out != net->sizes[0])
+        return mx_fail(MX_EMISMATCH, "surrogate trainer: the conv blocks give %zu inputs, the "
+                                     "dense network takes %zu", cv->n_out, net->sizes[0]);
     const size_t rows = mx_size_mul(steps, batch_max);
     if (rows == 0 || rows > INT_MAX)
         return mx_fail(MX_EINVAL, "surrogate trainer: %zu steps x %zu examples is too many rows",
@@ -398,7 +539,41 @@ mx_status mx_surrogate_trainer_create(const mx_mlp *net, const mx_surrogate_conf
     tr->row_loss = mx_alloc(batch_max * sizeof(double));
     tr->pred = mx_alloc(batch_max * sizeof(int));
     tr->carry = mx_alloc(mx_size_mul(2 * batch_max, tr->nmax) * sizeof(float));
-    if (c->encoding != MX_SURROGATE_CURRENT) {
+    if (cv && cv->n_conv) {
+        tr->cv = cv;
+        size_t most_n = 0, most_p = 0;
+        for (size_t j = 0; j < cv->n_conv && ok; j++) {
+            const size_t P = mx_conv_positions(&cv->geom[j]), K = mx_conv_patch_size(&cv->geom[j]);
+            const size_t n = cv->c_out[j] * P, np = mx_pool_output_size(&cv->pgeom[j]);
+            const size_t rp = mx_size_mul(rows, P), nw = cv->c_out[j] * K;
+            if (rp > INT_MAX || mx_size_mul(rows, n) > INT_MAX) {
+                mx_surrogate_trainer_destroy(tr);
+                return mx_fail(MX_EINVAL, "surrogate trainer: conv block %zu has too many rows "
+                                          "(lower surrogate.batch_size)", j);
+            }
+            most_n = n > most_n ? n : most_n;
+            most_p = np > most_p ? np : most_p;
+            tr->nmax = n > tr->nmax ? n : tr->nmax;
+            tr->ccols[j] = mx_alloc(mx_size_mul(rp, K) * sizeof(float));
+            tr->czt[j] = mx_alloc(mx_size_mul(rp, cv->c_out[j]) * sizeof(float));
+            tr->cz[j] = mx_alloc(mx_size_mul(rows, n) * sizeof(float));
+            tr->cvm[j] = mx_alloc(mx_size_mul(rows, n) * sizeof(float));
+            tr->csp[j] = mx_alloc(mx_size_mul(rows, n) * sizeof(float));
+            tr->cpool[j] = mx_alloc(mx_size_mul(rows, np) * sizeof(float));
+            tr->cargmax[j] = mx_alloc(mx_size_mul(rows, np) * sizeof(size_t));
+            tr->cgrad[j] = mx_alloc(nw * sizeof(float));
+            tr->cm[j] = mx_calloc(nw, sizeof(float));
+            tr->cu[j] = mx_calloc(nw, sizeof(float));
+            ok = tr->ccols[j] && tr->czt[j] && tr->cz[j] && tr->cvm[j] && tr->csp[j] &&
+                 tr->cpool[j] && tr->cargmax[j] && tr->cgrad[j] && tr->cm[j] && tr->cu[j];
+        }
+        tr->cds = mx_alloc(mx_size_mul(rows, most_n) * sizeof(float));
+        tr->cdp = mx_alloc(mx_size_mul(rows, most_p) * sizeof(float));
+        mx_free(tr->carry);
+        tr->carry = mx_alloc(mx_size_mul(2 * batch_max, tr->nmax) * sizeof(float));
+        ok = ok && tr->cds && tr->cdp;
+    }
+    if (c->encoding != MX_SURROGATE_CURRENT || tr->cv) {
         /* worth it below one input in SPARSE_MAX_FRACTION⁻¹ */
         tr->sp_cap = rows * tr->sizes[0] / SPARSE_MAX_FRACTION;
         tr->sp_off = mx_alloc((rows + 1) * sizeof(size_t));
@@ -427,12 +602,9 @@ static double relaxed_spike(mx_surrogate_fn fn, double slope, double u)
 /* The neuron recursion of layer l over all steps, after z[l] holds W·in:
  * rows (T·B, n), or with `constant` (B, n) — the same current at every step,
  * copied out to every step's row first. z becomes the synaptic current. */
-static void layer_dynamics(mx_surrogate_trainer *tr, size_t l, size_t B, int constant)
+static void lif_dynamics(const mx_surrogate_config *c, int spiking, size_t n, size_t T,
+                         size_t B, int constant, float *z, float *v, float *s)
 {
-    const size_t n = tr->sizes[l + 1], T = tr->T;
-    const int spiking = l + 1 < tr->L || tr->cfg.output == MX_SURROGATE_MEMBRANE_SUM;
-    float *z = tr->z[l], *v = tr->v[l], *s = tr->s[l];
-    const mx_surrogate_config *c = &tr->cfg;
     const float alpha = (float)c->alpha, beta = (float)c->beta;
     const float theta = (float)MX_SURROGATE_THRESHOLD;
     const int zero = c->reset == MX_SURROGATE_RESET_ZERO;
@@ -471,6 +643,13 @@ static void layer_dynamics(mx_surrogate_trainer *tr, size_t l, size_t B, int con
             }
         }
     }
+}
+
+static void layer_dynamics(mx_surrogate_trainer *tr, size_t l, size_t B, int constant)
+{
+    const int spiking = l + 1 < tr->L || tr->cfg.output == MX_SURROGATE_MEMBRANE_SUM;
+    lif_dynamics(&tr->cfg, spiking, tr->sizes[l + 1], tr->T, B, constant, tr->z[l], tr->v[l],
+                 tr->s[l]);
 }
 
 /* C (m, n) = A (m, k) · Bᵀ with B (n, k): rows times a weight matrix. */
@@ -568,6 +747,105 @@ static mx_status forward(const mx_mlp *net, mx_surrogate_trainer *tr, const floa
     return MX_OK;
 }
 
+static void lif_backward(const mx_surrogate_config *c, int spiking, size_t n, size_t T,
+                         size_t B, const float *v, const float *s, const float *ds,
+                         const float *dv, float *dz, float *carry, size_t cstride);
+
+/* Forward of the conv blocks on images `in` ((T·B, n_in), or (B, n_in) with
+ * `constant`): leaves the dense input in cpool[J − 1] (T·B, cv->n_out). */
+static void conv_forward(mx_surrogate_trainer *tr, const float *in, int constant, size_t B)
+{
+    const mx_surrogate_conv *cv = tr->cv;
+    const size_t T = tr->T;
+    const float *x = in;
+    for (size_t j = 0; j < cv->n_conv; j++) {
+        const mx_conv_geom *g = &cv->geom[j];
+        const size_t P = mx_conv_positions(g), K = mx_conv_patch_size(g);
+        const size_t ni = mx_conv_input_size(g), co = cv->c_out[j], n = co * P;
+        const int cst = constant && j == 0;
+        const size_t R = cst ? B : T * B;
+        float *cols = tr->ccols[j], *zt = tr->czt[j], *z = tr->cz[j];
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < R; r++)
+            mx_im2col(g, x + r * ni, cols + r * P * K);
+        gemm_nt(R * P, co, K, cols, cv->w[j], zt); /* (R·P, C_out) */
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < R; r++) /* to (C_out, P) per row */
+            for (size_t p = 0; p < P; p++)
+                for (size_t o = 0; o < co; o++)
+                    z[r * n + o * P + p] = zt[(r * P + p) * co + o];
+        lif_dynamics(&tr->cfg, 1, n, T, B, cst, z, tr->cvm[j], tr->csp[j]);
+        const mx_pool_geom *pg = &cv->pgeom[j];
+        const size_t np = mx_pool_output_size(pg);
+        const float *sp = tr->csp[j];
+        float *po = tr->cpool[j];
+        size_t *am = tr->cargmax[j];
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < T * B; r++) {
+            if (cv->pool == MX_POOL_MAX)
+                mx_maxpool_forward(pg, sp + r * n, po + r * np, am + r * np);
+            else
+                mx_avgpool_forward(pg, sp + r * n, po + r * np);
+        }
+        x = po;
+    }
+}
+
+/* Backward of the conv blocks from ∂L/∂(dense input) in cdp (T·B, n_out):
+ * weight gradients into cgrad[j]. */
+static void conv_backward(mx_surrogate_trainer *tr, const float *in, int constant, size_t B)
+{
+    const mx_surrogate_conv *cv = tr->cv;
+    const size_t T = tr->T;
+    for (size_t j = cv->n_conv; j-- > 0;) {
+        const mx_conv_geom *g = &cv->geom[j];
+        const mx_pool_geom *pg = &cv->pgeom[j];
+        const size_t P = mx_conv_positions(g), K = mx_conv_patch_size(g);
+        const size_t co = cv->c_out[j], n = co * P, np = mx_pool_output_size(pg);
+        const int cst = constant && j == 0;
+        const size_t R = cst ? B : T * B;
+        float *ds = tr->cds, *dz = tr->cz[j], *dzt = tr->czt[j], *cols = tr->ccols[j];
+        const float *dp = tr->cdp;
+        const size_t *am = tr->cargmax[j];
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < T * B; r++) { /* pooling: ∂L/∂S of the block */
+            if (cv->pool == MX_POOL_MAX)
+                mx_maxpool_backward(pg, dp + r * np, am + r * np, ds + r * n);
+            else
+                mx_avgpool_backward(pg, dp + r * np, ds + r * n);
+        }
+        lif_backward(&tr->cfg, 1, n, T, B, tr->cvm[j], tr->csp[j], ds, NULL, dz, tr->carry,
+                     tr->nmax);
+        if (cst) /* Σ_t ∂L/∂z[t] in step order into step 0's rows */
+            for (size_t t = 1; t < T; t++) {
+                const float *zt = dz + t * B * n;
+                for (size_t i = 0; i < B * n; i++)
+                    dz[i] += zt[i];
+            }
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < R; r++) /* to (R·P, C_out) */
+            for (size_t p = 0; p < P; p++)
+                for (size_t o = 0; o < co; o++)
+                    dzt[(r * P + p) * co + o] = dz[r * n + o * P + p];
+        /* dW (C_out, K) = Σ_rows dZᵀ·cols */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)co, (int)K, (int)(R * P), 1.0f,
+                    dzt, (int)co, cols, (int)K, 0.0f, tr->cgrad[j], (int)K);
+        if (j == 0)
+            break;
+        /* ∂L/∂patches = dZ·W, then col2im into ∂L/∂(pooled output of j − 1) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(R * P), (int)K, (int)co,
+                    1.0f, dzt, (int)co, cv->w[j], (int)K, 0.0f, cols, (int)K);
+        const size_t ni = mx_conv_input_size(g);
+        float *dprev = tr->cdp;
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < R; r++) {
+            memset(dprev + r * ni, 0, ni * sizeof(float));
+            mx_col2im(g, cols + r * P * K, dprev + r * ni);
+        }
+    }
+    (void)in;
+}
+
 /* Loss of the output layer and its gradient ∂L/∂v_out into dv_out (all rows),
  * per-example losses into row_loss and training predictions into pred. */
 static void output_loss(mx_surrogate_trainer *tr, const uint8_t *labels, size_t B)
@@ -630,24 +908,19 @@ static void output_loss(mx_surrogate_trainer *tr, const uint8_t *labels, size_t 
 
 /* Backward through time of layer l: from ∂L/∂S (ds, hidden) or ∂L/∂v
  * (dv_out, output) to ∂L/∂z in z[l]. */
-static void layer_backward(mx_surrogate_trainer *tr, size_t l, size_t B)
+static void lif_backward(const mx_surrogate_config *c, int spiking, size_t n, size_t T,
+                         size_t B, const float *v, const float *s, const float *ds,
+                         const float *dv, float *dz, float *carry, size_t cstride)
 {
-    const size_t n = tr->sizes[l + 1], T = tr->T;
-    const int out = l + 1 == tr->L;
-    const int spiking = !out || tr->cfg.output == MX_SURROGATE_MEMBRANE_SUM;
-    const mx_surrogate_config *c = &tr->cfg;
     const double slope = mx_surrogate_slope(c);
     const float alpha = (float)c->alpha, beta = (float)c->beta;
     const float theta = (float)MX_SURROGATE_THRESHOLD;
     const int zero = spiking && c->reset == MX_SURROGATE_RESET_ZERO;
     const int relaxed = c->relaxed_forward;
-    const float *v = tr->v[l], *s = tr->s[l];
-    const float *ds = out ? NULL : tr->ds, *dv = out ? tr->dv_out : NULL;
-    float *dz = tr->z[l];
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < B; b++) {
         /* Steps outermost, neurons innermost: rows are read in order. */
-        float *cv = tr->carry + 2 * b * tr->nmax, *cs = cv + tr->nmax;
+        float *cv = carry + 2 * b * cstride, *cs = cv + cstride;
         for (size_t k = 0; k < n; k++)
             cv[k] = cs[k] = 0.0f;
         for (size_t t = T; t-- > 0;) {
@@ -672,6 +945,14 @@ static void layer_backward(mx_surrogate_trainer *tr, size_t l, size_t B)
     }
 }
 
+static void layer_backward(mx_surrogate_trainer *tr, size_t l, size_t B)
+{
+    const int out = l + 1 == tr->L;
+    const int spiking = !out || tr->cfg.output == MX_SURROGATE_MEMBRANE_SUM;
+    lif_backward(&tr->cfg, spiking, tr->sizes[l + 1], tr->T, B, tr->v[l], tr->s[l],
+                 out ? NULL : tr->ds, out ? tr->dv_out : NULL, tr->z[l], tr->carry, tr->nmax);
+}
+
 mx_status mx_surrogate_loss_grad(const mx_mlp *net, mx_surrogate_trainer *tr, const float *in,
                                  int constant, const uint8_t *labels, size_t batch,
                                  float *const *w_fwd, mx_surrogate_layer_fwd hw, void *hw_user,
@@ -687,6 +968,17 @@ mx_status mx_surrogate_loss_grad(const mx_mlp *net, mx_surrogate_trainer *tr, co
     const size_t T = tr->T, B = batch;
     const int blas_before = openblas_get_num_threads();
     openblas_set_num_threads(MX_MLP_BLAS_THREADS);
+    const float *img = in;
+    const int img_constant = constant;
+    if (tr->cv) { /* the dense layers see the last block's pooled spikes */
+        if (w_fwd || hw) {
+            openblas_set_num_threads(blas_before);
+            return mx_fail(MX_EINVAL, "surrogate.training: conv blocks train plain only");
+        }
+        conv_forward(tr, img, img_constant, B);
+        in = tr->cpool[tr->cv->n_conv - 1];
+        constant = 0;
+    }
     mx_status st = forward(net, tr, in, constant, B, w_fwd, hw, hw_user, hw_item0);
     if (!st) {
         output_loss(tr, labels, B);
@@ -725,13 +1017,15 @@ mx_status mx_surrogate_loss_grad(const mx_mlp *net, mx_surrogate_trainer *tr, co
                         (int)(T * B), 1.0f, tr->z[l], (int)n, x, (int)n_in, 0.0f, g,
                         (int)n_in);
         }
-        if (l > 0) /* ∂L/∂S of layer l − 1 = ∂L/∂z · W */
+        if (l > 0 || tr->cv) /* ∂L/∂S of layer l − 1 (or the conv output) = ∂L/∂z · W */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(T * B), (int)n_in,
-                        (int)n, 1.0f, tr->z[l], (int)n, w, (int)n_in, 0.0f, tr->ds,
-                        (int)n_in);
+                        (int)n, 1.0f, tr->z[l], (int)n, w, (int)n_in, 0.0f,
+                        l > 0 ? tr->ds : tr->cdp, (int)n_in);
         if (grad && grad[l] != tr->grad[l])
             memcpy(tr->grad[l], g, n * n_in * sizeof(float));
     }
+    if (!st && tr->cv)
+        conv_backward(tr, img, img_constant, B);
     openblas_set_num_threads(blas_before);
     return st;
 }
@@ -747,6 +1041,16 @@ void mx_surrogate_adam_step(mx_mlp *net, mx_surrogate_trainer *tr)
     for (size_t l = 0; l < tr->L; l++) {
         const size_t nw = tr->sizes[l + 1] * tr->sizes[l];
         float *w = net->w[l], *g = tr->grad[l], *m = tr->m[l], *u = tr->u[l];
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < nw; i++) {
+            m[i] = fb1 * m[i] + (1.0f - fb1) * g[i];
+            u[i] = fb2 * u[i] + (1.0f - fb2) * g[i] * g[i];
+            w[i] -= lr * m[i] / (sqrtf(u[i]) * sc2 + eps);
+        }
+    }
+    for (size_t j = 0; tr->cv && j < tr->cv->n_conv; j++) {
+        const size_t nw = tr->cv->c_out[j] * mx_conv_patch_size(&tr->cv->geom[j]);
+        float *w = tr->cv->w[j], *g = tr->cgrad[j], *m = tr->cm[j], *u = tr->cu[j];
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < nw; i++) {
             m[i] = fb1 * m[i] + (1.0f - fb1) * g[i];
@@ -789,15 +1093,29 @@ mx_status mx_surrogate_train(mx_mlp *net, const mx_surrogate_config *c, const fl
                              uint64_t seed, const mx_surrogate_train_hooks *hooks,
                              const char *what, double *final_loss, double *train_acc)
 {
+    return mx_surrogate_train_conv(NULL, net, c, x, labels, n, dim, frames, seed, hooks, what,
+                                   final_loss, train_acc);
+}
+
+mx_status mx_surrogate_train_conv(mx_surrogate_conv *cv, mx_mlp *net,
+                                  const mx_surrogate_config *c, const float *x,
+                                  const uint8_t *labels, size_t n, size_t dim, size_t frames,
+                                  uint64_t seed, const mx_surrogate_train_hooks *hooks,
+                                  const char *what, double *final_loss, double *train_acc)
+{
+    if (cv && cv->n_conv == 0)
+        cv = NULL;
     size_t steps, n_in;
     mx_status st = mx_surrogate_shape(c, dim, frames, &steps, &n_in);
     if (st)
         return st;
     if (n == 0)
         return mx_fail(MX_EINVAL, "surrogate training: no examples");
-    if (n_in != net->sizes[0])
+    if (n_in != (cv ? cv->n_in : net->sizes[0]))
         return mx_fail(MX_EMISMATCH, "surrogate training: %zu inputs per step, the network "
-                                     "has %zu", n_in, net->sizes[0]);
+                                     "has %zu", n_in, cv ? cv->n_in : net->sizes[0]);
+    if (cv && hooks && (hooks->noise || hooks->hw))
+        return mx_fail(MX_EINVAL, "surrogate.training: conv blocks train plain only");
     const size_t L = net->n_layers, B = c->batch_size < n ? c->batch_size : n;
     const int constant = c->encoding == MX_SURROGATE_CURRENT;
     mx_surrogate_trainer *tr = NULL;
@@ -810,7 +1128,7 @@ mx_status mx_surrogate_train(mx_mlp *net, const mx_surrogate_config *c, const fl
     const mx_noise_aware *noise = hooks ? hooks->noise : NULL;
     st = order && in && by ? MX_OK : mx_fail(MX_ENOMEM, "surrogate training: out of memory");
     if (!st)
-        st = mx_surrogate_trainer_create(net, c, steps, B, &tr);
+        st = mx_surrogate_trainer_create_conv(cv, net, c, steps, B, &tr);
     if (!st && noise) {
         size_t most = 0;
         for (size_t l = 0; l < L && !st; l++) {
@@ -873,6 +1191,16 @@ mx_status mx_surrogate_train(mx_mlp *net, const mx_surrogate_config *c, const fl
                             break;
                         }
                 }
+                for (size_t j = 0; !st && cv && j < cv->n_conv; j++) {
+                    const size_t nw = cv->c_out[j] * mx_conv_patch_size(&cv->geom[j]);
+                    for (size_t i = 0; i < nw; i++)
+                        if (!isfinite(cv->w[j][i])) {
+                            st = mx_fail(MX_ENUMERIC, "surrogate training: conv weights "
+                                                      "diverged (epoch %zu, batch %zu); lower "
+                                                      "surrogate.learning_rate", e + 1, k + 1);
+                            break;
+                        }
+                }
             }
             loss_sum += loss * (double)cnt;
             correct += ok;
@@ -906,30 +1234,46 @@ mx_status mx_surrogate_predict(const mx_mlp *net, const mx_surrogate_config *c, 
                                size_t n, size_t dim, size_t frames, uint64_t seed,
                                uint64_t item0, int *pred)
 {
+    return mx_surrogate_predict_conv(NULL, net, c, x, n, dim, frames, seed, item0, pred);
+}
+
+mx_status mx_surrogate_predict_conv(const mx_surrogate_conv *cv, const mx_mlp *net,
+                                    const mx_surrogate_config *c, const float *x, size_t n,
+                                    size_t dim, size_t frames, uint64_t seed, uint64_t item0,
+                                    int *pred)
+{
+    if (cv && cv->n_conv == 0)
+        cv = NULL;
     size_t steps, n_in;
     mx_status st = mx_surrogate_shape(c, dim, frames, &steps, &n_in);
     if (st)
         return st;
-    if (n_in != net->sizes[0])
+    if (n_in != (cv ? cv->n_in : net->sizes[0]))
         return mx_fail(MX_EMISMATCH, "surrogate inference: %zu inputs per step, the network "
-                                     "has %zu", n_in, net->sizes[0]);
+                                     "has %zu", n_in, cv ? cv->n_in : net->sizes[0]);
     const size_t C = net->sizes[net->n_layers];
     if (C > 256)
         return mx_fail(MX_EINVAL, "surrogate: at most 256 classes, got %zu", C);
-    const size_t B = n < PREDICT_CHUNK ? (n ? n : 1) : PREDICT_CHUNK;
+    const size_t chunk = cv ? PREDICT_CHUNK_CONV : PREDICT_CHUNK;
+    const size_t B = n < chunk ? (n ? n : 1) : chunk;
     const int constant = c->encoding == MX_SURROGATE_CURRENT;
     mx_surrogate_trainer *tr = NULL;
     float *in = mx_alloc(mx_size_mul(mx_size_mul(constant ? 1 : steps, B), n_in) *
                          sizeof(float));
     st = in ? MX_OK : mx_fail(MX_ENOMEM, "surrogate inference: out of memory");
     if (!st)
-        st = mx_surrogate_trainer_create(net, c, steps, B, &tr);
+        st = mx_surrogate_trainer_create_conv((mx_surrogate_conv *)cv, net, c, steps, B, &tr);
     const int blas_before = openblas_get_num_threads();
     openblas_set_num_threads(MX_MLP_BLAS_THREADS);
     for (size_t first = 0; first < n && !st; first += B) {
         const size_t cnt = n - first < B ? n - first : B;
         encode_batch(c, x, dim, frames, steps, n_in, NULL, first, cnt, seed, item0, in);
-        st = forward(net, tr, in, constant, cnt, NULL, NULL, NULL, 0);
+        if (cv) { /* the trainer only reads cv's weights here */
+            conv_forward(tr, in, constant, cnt);
+            st = forward(net, tr, tr->cpool[cv->n_conv - 1], 0, cnt, NULL, NULL, NULL, 0);
+        } else {
+            st = forward(net, tr, in, constant, cnt, NULL, NULL, NULL, 0);
+        }
         const float *v = tr->v[net->n_layers - 1], *s = tr->s[net->n_layers - 1];
 #pragma omp parallel for schedule(static)
         for (size_t b = 0; b < cnt; b++) {

@@ -61,10 +61,13 @@
 
 #include "core/core.h"
 #include "devices/devices.h"
+#include "snn/conv.h"
 #include "snn/mlp.h"
 #include "snn/train.h"
 
 #define MX_SURROGATE_MAX_HIDDEN (MX_MLP_MAX_LAYERS - 1)
+/* Convolutional blocks in front of the dense layers (surrogate.conv_channels). */
+#define MX_SURROGATE_MAX_CONV 4
 /* Spike threshold θ of every layer (the weights carry the scale). */
 #define MX_SURROGATE_THRESHOLD 1.0
 
@@ -124,6 +127,11 @@ typedef struct mx_surrogate_config {
     mx_surrogate_training training; /* MX_SURROGATE_PLAIN */
     double noise_sigma;          /* weight-noise / hardware-aware: device d2d σ used in
                                     training; < 0 = the evaluated device's; -1 */
+    size_t n_conv;               /* convolutional blocks before the dense layers; 0 */
+    size_t conv_channels[MX_SURROGATE_MAX_CONV]; /* their output channels; [] */
+    size_t conv_kernel;          /* k of every k×k kernel (stride 1); 3 */
+    size_t conv_padding;         /* zeros on each side of every conv input; 1 */
+    mx_pool_kind pool;           /* 2×2 pooling of each block's spikes; MX_POOL_AVG */
     int relaxed_forward;         /* tests only (no YAML field): the training forward
                                     emits S = 1/2 + F(v − θ), F the primitive of the
                                     surrogate (u/(1 + k|u|), or arctan(π/2·α·u)/π), to
@@ -170,6 +178,34 @@ void mx_surrogate_neuron_step(const mx_surrogate_config *c, int spiking, size_t 
 mx_status mx_surrogate_create(const mx_surrogate_config *c, size_t n_in, size_t classes,
                               uint64_t seed, mx_mlp **out);
 
+/* ---- convolutional blocks (surrogate.conv_channels) ----
+ *
+ * Block j: conv k×k, stride 1, padding p (snn/conv.h, im2col) of its input
+ * map (C_in, H, W) → LIF neurons (C_out, H', W') with the dynamics above →
+ * 2×2 pooling, stride 2, of their spike maps. avg: the pooled value (0,
+ * 1/4, ..., 1) is the next layer's input for that step (a fractional
+ * "current", as the avg-pooled spikes of Lee et al. 2020 / SpikingJelly's
+ * AvgPool2d on spikes); max: the OR of the 4 spikes (a spike). The last
+ * pooled map, flattened (C, H, W), is the dense network's input per step.
+ * The conv weights are bias-free like the dense ones. */
+typedef struct mx_surrogate_conv {
+    size_t n_conv;
+    mx_conv_geom geom[MX_SURROGATE_MAX_CONV];  /* conv of block j */
+    mx_pool_geom pgeom[MX_SURROGATE_MAX_CONV]; /* its pooling */
+    size_t c_out[MX_SURROGATE_MAX_CONV];
+    mx_pool_kind pool;
+    float *w[MX_SURROGATE_MAX_CONV];           /* (C_out, C_in·k·k), mx_alloc'd */
+    size_t n_in, n_out;                        /* C·H·W of the input / of the last pool */
+} mx_surrogate_conv;
+
+/* Blocks of c for input maps (channels, height, width), weights from stream
+ * "surrogate.conv_init" item j, U(±g/√(C_in·k·k)). MX_EINVAL naming
+ * surrogate.conv_* when a map gets too small; MX_ENOMEM. */
+mx_status mx_surrogate_conv_create(const mx_surrogate_config *c, size_t channels,
+                                   size_t height, size_t width, uint64_t seed,
+                                   mx_surrogate_conv **out);
+void mx_surrogate_conv_destroy(mx_surrogate_conv *cv);
+
 /* ---- training ---- */
 
 typedef struct mx_surrogate_trainer mx_surrogate_trainer;
@@ -186,6 +222,15 @@ mx_status mx_surrogate_trainer_create(const mx_mlp *net, const mx_surrogate_conf
                                       size_t steps, size_t batch_max,
                                       mx_surrogate_trainer **out);
 void mx_surrogate_trainer_destroy(mx_surrogate_trainer *tr);
+/* The same with conv blocks cv in front of net (cv->n_out == net->sizes[0];
+ * cv NULL: mx_surrogate_trainer_create). The trainer keeps cv: loss_grad
+ * then takes images (cv->n_in per step) and Adam updates cv's weights too.
+ * Only exact forwards (no w_fwd, no hw). */
+mx_status mx_surrogate_trainer_create_conv(mx_surrogate_conv *cv, const mx_mlp *net,
+                                           const mx_surrogate_config *c, size_t steps,
+                                           size_t batch_max, mx_surrogate_trainer **out);
+/* ∂L/∂W of conv block j from the last mx_surrogate_loss_grad, (C_out, C_in·k·k). */
+const float *mx_surrogate_trainer_conv_grad(const mx_surrogate_trainer *tr, size_t j);
 
 /* Loss and gradient of one minibatch, no update. in: (steps·B, n_in)
  * time-major (row t·B + b), or with `constant` (current encoding) (B, n_in)
@@ -226,12 +271,26 @@ mx_status mx_surrogate_train(mx_mlp *net, const mx_surrogate_config *c, const fl
                              uint64_t seed, const mx_surrogate_train_hooks *hooks,
                              const char *what, double *final_loss, double *train_acc);
 
+/* mx_surrogate_train with conv blocks cv in front of net (NULL: none;
+ * hooks must then be NULL or empty). */
+mx_status mx_surrogate_train_conv(mx_surrogate_conv *cv, mx_mlp *net,
+                                  const mx_surrogate_config *c, const float *x,
+                                  const uint8_t *labels, size_t n, size_t dim, size_t frames,
+                                  uint64_t seed, const mx_surrogate_train_hooks *hooks,
+                                  const char *what, double *final_loss, double *train_acc);
+
 /* Exact digital inference of n examples x (n, dim), encoded with `seed`,
  * item item0 + i. OUT: pred (n, steps): the class predicted from steps
  * 0..t (spike counts / max membrane so far), for accuracy against time. */
 mx_status mx_surrogate_predict(const mx_mlp *net, const mx_surrogate_config *c, const float *x,
                                size_t n, size_t dim, size_t frames, uint64_t seed,
                                uint64_t item0, int *pred);
+
+/* mx_surrogate_predict with conv blocks cv in front of net (NULL: none). */
+mx_status mx_surrogate_predict_conv(const mx_surrogate_conv *cv, const mx_mlp *net,
+                                    const mx_surrogate_config *c, const float *x, size_t n,
+                                    size_t dim, size_t frames, uint64_t seed, uint64_t item0,
+                                    int *pred);
 
 /* The class from output state: spike counts (membrane-sum; ties by v) or the
  * running max of the membrane (max-membrane). counts and vmax have `classes`
