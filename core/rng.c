@@ -96,3 +96,15 @@ int mx_rng_bernoulli(mx_rng *r, double p)
     uint32_t threshold = (uint32_t)(p * 4294967296.0);
     return mx_rng_u32(r) < threshold;
 }
+
+void mx_rng_permutation(mx_rng *r, size_t *order, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        uint64_t k = ((uint64_t)mx_rng_u32(r) * (uint64_t)i) >> 32;
+        size_t t = order[i - 1];
+        order[i - 1] = order[k];
+        order[k] = t;
+    }
+}

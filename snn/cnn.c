@@ -460,14 +460,7 @@ static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
 {
     mx_rng rng;
     mx_rng_init_named(&rng, seed, "train.shuffle", item);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = n; i > 1; i--) { /* Fisher–Yates, multiply-shift reduction as train.c */
-        uint64_t r = ((uint64_t)mx_rng_u32(&rng) * (uint64_t)i) >> 32;
-        size_t t = order[i - 1];
-        order[i - 1] = order[r];
-        order[r] = t;
-    }
+    mx_rng_permutation(&rng, order, n);
 }
 
 /* Index of the largest logit. */

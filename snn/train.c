@@ -74,16 +74,7 @@ static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
 {
     mx_rng rng;
     mx_rng_init_named(&rng, seed, "train.shuffle", item);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    for (size_t i = n; i > 1; i--) {
-        /* Multiply-shift range reduction of a 32-bit draw: each index's
-         * probability is 1/i to within a relative i/2^32 (1.4e-5 at 60 000). */
-        uint64_t r = ((uint64_t)mx_rng_u32(&rng) * (uint64_t)i) >> 32;
-        size_t t = order[i - 1];
-        order[i - 1] = order[r];
-        order[r] = t;
-    }
+    mx_rng_permutation(&rng, order, n);
 }
 
 /* ------------------------------------------------ hardware-aware training */
