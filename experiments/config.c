@@ -271,9 +271,12 @@ static const field fields[] = {
      .doc = "independent repeats per sweep point (hardware redrawn each time)"},
     {.path = "experiment", .whole_run = true, .kind = FIELD_ENUM, .offset = OFF(experiment),
      .choices = experiment_kinds, .unit = "-", .def = "conversion",
-     .doc = "what each sweep point runs: conversion (train an ANN, convert it to an SNN, "
-            "evaluate it on the crossbar) or online-training (NeuroSim-style in-situ training "
-            "through device pulses; the online section)"},
+     .doc = "what each sweep point runs: conversion (train an ANN — an MLP, or a CNN with "
+            "model.conv_channels — convert it to an SNN, evaluate it on the crossbar), "
+            "online-training (NeuroSim-style in-situ training through device pulses; the online "
+            "section), surrogate (a spiking network trained with surrogate gradients; the "
+            "surrogate section) or stdp (Diehl & Cook STDP, or stochastic STDP on binary "
+            "devices; the stdp section); docs/snn.md"},
 
     {.path = "dataset.name", .whole_run = true,
      .kind = FIELD_NAME, .offset = OFF(dataset.name),
