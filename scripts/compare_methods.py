@@ -88,19 +88,25 @@ def main(argv):
     fig, axes = plt.subplots(1, len(all_bits), figsize=(5.2 * len(all_bits), 4.4),
                              squeeze=False, sharey=True)
     for ax, bits in zip(axes[0], all_bits):
-        for label, pts in methods:
+        for m, (label, pts) in enumerate(methods):  # one colour per method in every panel
             xs = sorted(s for (s, b) in pts if b == bits)
             if not xs:
                 continue
             ax.plot(xs, [pts[(s, bits)][1] - pts[(s, bits)][0] for s in xs], marker="o",
-                    label=label)
+                    color=f"C{m % 10}", label=label)
         ax.axhline(0.0, color="gray", lw=0.8)
         ax.set_title(f"{bits}-bit ADC" if bits >= 0 else "ADC bits not swept", fontsize=10)
         ax.set_xlabel("device-to-device variation σ (relative)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy lost to the hardware (points)\n(digital − crossbar)")
-    axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
+    handles = {}
+    for ax in axes[0]:  # every method once, whichever panels it appears in
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 4),
+               fontsize=8)
+    fig.subplots_adjust(bottom=0.3)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(a.output, dpi=120)
     print(a.output, file=sys.stderr)
     return 0
