@@ -62,6 +62,7 @@ static const char usage[] =
     "  --cache DIR         trained-network cache (default: <output folder>/cache)\n"
     "  --full              evaluate the whole test set (overrides dataset.test_limit)\n"
     "  --set PATH=VALUE    override one config field, e.g. --set hardware.adc.bits=6\n"
+    "                      (a swept field: the value replaces its sweep axis)\n"
     "  --threads N         worker threads (default: all cores)\n"
     "  -q, --quiet         no progress, only the summary\n"
     "  -v, --verbose       also per-epoch training losses\n"
@@ -321,6 +322,17 @@ static int cmd_sweep(int argc, char **argv)
             return 2;
         }
         snprintf(path, sizeof path, "%.*s", (int)(eq - overrides[i]), overrides[i]);
+        for (size_t a = 0; a < cfg.n_axes; a++)
+            if (strcmp(cfg.axes[a].path, path) == 0) {
+                /* A fixed value for a swept field replaces its axis (else the
+                 * sweep would silently win). */
+                fprintf(stderr, "memxbar: --set %s replaces the sweep axis of %s (%zu values, "
+                                "%s:%d:%d)\n", overrides[i], path, cfg.axes[a].n_values,
+                        cfg.source_path, cfg.axes[a].line, cfg.axes[a].column);
+                memmove(&cfg.axes[a], &cfg.axes[a + 1], (cfg.n_axes - a - 1) * sizeof cfg.axes[0]);
+                cfg.n_axes--;
+                break;
+            }
         if (mx_config_set(&cfg, path, eq + 1)) {
             mx_config_free(&cfg);
             return fail("--set");

@@ -264,5 +264,6 @@ cfg dvs 'seed: 1\nexperiment: surrogate\ndataset: {name: poker-dvs, event_steps:
 check "poker-dvs surrogate sweep, 1 thread" 0 "4 points x 1 repeats on 30 test images" sweep "$tmp/dvs.yaml" -o "$tmp/dvs/t1.h5" --cache "$tmp/dvs/cache1" --threads 1
 check "poker-dvs surrogate sweep, 2 threads" 0 "4 points x 1 repeats on 30 test images" sweep "$tmp/dvs.yaml" -o "$tmp/dvs/t2.h5" --cache "$tmp/dvs/cache2" --threads 2
 same_datasets "poker-dvs surrogate: 1 thread = 2 threads" "$tmp/dvs/t1.h5" "$tmp/dvs/t2.h5"
+check "--set on a swept field replaces its axis" 0 "2 points x 1 repeats on 30 test images" sweep "$tmp/dvs.yaml" --set hardware.adc.bits=6 -o "$tmp/dvs/set.h5" --cache "$tmp/dvs/cache1"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
