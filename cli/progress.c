@@ -24,13 +24,6 @@ static struct {
     int bar_open;
 } state;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void end_bar(void)
 {
     if (state.bar_open) {
@@ -65,7 +58,7 @@ static void on_progress(void *user, const char *what, size_t done, size_t total)
     cli_output *out = user;
     if (out->quiet || total == 0)
         return;
-    double t = now_s();
+    double t = mx_seconds_now();
     if (strcmp(what, state.task) != 0 || done < 1) {
         end_bar();
         snprintf(state.task, sizeof state.task, "%s", what);

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #define MX_LOG_LINE_BYTES 1024
 
@@ -43,4 +44,11 @@ void mx_progress(const char *what, size_t done, size_t total)
 {
     if (progress_fn)
         progress_fn(progress_user, what, done, total);
+}
+
+double mx_seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

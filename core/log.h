@@ -27,4 +27,8 @@ void mx_log(mx_log_level level, const char *fmt, ...)
     ;
 void mx_progress(const char *what, size_t done, size_t total);
 
+/* Seconds on the monotonic clock (an arbitrary origin): for the elapsed
+ * times and ETAs that logs and results report. */
+double mx_seconds_now(void);
+
 #endif /* MX_LOG_H */

@@ -45,13 +45,6 @@ static const char *const train_key_paths[] = {
     "training.epochs", "training.batch_size", "training.learning_rate", "training.lr_decay",
     "training.momentum", "training.weight_decay", NULL};
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------ weights file */
 
 mx_status mx_cnn_weights_save(const char *path, const mx_cnn *net, const char *key,
@@ -221,12 +214,12 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
         st = mx_cnn_create(&pc->cnn, 1, tr->rows, tr->cols, pc->model.hidden,
                            pc->model.n_hidden, tr->n_classes, ctx->train_seed, net);
     }
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     double loss = 0.0;
     if (!st)
         st = mx_cnn_train(*net, &pc->training.train, tr->x, tr->y, tr->n, ctx->train_seed,
                           "training (cnn)", &loss);
-    *seconds = now_s() - t0;
+    *seconds = mx_seconds_now() - t0;
     if (!st) {
         mx_log(MX_LOG_INFO, "cnn: trained in %.1f s (final epoch loss %.4f)", *seconds, loss);
         st = mx_cnn_weights_save(path, *net, key, NAN);
@@ -429,11 +422,11 @@ mx_status mx_cnn_point_run(const mx_experiment_config *pc, const mx_method_ctx *
     if (!st)
         st = calibrate(net, mm, ctx->train, ctx->n_calib, pc->hardware.adc.range_percentile,
                        ctx->eval_seed, ctx->calib_item_base, out->range_a);
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     if (!st)
         st = evaluate(net, ctx->test, n, ctx->eval_seed, ctx->compare_images, pred, stats,
                       ctx->what);
-    const double t_eval = now_s() - t0;
+    const double t_eval = mx_seconds_now() - t0;
     uint64_t conversions = 0, clipped = 0;
     for (size_t l = 0; l < L && !st; l++)
         st = summarise_layer(net, l, stats, n, pc, out, &conversions, &clipped);

@@ -73,13 +73,6 @@ typedef struct run_result {
     int states_ltp, states_ltd;
 } run_result;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The root seed of repeat r: every stream of the repeat is keyed by it. */
 static uint64_t repeat_seed(uint64_t root, size_t repeat)
 {
@@ -498,7 +491,7 @@ static mx_status run_one(const mx_experiment_config *pc, const online_data *d, u
             st = mx_online_device_states(type, &pc->hardware.device, &res->states_ltp,
                                          &res->states_ltd);
     }
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     const size_t total = epochs * (ipe + d->n_test);
     size_t done = 0;
     uint64_t pulses_before = 0;
@@ -539,7 +532,7 @@ static mx_status run_one(const mx_experiment_config *pc, const online_data *d, u
     if (!st) {
         res->accuracy = res->test_accuracy[epochs - 1];
         res->pulses_total = mx_online_pulses(net);
-        res->seconds = now_s() - t0;
+        res->seconds = mx_seconds_now() - t0;
     }
     mx_online_destroy(net);
     mx_free(order);
@@ -583,7 +576,7 @@ mx_status mx_online_run(const mx_experiment_config *cfg, const mx_run_options *o
     mx_online_report local = {0};
     mx_online_report *rep = report ? report : &local;
     memset(rep, 0, sizeof *rep);
-    const double t_start = now_s();
+    const double t_start = mx_seconds_now();
     if (cfg->experiment != MX_EXPERIMENT_ONLINE)
         return mx_fail(MX_EINVAL, "experiment: expected online-training for mx_online_run, got "
                                   "conversion");
@@ -616,7 +609,7 @@ mx_status mx_online_run(const mx_experiment_config *cfg, const mx_run_options *o
     rep->n_inputs = d.dim;
     rep->epochs = epochs;
     rep->images_per_epoch = cfg->online.images_per_epoch;
-    const double sweep_started = now_s();
+    const double sweep_started = mx_seconds_now();
     size_t runs_done = 0;
     for (size_t r = 0; r < cfg->repeats && !st; r++) {
         const uint64_t seed = repeat_seed(cfg->seed, r);
@@ -641,7 +634,7 @@ mx_status mx_online_run(const mx_experiment_config *cfg, const mx_run_options *o
             snprintf(what, sizeof what, "online %s (run %zu/%zu)", row->label, runs_done + 1,
                      n_runs);
             if (runs_done > 0) {
-                double left = (now_s() - sweep_started) / (double)runs_done *
+                double left = (mx_seconds_now() - sweep_started) / (double)runs_done *
                               (double)(n_runs - runs_done);
                 mx_log(MX_LOG_INFO, "%s: %s (sweep ETA %dm%02ds)", what, row->swept,
                        (int)left / 60, (int)left % 60);
@@ -673,7 +666,7 @@ mx_status mx_online_run(const mx_experiment_config *cfg, const mx_run_options *o
     mx_free(res.test_accuracy);
     mx_free(res.train_accuracy);
     mx_free(res.pulses);
-    rep->seconds_total = now_s() - t_start;
+    rep->seconds_total = mx_seconds_now() - t_start;
     if (!report)
         mx_online_report_free(&local);
     return st;

@@ -81,13 +81,6 @@ typedef struct run_ctx {
     mx_run_report *report;
 } run_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A 64-bit seed derived from the root seed for a named stage and an index. */
 static uint64_t derive_seed(uint64_t root, const char *stage, uint64_t index)
 {
@@ -301,7 +294,7 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
         if (st == MX_EFORMAT || st == MX_EMISMATCH)
             mx_log(MX_LOG_WARN, "ignoring cached network: %s", mx_last_error());
         mx_clear_error();
-        double t0 = now_s();
+        double t0 = mx_seconds_now();
         const size_t dim = ctx->train.dim;
         if (mode == MX_TRAINING_HARDWARE_AWARE) {
             net_entry *plain;
@@ -362,7 +355,7 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
             e->mlp = NULL;
             return st;
         }
-        ctx->report->seconds_training += now_s() - t0;
+        ctx->report->seconds_training += mx_seconds_now() - t0;
         ctx->report->networks_trained++;
         double full_acc = NAN;
         if (ctx->test.n > 0)
@@ -503,12 +496,12 @@ static mx_status run_ann_point(run_ctx *ctx, const mx_experiment_config *base,
     snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
              swept);
     mx_ann_point ap;
-    double t0 = now_s();
+    double t0 = mx_seconds_now();
     mx_status st = mx_ann_point_run(e->mlp, pc, &ctx->train, n_calib, &ctx->test, ctx->n_test,
                                     derive_seed(pc->seed, "seed.hardware", r),
                                     derive_seed(pc->seed, "seed.eval", r), RUN_CALIB_ITEM_BASE,
                                     RUN_COMPARE_IMAGES, what, &ap);
-    ap.pr.eval_seconds = now_s() - t0;
+    ap.pr.eval_seconds = mx_seconds_now() - t0;
     ctx->report->seconds_eval += ap.pr.eval_seconds;
     if (st)
         return st;
@@ -565,9 +558,9 @@ static mx_status run_method_point(run_ctx *ctx, const mx_experiment_config *base
     if (!mp)
         return mx_fail(MX_ENOMEM, "sweep point: out of memory");
     mx_method_point_init(mp);
-    double t0 = now_s();
+    double t0 = mx_seconds_now();
     mx_status st = fn(pc, &mc, mp);
-    double seconds = now_s() - t0;
+    double seconds = mx_seconds_now() - t0;
     ctx->report->seconds_training += mp->seconds_training;
     ctx->report->seconds_eval += seconds - mp->seconds_training;
     if (mp->trained)
@@ -623,7 +616,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     const uint64_t hw_seed = derive_seed(pc->seed, "seed.hardware", r);
     const uint64_t eval_seed = derive_seed(pc->seed, "seed.eval", r);
     const mx_device_type *dev = mx_device_lookup(pc->hardware.device_type);
-    double t0 = now_s();
+    double t0 = mx_seconds_now();
 
     /* Digital reference: the same SNN, the same input spikes — once per
      * network, SNN settings and repeat. */
@@ -673,7 +666,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
              swept);
     if (!st)
         st = evaluate(net, &ctx->test, n, eval_seed, 1, &ev, what);
-    double eval_seconds = now_s() - t0;
+    double eval_seconds = mx_seconds_now() - t0;
     ctx->report->seconds_eval += eval_seconds;
 
     if (!st) {
@@ -804,7 +797,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
     if (cfg->experiment == MX_EXPERIMENT_ONLINE)
         return mx_fail(MX_EINVAL, "experiment: online-training runs with mx_online_run, not "
                                   "mx_experiment_run");
-    double t_start = now_s();
+    double t_start = mx_seconds_now();
     if (opt->threads > 0)
         omp_set_num_threads(opt->threads);
     stop_requested = 0;
@@ -873,7 +866,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
                runs_skipped, n_points * cfg->repeats);
     const size_t n_runs = n_points * cfg->repeats;
     size_t runs_done = 0;
-    const double sweep_started = now_s();
+    const double sweep_started = mx_seconds_now();
     for (size_t k = 0; k < n_points && !st; k++) {
         mx_experiment_config pc;
         st = mx_config_point(cfg, k, &pc);
@@ -890,7 +883,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
             char eta[64] = "";
             if (runs_done > 0) {
                 double per_run =
-                    (now_s() - sweep_started - rep->seconds_training) / (double)runs_done;
+                    (mx_seconds_now() - sweep_started - rep->seconds_training) / (double)runs_done;
                 double left = per_run * (double)(n_runs - runs_skipped - runs_done);
                 snprintf(eta, sizeof eta, " (sweep ETA %dm%02ds)", (int)left / 60,
                          (int)left % 60);
@@ -918,7 +911,7 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
     mx_dataset_free(&ctx->train);
     mx_dataset_free(&ctx->test);
     mx_free(ctx);
-    rep->seconds_total = now_s() - t_start;
+    rep->seconds_total = mx_seconds_now() - t_start;
     if (!report)
         mx_run_report_free(&local); /* a caller's report keeps the rows done so far */
     return st;

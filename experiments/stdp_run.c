@@ -44,13 +44,6 @@
  * range > 0 will do. */
 #define STDP_PROFILE_RANGE_A 1.0
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------ training key */
 
 static const char *const key_paths[] = {"seed", "dataset.name", "dataset.train_limit", NULL};
@@ -351,7 +344,7 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
         if (lst == MX_OK) {
             mx_log(MX_LOG_INFO, "stdp: loaded the trained network from %s", path);
         } else {
-            const double t0 = now_s();
+            const double t0 = mx_seconds_now();
             size_t n = ctx->train->n;
             if (pc->stdp.train_examples && pc->stdp.train_examples < n)
                 n = pc->stdp.train_examples;
@@ -365,7 +358,7 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
                 st = mx_stdp_label(net, ctx->train->x, ctx->train->y, nl, ctx->train_seed, 0);
             if (!st)
                 st = mx_stdp_save(path, net, key);
-            mp->seconds_training = now_s() - t0;
+            mp->seconds_training = mx_seconds_now() - t0;
             mp->trained = 1;
             if (!st)
                 mx_log(MX_LOG_INFO, "stdp: trained in %.1f s (%llu device pulses), saved %s",

@@ -47,13 +47,6 @@
 #define MAX_CLASSES 256
 #define KEY_BYTES 8192
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Frames per example of a dataset (0: static images). */
 static size_t dataset_frames(const mx_dataset *d) { return d->steps; }
 
@@ -315,7 +308,7 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
         return st;
     }
     mx_clear_error(); /* a missing or stale cache file is no error: train */
-    double t0 = now_s();
+    double t0 = mx_seconds_now();
     st = mx_surrogate_create(c, dense_in, tr->n_classes, ctx->train_seed, net);
     mx_noise_aware na = {0};
     hwa_train ht = {0};
@@ -339,7 +332,7 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
                                      ctx->train_seed, &hooks, "training (surrogate gradients)",
                                      &loss, &acc);
     hwa_train_free(&ht);
-    *seconds = now_s() - t0;
+    *seconds = mx_seconds_now() - t0;
     if (!st) {
         mx_log(MX_LOG_INFO, "surrogate: trained in %.1f s (final epoch loss %.4f, training "
                             "accuracy %.2f %%)", *seconds, loss, 100.0 * acc);

@@ -449,13 +449,6 @@ mx_status mx_cnn_train_batch(mx_cnn *net, mx_cnn_trainer *tr, const float *x,
     return MX_OK;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
 {
     mx_rng rng;
@@ -492,7 +485,7 @@ mx_status mx_cnn_train(mx_cnn *net, const mx_train_config *cfg, const float *x,
                            : mx_fail(MX_ENOMEM, "cnn training: out of memory");
     const int blas_before = openblas_get_num_threads();
     openblas_set_num_threads(MX_MLP_BLAS_THREADS);
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     double epoch_loss = NAN;
     for (size_t e = 0; e < cfg->epochs && !st; e++) {
         shuffle(order, n, seed, e);
@@ -515,7 +508,7 @@ mx_status mx_cnn_train(mx_cnn *net, const mx_train_config *cfg, const float *x,
         if (st)
             break;
         epoch_loss = loss_sum / (double)n;
-        const double el = now_s() - t0;
+        const double el = mx_seconds_now() - t0;
         mx_log(MX_LOG_INFO, "%s: epoch %zu/%zu loss %.4f, training accuracy %.2f %%, %.1f s, "
                             "ETA %.0f s",
                what ? what : "cnn training", e + 1, cfg->epochs, epoch_loss,

@@ -1033,13 +1033,6 @@ static void finish_training(mx_stdp *net)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 mx_status mx_stdp_train(mx_stdp *net, const float *x, const uint8_t *y, size_t n, uint64_t seed)
 {
     (void)seed;
@@ -1058,7 +1051,7 @@ mx_status mx_stdp_train(mx_stdp *net, const float *x, const uint8_t *y, size_t n
     }
     int have_assign = 0;
     size_t correct = 0, in_chunk = 0, done = 0;
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     mx_status st = MX_OK;
     for (size_t e = 0; e < net->c.epochs && !st; e++)
         for (size_t i = 0; i < n && !st; i++) {
@@ -1072,7 +1065,7 @@ mx_status mx_stdp_train(mx_stdp *net, const float *x, const uint8_t *y, size_t n
             in_chunk++;
             done++;
             if (in_chunk == chunk || done == total) {
-                const double el = now_s() - t0, rate = (double)done / el;
+                const double el = mx_seconds_now() - t0, rate = (double)done / el;
                 if (have_assign)
                     mx_log(MX_LOG_INFO,
                            "stdp: %zu/%zu examples, %.1f examples/s, running accuracy %.1f %%, "

@@ -1062,13 +1062,6 @@ void mx_surrogate_adam_step(mx_mlp *net, mx_surrogate_trainer *tr)
 
 /* ------------------------------------------------------------ loops */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Encode examples idx[0..B) of x into the minibatch input `in`
  * (time-major, or (B, n_in) for a constant current). */
 static void encode_batch(const mx_surrogate_config *c, const float *x, size_t dim,
@@ -1141,7 +1134,7 @@ mx_status mx_surrogate_train_conv(mx_surrogate_conv *cv, mx_mlp *net,
             st = mx_fail(MX_ENOMEM, "surrogate training: out of memory");
     }
     const size_t n_batches = (n + B - 1) / B;
-    const double t0 = now_s();
+    const double t0 = mx_seconds_now();
     double epoch_loss = 0.0, epoch_acc = 0.0;
     for (size_t e = 0; e < c->epochs && !st; e++) {
         mx_rng r;
@@ -1209,7 +1202,7 @@ mx_status mx_surrogate_train_conv(mx_surrogate_conv *cv, mx_mlp *net,
         epoch_loss = loss_sum / (double)n;
         epoch_acc = (double)correct / (double)n;
         if (!st) {
-            const double el = now_s() - t0;
+            const double el = mx_seconds_now() - t0;
             mx_log(MX_LOG_INFO, "%s: epoch %zu/%zu loss %.4f train accuracy %.2f %% "
                                 "(%.0f s, ETA %.0f s)",
                    what ? what : "surrogate training", e + 1, c->epochs, epoch_loss,

@@ -63,13 +63,6 @@ mx_status mx_perturb_weights(const float *w, size_t n_out, size_t n_in,
  * examples (a forward pass only; the weights are not touched). */
 #define TRAIN_LOG_ACCURACY_EXAMPLES 5000
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void shuffle(size_t *order, size_t n, uint64_t seed, uint64_t item)
 {
     mx_rng rng;
@@ -234,7 +227,7 @@ static mx_status train_loop(mx_mlp *net, const mx_train_config *cfg, size_t firs
     const int blas_threads_before = openblas_get_num_threads();
     openblas_set_num_threads(TRAIN_BLAS_THREADS);
     double epoch_loss = NAN;
-    const double started = seconds_now();
+    const double started = mx_seconds_now();
     for (size_t e = 0; e < epochs && !st; e++) {
         const size_t epoch = first_epoch + e;
         mx_mlp_trainer_set_epoch(tr, epoch);
@@ -286,7 +279,7 @@ static mx_status train_loop(mx_mlp *net, const mx_train_config *cfg, size_t firs
             const size_t n_acc = n < TRAIN_LOG_ACCURACY_EXAMPLES ? n : TRAIN_LOG_ACCURACY_EXAMPLES;
             if (mx_mlp_accuracy(net, x, labels, n_acc, &acc) != MX_OK)
                 mx_clear_error(); /* only the log line goes without it */
-            const double spent = seconds_now() - started;
+            const double spent = mx_seconds_now() - started;
             mx_log(MX_LOG_INFO, "%s: epoch %zu/%zu, loss %.4f, training accuracy %.2f %% "
                                 "(first %zu examples), %.0f s, ETA %.0f s",
                    what, e + 1, epochs, epoch_loss, 100.0 * acc, n_acc, spent,
