@@ -305,6 +305,16 @@ static const profile_ops ann_ops = {ann_n_layers,     ann_backend,       ann_set
  * stride-th current it offers; examples run in parallel, each with its own
  * stream item, and the slices are joined in example order — the same
  * samples at any thread count. OUT: *count samples at the buffer start. */
+size_t mx_calibration_join(float *buf, size_t quota, const size_t *got, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        memmove(buf + k, buf + i * quota, got[i] * sizeof(float));
+        k += got[i];
+    }
+    return k;
+}
+
 /* One example of a profiling pass, as the items of mx_parallel_items. */
 typedef struct profile_ctx {
     const profile_ops *ops;
@@ -357,12 +367,7 @@ static mx_status profile(const profile_ops *ops, const void *net, size_t l, size
                              .got = got};
     mx_status status = mx_parallel_items(&pops, &ctx, n, 4, NULL);
     if (!status) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            memmove(buf + k, buf + i * quota, got[i] * sizeof(float));
-            k += got[i];
-        }
-        *count = k;
+        *count = mx_calibration_join(buf, quota, got, n);
     }
     mx_free(got);
     return status;

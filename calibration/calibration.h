@@ -63,6 +63,12 @@ mx_status mx_adc_fit_currents(const mx_adc_config *c, float *x, size_t n, double
 mx_status mx_calibrate_matmul_adc(mx_matmul *mm, size_t l, size_t n, float *buf, size_t count,
                                   double percentile, double **table, double *range_a);
 
+/* Currents profiled in parallel land in per-example slices: example i's
+ * got[i] values at buf + i·quota. Move them together in example order (the
+ * order that keeps a calibration independent of the thread count) and
+ * return how many there are. */
+size_t mx_calibration_join(float *buf, size_t quota, const size_t *got, size_t n);
+
 /* The p-th percentile (p in (0, 100]) of |values[0..n)|. */
 double mx_percentile_abs(float *values, size_t n, double percentile);
 

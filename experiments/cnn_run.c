@@ -308,11 +308,7 @@ static mx_status calibrate(mx_cnn_snn *net, mx_matmul **mm, const mx_dataset *ca
         static const mx_parallel_ops ops = {state_create, state_destroy, record_item};
         if ((st = mx_parallel_items(&ops, &c, n, 4, NULL)))
             break;
-        size_t count = 0;
-        for (size_t i = 0; i < n; i++) {
-            memmove(buf + count, buf + i * quota, got[i] * sizeof(float));
-            count += got[i];
-        }
+        const size_t count = mx_calibration_join(buf, quota, got, n);
         st = mx_calibrate_matmul_adc(mm[l], l, n, buf, count, percentile, &table, &range_a[l]);
     }
     mx_free(buf);

@@ -51,10 +51,9 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
     return MX_OK;
 }
 
-/* FNV-1a, 64 bit: a short stable name for a long training key. */
-static unsigned long long key_hash(const char *s)
+uint64_t mx_method_key_hash(const char *s)
 {
-    unsigned long long h = 1469598103934665603ull;
+    uint64_t h = 1469598103934665603ull;
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ull;
@@ -67,7 +66,7 @@ mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, con
 {
     if (mkdir(ctx->cache_dir, 0777) != 0 && errno != EEXIST)
         return mx_fail(MX_EIO, "%s: cannot create folder: %s", ctx->cache_dir, strerror(errno));
-    int n = snprintf(path, path_size, "%s/%s-%016llx.h5", ctx->cache_dir, prefix, key_hash(key));
+    int n = snprintf(path, path_size, "%s/%s-%016llx.h5", ctx->cache_dir, prefix, (unsigned long long)mx_method_key_hash(key));
     if (n < 0 || (size_t)n >= path_size)
         return mx_fail(MX_EINVAL, "%s: cache path too long", ctx->cache_dir);
     return MX_OK;

@@ -88,6 +88,9 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
 mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, const char *key,
                                char *path, size_t path_size);
 
+/* FNV-1a (64 bit) of a training key: the short stable name of its cache file. */
+uint64_t mx_method_key_hash(const char *key);
+
 /* Append "path=value;" for each dotted config path (NULL-terminated list)
  * to key — the settings that shape a training, for its cache key. */
 mx_status mx_method_key_append(const mx_experiment_config *cfg, const char *const *paths,

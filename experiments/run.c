@@ -90,30 +90,6 @@ static uint64_t derive_seed(uint64_t root, const char *stage, uint64_t index)
     return lo | ((uint64_t)mx_rng_u32(&r) << 32);
 }
 
-static uint64_t fnv1a64(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static mx_status append_fields(const mx_experiment_config *cfg, const char *const *paths,
-                               char *key, size_t key_size)
-{
-    for (size_t i = 0; paths[i]; i++) {
-        char value[256];
-        mx_status st = mx_config_get(cfg, paths[i], value, sizeof value);
-        if (st)
-            return st;
-        size_t used = strlen(key);
-        snprintf(key + used, key_size - used, "%s=%s;", paths[i], value);
-    }
-    return MX_OK;
-}
-
 static const char *const plain_key_paths[] = {
     "seed", "dataset.name", "dataset.train_limit", "model.hidden", "training.optimizer",
     "training.epochs", "training.batch_size", "training.learning_rate", "training.lr_decay",
@@ -179,15 +155,15 @@ static mx_status training_key(const mx_experiment_config *cfg, mx_training_mode 
                               size_t key_size)
 {
     key[0] = '\0';
-    mx_status st = append_fields(cfg, plain_key_paths, key, key_size);
+    mx_status st = mx_method_key_append(cfg, plain_key_paths, key, key_size);
     if (!st && mode != MX_TRAINING_PLAIN) {
-        st = append_fields(cfg, noise_key_paths, key, key_size);
+        st = mx_method_key_append(cfg, noise_key_paths, key, key_size);
         size_t used = strlen(key);
         snprintf(key + used, key_size - used, "noise_sigma=%.17g;", training_sigma(cfg));
     }
     if (!st && mode == MX_TRAINING_HARDWARE_AWARE) {
         uint64_t hash = 0;
-        if (!(st = append_fields(cfg, hwa_key_paths, key, key_size)) &&
+        if (!(st = mx_method_key_append(cfg, hwa_key_paths, key, key_size)) &&
             !(st = hwa_hardware_hash(cfg, &hash))) {
             size_t used = strlen(key);
             snprintf(key + used, key_size - used, "hwa_hardware=%016llx;",
@@ -281,7 +257,7 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
     snprintf(e->key, sizeof e->key, "%s", key);
     char path[1200];
     snprintf(path, sizeof path, "%s/net-%016llx.h5", ctx->cache_dir,
-             (unsigned long long)fnv1a64(key));
+             (unsigned long long)mx_method_key_hash(key));
 
     double cached_acc = NAN;
     st = mx_weights_load(path, key, &e->mlp, &cached_acc);
@@ -623,7 +599,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     double acc_digital = 0.0;
     char dkey[512] = "";
     if (!st)
-        st = append_fields(pc, snn_key_paths, dkey, sizeof dkey);
+        st = mx_method_key_append(pc, snn_key_paths, dkey, sizeof dkey);
     if (!st)
         snprintf(dkey + strlen(dkey), sizeof dkey - strlen(dkey), "repeat=%zu;", r);
     digital_result *cached = NULL;

@@ -306,15 +306,9 @@ static mx_status calibrate(const mx_stdp *net, mx_matmul *mm, const mx_dataset *
                   .buf = buf, .quota = quota, .stride = offered / quota + 1, .got = got};
     static const mx_parallel_ops ops = {eval_state_create, eval_state_destroy, calib_item};
     st = mx_parallel_items(&ops, &c, n, 4, NULL);
-    size_t k = 0;
-    if (!st) {
-        for (size_t i = 0; i < n; i++) {
-            memmove(buf + k, buf + i * quota, got[i] * sizeof(float));
-            k += got[i];
-        }
-        st = mx_calibrate_matmul_adc(mm, 0, n, buf, k, pc->hardware.adc.range_percentile, &table,
-                                     range_a);
-    }
+    if (!st)
+        st = mx_calibrate_matmul_adc(mm, 0, n, buf, mx_calibration_join(buf, quota, got, n),
+                                     pc->hardware.adc.range_percentile, &table, range_a);
     mx_free(buf);
     mx_free(got);
     mx_free(table);

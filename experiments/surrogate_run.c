@@ -556,11 +556,7 @@ static mx_status calibrate(xnet *x, mx_matmul *const *mm, const mx_dataset *trai
         px.rec_got = got;
         if ((st = mx_parallel_items(&ops, &px, n, 4, NULL)))
             break;
-        size_t count = 0;
-        for (size_t i = 0; i < n; i++) { /* join the slices in example order */
-            memmove(buf + count, buf + i * px.quota, got[i] * sizeof(float));
-            count += got[i];
-        }
+        const size_t count = mx_calibration_join(buf, px.quota, got, n);
         st = mx_calibrate_matmul_adc(mm[l], l, n, buf, count, percentile, &table, &range_a[l]);
     }
     mx_free(buf);
