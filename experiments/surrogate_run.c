@@ -4,9 +4,14 @@
  *
  *   trained network (cache or mx_surrogate_train; weight-noise through
  *   snn/train.h mx_perturb_weights, hardware-aware through snn/hwa.h)
- *   ──► one mx_matmul per dense layer: layer 0 DAC-driven for the current
- *   encoding (the configured input drive unless it is spikes), spike-driven
- *   (event-driven: only rows with a spike are read) for every other layer
+ *   ──► one mx_matmul per analog layer, conv blocks (surrogate.conv_channels)
+ *   first, then the dense layers. A block's matrix is its unrolled kernel,
+ *   read once per output position and step with that position's im2col
+ *   patch (patches with no input are not read); its LIF map is pooled for
+ *   the next layer. Layer 0 with the current encoding and the layer after
+ *   an avg-pooled block are driven through the configured input drive (DAC
+ *   unless bit-serial or PWM); every other layer reads spikes (event-driven:
+ *   only rows with a spike are read)
  *   ──► ADC full scales calibrated layer by layer from the column currents
  *   of ctx->n_calib training examples (layers before l already calibrated)
  *   ──► the first ctx->n_test test examples stepped through the crossbar
@@ -14,10 +19,11 @@
  *   on the exact digital path (mx_surrogate_predict, SGEMM) ──► results.
  *
  * Streams: cells and ADC instances from ctx->hw_seed with layer ids
- * 0..L−1; input encoding "surrogate.encode" and read noise "crossbar.read"
- * from ctx->eval_seed — encoding item = the example (test i, calibration
- * calib_item_base + i), read item = example·T + step, all layers of a step
- * drawing in order from that one item. Per-example statistics are summed in
+ * 0..L−1 (blocks, then dense layers); input encoding "surrogate.encode" and
+ * read noise "crossbar.read" from ctx->eval_seed — encoding item = the
+ * example (test i, calibration calib_item_base + i), read item =
+ * example·T + step, all layers (and positions) of a step drawing in order
+ * from that one item. Per-example statistics are summed in
  * example order, so results do not depend on the thread count.
  *
  * Energy: each layer's counts priced by energy/ with LIF neuron updates
@@ -103,14 +109,21 @@ static mx_status training_key(const mx_experiment_config *pc, char *key, size_t 
     return st;
 }
 
-/* The input drive of layer l: a constant current enters layer 0 through the
+/* The input drive of analog layer l (conv blocks first, then the dense
+ * layers): a constant current into layer 0, and the average-pooled spike
+ * maps of conv blocks (values 0, 1/4, ..., 1), enter through the
  * configured voltage drive (DAC unless bit-serial or PWM is asked for);
- * spikes drive every other row. */
+ * spikes (0/1, max-pooled or not) drive every other layer's rows. */
 static mx_input_mode layer_input(const mx_experiment_config *pc, size_t l)
 {
-    if (l == 0 && pc->surrogate.encoding == MX_SURROGATE_CURRENT)
-        return pc->hardware.crossbar.input == MX_INPUT_SPIKES ? MX_INPUT_DAC
-                                                              : pc->hardware.crossbar.input;
+    const mx_surrogate_config *c = &pc->surrogate;
+    const mx_input_mode analog = pc->hardware.crossbar.input == MX_INPUT_SPIKES
+                                     ? MX_INPUT_DAC
+                                     : pc->hardware.crossbar.input;
+    if (l == 0 && c->encoding == MX_SURROGATE_CURRENT)
+        return analog;
+    if (l > 0 && l <= c->n_conv && c->pool == MX_POOL_AVG)
+        return analog;
     return MX_INPUT_SPIKES;
 }
 
@@ -359,10 +372,25 @@ typedef struct layer_stats {
     mx_matmul_stats mm;
 } layer_stats;
 
+/* One analog layer: a programmed matrix (n_out, n_in). A conv block's
+ * matrix is its unrolled kernel, read once per output position with that
+ * position's im2col patch of the input map, and its spike map is pooled
+ * for the next layer; a dense layer is read once with its whole input. */
+typedef struct alayer {
+    const float *w;            /* (n_out, n_in) */
+    size_t n_in, n_out;
+    const mx_conv_geom *geom;  /* conv block: its patches; NULL: dense */
+    const mx_pool_geom *pgeom; /* conv block: the pooling after it */
+    size_t positions;          /* conv: H_out·W_out; dense: 1 */
+    size_t neurons;            /* n_out·positions */
+    size_t out_size;           /* what the next layer reads: pooled map or n_out */
+    int spiking;
+} alayer;
+
 /* The network on its matmuls, for one evaluation or calibration pass. */
 typedef struct xnet {
     const mx_surrogate_config *cfg;
-    const mx_mlp *net;
+    alayer lay[MX_RESULTS_MAX_LAYERS];
     mx_matmul *const *mm;
     size_t L, T, n_in, C, dim, frames;
     size_t run_layers;      /* layers stepped (calibration: up to the profiled one) */
@@ -379,13 +407,52 @@ typedef struct xnet {
     size_t *rec_got;        /* (n) */
 } xnet;
 
+/* The analog layers of (cv, net): conv blocks first, then the dense
+ * layers. MX_EINVAL when there are more than results hold. */
+static mx_status xnet_layers(xnet *x, const mx_surrogate_conv *cv, const mx_mlp *net)
+{
+    const size_t J = cv ? cv->n_conv : 0, L = J + net->n_layers;
+    if (L > MX_RESULTS_MAX_LAYERS)
+        return mx_fail(MX_EINVAL, "surrogate.hidden: the network has %zu conv and %zu dense "
+                                  "layers, at most %d in all", J, net->n_layers,
+                       MX_RESULTS_MAX_LAYERS);
+    const int spiking_out = x->cfg->output == MX_SURROGATE_MEMBRANE_SUM;
+    for (size_t j = 0; j < J; j++) {
+        const size_t P = mx_conv_positions(&cv->geom[j]);
+        x->lay[j] = (alayer){.w = cv->w[j],
+                             .n_in = mx_conv_patch_size(&cv->geom[j]),
+                             .n_out = cv->c_out[j],
+                             .geom = &cv->geom[j],
+                             .pgeom = &cv->pgeom[j],
+                             .positions = P,
+                             .neurons = cv->c_out[j] * P,
+                             .out_size = mx_pool_output_size(&cv->pgeom[j]),
+                             .spiking = 1};
+    }
+    for (size_t l = 0; l < net->n_layers; l++)
+        x->lay[J + l] = (alayer){.w = net->w[l],
+                                 .n_in = net->sizes[l],
+                                 .n_out = net->sizes[l + 1],
+                                 .positions = 1,
+                                 .neurons = net->sizes[l + 1],
+                                 .out_size = net->sizes[l + 1],
+                                 .spiking = l + 1 < net->n_layers || spiking_out};
+    x->L = L;
+    x->run_layers = L;
+    x->C = net->sizes[net->n_layers];
+    return MX_OK;
+}
+
 typedef struct xstate {
     float *in;                       /* (T, n_in) */
-    float *z, *zref;                 /* (max n) */
-    float *syn[MX_MLP_MAX_LAYERS], *v[MX_MLP_MAX_LAYERS], *s[MX_MLP_MAX_LAYERS];
+    float *z, *zref;                 /* (most neurons) */
+    float *zpos, *patch;             /* one position's outputs and patch */
+    float *syn[MX_RESULTS_MAX_LAYERS], *v[MX_RESULTS_MAX_LAYERS], *s[MX_RESULTS_MAX_LAYERS];
+    float *pooled[MX_RESULTS_MAX_LAYERS]; /* conv blocks: the pooled spike map */
+    size_t *argmax;                  /* max pooling scratch */
     float counts[MAX_CLASSES], vmax[MAX_CLASSES];
-    mx_matmul_work *work[MX_MLP_MAX_LAYERS];
-    size_t *nz;                      /* (max n_in): indices of non-zero inputs */
+    mx_matmul_work *work[MX_RESULTS_MAX_LAYERS];
+    size_t *nz;                      /* (most n_in): indices of non-zero inputs */
     float *mem;
 } xstate;
 
@@ -394,10 +461,11 @@ static void xstate_destroy(void *state)
     xstate *s = state;
     if (!s)
         return;
-    for (size_t l = 0; l < MX_MLP_MAX_LAYERS; l++)
+    for (size_t l = 0; l < MX_RESULTS_MAX_LAYERS; l++)
         mx_matmul_work_destroy(s->work[l]);
     mx_free(s->mem);
     mx_free(s->nz);
+    mx_free(s->argmax);
     mx_free(s);
 }
 
@@ -407,17 +475,23 @@ static mx_status xstate_create(const void *ctx, void **state)
     xstate *s = mx_calloc(1, sizeof *s);
     if (!s)
         return mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
-    size_t most = 0, total = x->T * x->n_in, most_in = 0;
+    size_t most = 0, most_out = 1, most_in = 1, most_pool = 1, total = x->T * x->n_in;
     for (size_t l = 0; l < x->L; l++) {
-        const size_t n = x->net->sizes[l + 1];
-        most_in = x->net->sizes[l] > most_in ? x->net->sizes[l] : most_in;
-        most = n > most ? n : most;
-        total += 3 * n;
+        const alayer *a = &x->lay[l];
+        most = a->neurons > most ? a->neurons : most;
+        most_out = a->n_out > most_out ? a->n_out : most_out;
+        most_in = a->n_in > most_in ? a->n_in : most_in;
+        total += 3 * a->neurons + (a->geom ? a->out_size : 0);
+        if (a->geom)
+            most_pool = a->out_size > most_pool ? a->out_size : most_pool;
     }
-    total += 2 * most;
+    total += 2 * most + most_out + most_in;
     s->mem = mx_alloc(total * sizeof(float));
     s->nz = mx_alloc(most_in * sizeof(size_t));
-    mx_status st = s->mem && s->nz ? MX_OK : mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
+    s->argmax = mx_alloc(most_pool * sizeof(size_t));
+    mx_status st = s->mem && s->nz && s->argmax
+                       ? MX_OK
+                       : mx_fail(MX_ENOMEM, "surrogate evaluation: out of memory");
     float *p = s->mem;
     if (!st) {
         s->in = p;
@@ -426,12 +500,20 @@ static mx_status xstate_create(const void *ctx, void **state)
         p += most;
         s->zref = p;
         p += most;
+        s->zpos = p;
+        p += most_out;
+        s->patch = p;
+        p += most_in;
         for (size_t l = 0; l < x->L; l++) {
-            const size_t n = x->net->sizes[l + 1];
+            const size_t n = x->lay[l].neurons;
             s->syn[l] = p;
             s->v[l] = p + n;
             s->s[l] = p + 2 * n;
             p += 3 * n;
+            if (x->lay[l].geom) {
+                s->pooled[l] = p;
+                p += x->lay[l].out_size;
+            }
         }
     }
     for (size_t l = 0; l < x->L && !st; l++)
@@ -444,6 +526,57 @@ static mx_status xstate_create(const void *ctx, void **state)
     return MX_OK;
 }
 
+/* Accumulate the error of z (n) against the exact W·in over the driven
+ * rows of `in` (n_in); nz scratch. */
+static void compare_add(layer_stats *ls, const float *w, size_t n_in, size_t n, const float *in,
+                        const float *z, size_t *nz)
+{
+    size_t nnz = 0;
+    for (size_t j = 0; j < n_in; j++)
+        if (in[j] != 0.0f)
+            nz[nnz++] = j;
+    for (size_t o = 0; o < n; o++) {
+        double acc = 0.0;
+        for (size_t q = 0; q < nnz; q++)
+            acc += (double)w[o * n_in + nz[q]] * (double)in[nz[q]];
+        const double e = (double)z[o] - acc;
+        ls->err_sq_sum += e * e;
+        ls->ref_sq_sum += acc * acc;
+        ls->err_sum += e;
+    }
+    ls->n_values += n;
+}
+
+/* Layer l's input currents z (neurons) from its input `in` at one step: one
+ * read, or one read per output position whose patch has any input (a
+ * patch of zeros draws no current and is not read). */
+static void layer_read(const xnet *x, xstate *s, size_t l, const float *in, mx_rng *rng,
+                       layer_stats *ls, int compare, mx_current_recorder *rec)
+{
+    const alayer *a = &x->lay[l];
+    mx_current_recorder *r = x->rec_buf && l == x->rec_layer ? rec : NULL;
+    mx_matmul_stats *mst = ls ? &ls->mm : NULL;
+    if (!a->geom) {
+        mx_matmul_forward(x->mm[l], s->work[l], in, s->z, rng, mst, r);
+        if (compare)
+            compare_add(ls, a->w, a->n_in, a->n_out, in, s->z, s->nz);
+        return;
+    }
+    const size_t P = a->positions;
+    for (size_t p = 0; p < P; p++) {
+        if (mx_im2col_patch(a->geom, in, p, s->patch) == 0) {
+            for (size_t o = 0; o < a->n_out; o++)
+                s->z[o * P + p] = 0.0f;
+            continue;
+        }
+        mx_matmul_forward(x->mm[l], s->work[l], s->patch, s->zpos, rng, mst, r);
+        if (compare)
+            compare_add(ls, a->w, a->n_in, a->n_out, s->patch, s->zpos, s->nz);
+        for (size_t o = 0; o < a->n_out; o++)
+            s->z[o * P + p] = s->zpos[o];
+    }
+}
+
 /* Example i of the pass through the crossbar, step by step. */
 static mx_status xitem(const void *ctx, void *state, size_t i)
 {
@@ -453,7 +586,7 @@ static mx_status xitem(const void *ctx, void *state, size_t i)
     const uint64_t item = x->item_base + i;
     mx_surrogate_encode(c, x->x + i * x->dim, x->dim, x->frames, x->seed, item, s->in);
     for (size_t l = 0; l < x->run_layers; l++) {
-        const size_t n = x->net->sizes[l + 1];
+        const size_t n = x->lay[l].neurons;
         memset(s->syn[l], 0, n * sizeof(float));
         memset(s->v[l], 0, n * sizeof(float));
         memset(s->s[l], 0, n * sizeof(float));
@@ -472,36 +605,26 @@ static mx_status xitem(const void *ctx, void *state, size_t i)
     for (size_t t = 0; t < x->T; t++) {
         mx_rng rng;
         mx_rng_init_named(&rng, x->seed, "crossbar.read", item * x->T + t);
+        const float *in = s->in + t * x->n_in;
         for (size_t l = 0; l < x->run_layers; l++) {
-            const size_t n_in = x->net->sizes[l], n = x->net->sizes[l + 1];
-            const float *in = l == 0 ? s->in + t * x->n_in : s->s[l - 1];
-            mx_matmul_forward(x->mm[l], s->work[l], in, s->z, &rng, ls ? &ls[l].mm : NULL,
-                              x->rec_buf && l == x->rec_layer ? &rec : NULL);
-            if (compare) { /* the exact W·x of the same input */
-                const float *w = x->net->w[l];
-                size_t nnz = 0; /* the driven rows only */
-                for (size_t j = 0; j < n_in; j++)
-                    if (in[j] != 0.0f)
-                        s->nz[nnz++] = j;
-                for (size_t o = 0; o < n; o++) {
-                    double acc = 0.0;
-                    for (size_t q = 0; q < nnz; q++)
-                        acc += (double)w[o * n_in + s->nz[q]] * (double)in[s->nz[q]];
-                    const double e = (double)s->z[o] - acc;
-                    ls[l].err_sq_sum += e * e;
-                    ls[l].ref_sq_sum += acc * acc;
-                    ls[l].err_sum += e;
-                }
-                ls[l].n_values += n;
-            }
-            const int spiking = l + 1 < x->L || c->output == MX_SURROGATE_MEMBRANE_SUM;
-            mx_surrogate_neuron_step(c, spiking, n, s->z, s->syn[l], s->v[l], s->s[l]);
+            const alayer *a = &x->lay[l];
+            layer_read(x, s, l, in, &rng, ls ? &ls[l] : NULL, compare, &rec);
+            mx_surrogate_neuron_step(c, a->spiking, a->neurons, s->z, s->syn[l], s->v[l],
+                                     s->s[l]);
             if (ls) {
                 uint64_t k = 0;
-                for (size_t o = 0; o < n; o++)
+                for (size_t o = 0; o < a->neurons; o++)
                     k += s->s[l][o] != 0.0f;
                 ls[l].spikes += k;
-                ls[l].neuron_updates += n;
+                ls[l].neuron_updates += a->neurons;
+            }
+            in = s->s[l];
+            if (a->geom) {
+                if (c->pool == MX_POOL_MAX)
+                    mx_maxpool_forward(a->pgeom, s->s[l], s->pooled[l], s->argmax);
+                else
+                    mx_avgpool_forward(a->pgeom, s->s[l], s->pooled[l]);
+                in = s->pooled[l];
             }
         }
         if (x->pred) {
@@ -540,7 +663,7 @@ static mx_status calibrate(xnet *x, mx_matmul *const *mm, const mx_dataset *trai
             continue;
         if ((st = mx_matmul_set_adc_range(mm[l], CALIB_PROFILE_RANGE_A)))
             break;
-        const size_t offered = x->T * mx_matmul_n_row_tiles(mm[l]) *
+        const size_t offered = x->T * x->lay[l].positions * mx_matmul_n_row_tiles(mm[l]) *
                                mx_matmul_input_passes(mm[l]) * mx_matmul_currents_per_read(mm[l]);
         xnet px = *x;
         px.x = train->x;
@@ -589,11 +712,6 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
     if (dataset_frames(ctx->test) != dataset_frames(ctx->train) ||
         ctx->test->dim != ctx->train->dim)
         return mx_fail(MX_EMISMATCH, "surrogate: training and test examples differ in shape");
-    if (c->n_conv > 0)
-        return mx_fail(MX_EINVAL, "surrogate.conv_channels: the crossbar evaluation of conv "
-                                  "blocks is not implemented yet (expected [] with experiment "
-                                  "surrogate sweeps; train and evaluate conv networks digitally "
-                                  "with mx_surrogate_train_conv / mx_surrogate_predict_conv)");
     mx_mlp *net = NULL;
     mx_surrogate_conv *cv = NULL;
     double train_s = 0.0;
@@ -601,14 +719,17 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
     mx_status st = mx_surrogate_get_network(pc, ctx, &cv, &net, &train_s, &trained);
     if (st)
         return st;
-    mx_surrogate_conv_destroy(cv); /* none: refused above */
-    const size_t L = net->n_layers, frames = dataset_frames(ctx->test);
+    const size_t frames = dataset_frames(ctx->test);
     size_t T = 0, n_in = 0;
+    xnet x = {.cfg = c, .dim = ctx->test->dim, .frames = frames, .seed = ctx->eval_seed};
     st = mx_surrogate_shape(c, ctx->test->dim, frames, &T, &n_in);
-    if (!st && L > MX_RESULTS_MAX_LAYERS)
-        st = mx_fail(MX_EINVAL, "surrogate.hidden: the network has %zu layers, at most %d", L,
-                     MX_RESULTS_MAX_LAYERS);
-    mx_matmul *mm[MX_MLP_MAX_LAYERS] = {0};
+    if (!st)
+        st = xnet_layers(&x, cv, net);
+    x.T = T;
+    x.n_in = n_in;
+    const size_t L = x.L;
+    mx_matmul *mm[MX_RESULTS_MAX_LAYERS] = {0};
+    x.mm = mm;
     int *pred = NULL, *pred_dig = NULL;
     layer_stats *stats = NULL;
     if (!st) {
@@ -621,27 +742,16 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
     }
     /* Exact digital path: the same encoded inputs (same seed and items). */
     if (!st)
-        st = mx_surrogate_predict(net, c, ctx->test->x, n, ctx->test->dim, frames,
-                                  ctx->eval_seed, 0, pred_dig);
+        st = mx_surrogate_predict_conv(cv, net, c, ctx->test->x, n, ctx->test->dim, frames,
+                                       ctx->eval_seed, 0, pred_dig);
     const mx_device_type *dev = mx_device_lookup(pc->hardware.device_type);
     for (size_t l = 0; l < L && !st; l++) {
         mx_crossbar_config xb = pc->hardware.crossbar;
         xb.input = layer_input(pc, l);
-        st = mx_matmul_create(net->w[l], net->sizes[l + 1], net->sizes[l], &xb, dev,
+        st = mx_matmul_create(x.lay[l].w, x.lay[l].n_out, x.lay[l].n_in, &xb, dev,
                               &pc->hardware.device, &pc->hardware.adc, ctx->hw_seed,
                               (uint32_t)l, &mm[l]);
     }
-    xnet x = {.cfg = c,
-              .net = net,
-              .mm = mm,
-              .L = L,
-              .T = T,
-              .n_in = n_in,
-              .C = net->sizes[L],
-              .dim = ctx->test->dim,
-              .frames = frames,
-              .run_layers = L,
-              .seed = ctx->eval_seed};
     if (!st)
         st = calibrate(&x, mm, ctx->train, ctx->n_calib, ctx->calib_item_base,
                        pc->hardware.adc.range_percentile, out->range_a);
@@ -668,7 +778,7 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
             s.neuron_updates += e->neuron_updates;
             mx_matmul_stats_add(&s.mm, &e->mm);
         }
-        const size_t n_out = net->sizes[l + 1];
+        const size_t n_out = x.lay[l].neurons;
         out->rel_rms[l] = s.ref_sq_sum > 0.0 ? sqrt(s.err_sq_sum / s.ref_sq_sum) : 0.0;
         out->mean_err[l] = s.n_values ? s.err_sum / (double)s.n_values : 0.0;
         out->clip[l] = s.mm.conversions ? (double)s.mm.clipped / (double)s.mm.conversions : 0.0;
@@ -704,6 +814,7 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
     for (size_t l = 0; l < L; l++)
         mx_matmul_destroy(mm[l]);
     mx_mlp_destroy(net);
+    mx_surrogate_conv_destroy(cv);
     mx_free(pred);
     mx_free(pred_dig);
     mx_free(stats);

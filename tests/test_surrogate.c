@@ -609,59 +609,90 @@ static void test_short_conv_training_learns_mnist(void **state)
     mx_surrogate_conv_destroy(cv);
 }
 
-/* Conv networks go to the training cache and come back bit for bit; the
- * sweep point refuses them on the crossbar with a message naming the field. */
-static void test_conv_network_is_cached_and_crossbar_refused(void **state)
+/* Conv networks go to the training cache and come back bit for bit, and
+ * run as sweep points on an ideal crossbar (exact cells, DAC and ADC) as
+ * they run digitally: every layer's analog W·x (one read per conv output
+ * position) equals W·x to float rounding, at 1 and 2 threads alike. Max
+ * pooling feeds spikes to the next layer, average pooling fractional
+ * values through the DAC. */
+static void test_conv_network_is_cached_and_runs_on_the_crossbar(void **state)
 {
     const mnist *d = *state;
     if (!d)
         skip();
-    mx_experiment_config cfg, pc;
-    mx_config_default(&cfg);
-    assert_int_equal(mx_config_set(&cfg, "experiment", "surrogate"), MX_OK);
-    assert_int_equal(mx_config_set(&cfg, "surrogate.hidden", "[16]"), MX_OK);
-    assert_int_equal(mx_config_set(&cfg, "surrogate.timesteps", "3"), MX_OK);
-    assert_int_equal(mx_config_set(&cfg, "surrogate.conv_channels", "[2, 3]"), MX_OK);
-    assert_int_equal(mx_config_set(&cfg, "surrogate.pool", "max"), MX_OK);
-    assert_int_equal(mx_config_point(&cfg, 0, &pc), MX_OK);
-    char dir[] = "/tmp/mx_test_surrogate_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    mx_dataset train = d->train;
-    train.n = 200;
-    mx_method_ctx ctx = {.train = &train, .test = &d->test, .n_test = 10, .n_calib = 5,
-                         .cache_dir = dir, .train_seed = 1, .hw_seed = 2, .eval_seed = 3};
-    mx_surrogate_conv *cv[2];
-    mx_mlp *net[2];
-    double secs;
-    int trained[2];
-    for (int k = 0; k < 2; k++)
-        assert_int_equal(mx_surrogate_get_network(&pc, &ctx, &cv[k], &net[k], &secs, &trained[k]),
-                         MX_OK);
-    assert_int_equal(trained[0], 1);
-    assert_int_equal(trained[1], 0); /* loaded */
-    assert_int_equal(cv[1]->n_conv, 2);
-    assert_int_equal(cv[1]->pool, MX_POOL_MAX);
-    assert_int_equal(cv[1]->n_out, 3 * 7 * 7);
-    for (size_t j = 0; j < 2; j++)
-        assert_memory_equal(cv[0]->w[j], cv[1]->w[j],
-                            cv[0]->c_out[j] * mx_conv_patch_size(&cv[0]->geom[j]) *
-                                sizeof(float));
-    for (size_t l = 0; l < 2; l++)
-        assert_memory_equal(net[0]->w[l], net[1]->w[l],
-                            net[0]->sizes[l + 1] * net[0]->sizes[l] * sizeof(float));
-    mx_method_point *mp = calloc(1, sizeof *mp);
-    mx_method_point_init(mp);
-    assert_int_equal(mx_surrogate_point_run(&pc, &ctx, mp), MX_EINVAL);
-    assert_non_null(strstr(mx_last_error(), "surrogate.conv_channels"));
-    mx_method_point_free(mp);
-    free(mp);
-    for (int k = 0; k < 2; k++) {
-        mx_surrogate_conv_destroy(cv[k]);
-        mx_mlp_destroy(net[k]);
+    const char *pools[] = {"max", "avg"};
+    for (int pk = 0; pk < 2; pk++) {
+        mx_experiment_config cfg, pc;
+        mx_config_default(&cfg);
+        assert_int_equal(mx_config_set(&cfg, "experiment", "surrogate"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "surrogate.hidden", "[16]"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "surrogate.timesteps", "3"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "surrogate.conv_channels", "[2, 3]"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "surrogate.pool", pools[pk]), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "hardware.adc.type", "none"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "hardware.crossbar.dac_bits", "0"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "hardware.device.d2d_sigma", "0"), MX_OK);
+        assert_int_equal(mx_config_set(&cfg, "hardware.device.read_noise_sigma", "0"), MX_OK);
+        assert_int_equal(mx_config_point(&cfg, 0, &pc), MX_OK);
+        char dir[] = "/tmp/mx_test_surrogate_XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        mx_dataset train = d->train;
+        train.n = 200;
+        mx_method_ctx ctx = {.train = &train, .test = &d->test, .n_test = 20, .n_calib = 5,
+                             .cache_dir = dir, .train_seed = 1, .hw_seed = 2, .eval_seed = 3,
+                             .compare_images = 5};
+        mx_surrogate_conv *cv[2];
+        mx_mlp *net[2];
+        double secs;
+        int trained[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(
+                mx_surrogate_get_network(&pc, &ctx, &cv[k], &net[k], &secs, &trained[k]), MX_OK);
+        assert_int_equal(trained[0], 1);
+        assert_int_equal(trained[1], 0); /* loaded */
+        assert_int_equal(cv[1]->n_conv, 2);
+        assert_int_equal(cv[1]->pool, pk == 0 ? MX_POOL_MAX : MX_POOL_AVG);
+        assert_int_equal(cv[1]->n_out, 3 * 7 * 7);
+        for (size_t j = 0; j < 2; j++)
+            assert_memory_equal(cv[0]->w[j], cv[1]->w[j],
+                                cv[0]->c_out[j] * mx_conv_patch_size(&cv[0]->geom[j]) *
+                                    sizeof(float));
+        for (size_t l = 0; l < 2; l++)
+            assert_memory_equal(net[0]->w[l], net[1]->w[l],
+                                net[0]->sizes[l + 1] * net[0]->sizes[l] * sizeof(float));
+        for (int k = 0; k < 2; k++) {
+            mx_surrogate_conv_destroy(cv[k]);
+            mx_mlp_destroy(net[k]);
+        }
+        double acc[2];
+        const int before = omp_get_max_threads();
+        for (int k = 0; k < 2; k++) {
+            omp_set_num_threads(k + 1);
+            mx_method_point *mp = calloc(1, sizeof *mp);
+            mx_method_point_init(mp);
+            mx_status st = mx_surrogate_point_run(&pc, &ctx, mp);
+            if (st)
+                print_error("%s\n", mx_last_error());
+            assert_int_equal(st, MX_OK);
+            assert_int_equal(mp->trained, 0);
+            assert_int_equal(mp->pr.n_layers, 4); /* 2 conv blocks, 2 dense layers */
+            for (size_t l = 0; l < 4; l++) {
+                assert_true(mp->pr.layer_rel_rms_error[l] < 1e-5);
+                assert_true(mp->e_layer[l] > 0.0);
+            }
+            assert_close(mp->pr.accuracy, mp->pr.accuracy_snn_digital, 0.051, 0);
+            acc[k] = mp->pr.accuracy;
+            mx_method_point_free(mp);
+            free(mp);
+        }
+        omp_set_num_threads(before);
+        assert_true(acc[0] == acc[1]);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+        mx_config_free(&pc);
+        mx_config_free(&cfg);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
 }
 
 static void test_training_does_not_depend_on_the_thread_count(void **state)
@@ -840,7 +871,7 @@ int main(void)
     const struct CMUnitTest data[] = {
         cmocka_unit_test(test_short_training_learns_mnist),
         cmocka_unit_test(test_short_conv_training_learns_mnist),
-        cmocka_unit_test(test_conv_network_is_cached_and_crossbar_refused),
+        cmocka_unit_test(test_conv_network_is_cached_and_runs_on_the_crossbar),
         cmocka_unit_test(test_training_does_not_depend_on_the_thread_count),
         cmocka_unit_test(test_ideal_crossbar_equals_the_digital_path),
         cmocka_unit_test(test_noise_and_hardware_aware_training_learn),
