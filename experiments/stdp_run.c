@@ -65,6 +65,10 @@ static mx_status training_key(const mx_experiment_config *pc, char *key, size_t 
             st = mx_method_key_append(pc, one, key, size);
         }
     }
+    const size_t used = strlen(key);
+    if (!st && snprintf(key + used, size - used, "stdp.engine=%d;", MX_STDP_ENGINE_VERSION) >=
+                   (int)(size - used))
+        st = mx_fail(MX_EINVAL, "stdp: training key longer than %zu bytes", size);
     return st;
 }
 

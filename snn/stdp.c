@@ -7,8 +7,12 @@
  * Excitatory neuron (volts, conductances in leak units):
  *   τ_e dv/dt = (E_rest − v) + g_e(E_exc − v) + g_i(E_inh − v)
  *   τ_e 100 ms, E_rest −65 mV, E_exc 0, E_inh −100 mV, reset −65 mV,
- *   threshold −52 mV + θ, refractory 5 ms; dg_e/dt = −g_e/1 ms,
- *   dg_i/dt = −g_i/2 ms; θ += 0.05 mV per spike, dθ/dt = −θ/10⁴ s (training
+ *   threshold −52 mV + θ, refractory 5 ms (v held at reset), and no second
+ *   spike within exc_spike_gap_s = 50 ms: the authors' threshold is
+ *   `(v > θ − 20 mV − 52 mV) * (timer > 5 ms)` with `dtimer/dt = 100.0 : ms`,
+ *   a timer that runs at 0.1 s/s, so it passes 5 ms 50 ms after the reset
+ *   (paper-tables.md §1.2; at most 7 spikes per 350 ms stimulus);
+ *   dg_e/dt = −g_e/1 ms, dg_i/dt = −g_i/2 ms; θ += 0.05 mV per spike, dθ/dt = −θ/10⁴ s (training
  *   only; frozen at test). Inhibitory: τ 10 ms, E_rest −60 mV, reset −45 mV,
  *   threshold −40 mV, refractory 2 ms (E_inh −85 mV, unused: it receives
  *   excitation only). exc→inh one-to-one 10.4, inh→exc all-but-own 17.0.
@@ -30,8 +34,9 @@
  *   nothing and a spike costs one weight-row add.
  * - Rest (150 ms, no input) is done in closed form: conductances → 0, v
  *   relaxes by exp(−rest/τ) toward E_rest, traces and θ decay; refractory
- *   periods are over. The frozen network starts each example from rest
- *   (v = E_rest), so examples are independent.
+ *   periods are over (the spike gap too, unless longer than the rest). The
+ *   frozen network starts each example from rest (v = E_rest), so examples
+ *   are independent.
  * - Traces and conductances below MX_STDP_FLUSH are set to 0 (they would
  *   otherwise become denormal and slow); this changes a Δw by < ν·1e-6.
  * - Retry: fewer than min_spikes excitatory spikes → rest, rate +=
@@ -117,6 +122,7 @@ void mx_stdp_config_default(mx_stdp_config *c)
         .retry_rate_hz = 31.875,
         .min_spikes = 5,
         .max_retries = 20,
+        .exc_spike_gap_s = 0.05,
         .weight_sum = 78.0,
         .w_max = 1.0,
         .nu_pre = 1e-4,
@@ -164,6 +170,10 @@ mx_status mx_stdp_config_validate(const mx_stdp_config *c)
     if (!nonneg(c->retry_rate_hz))
         return mx_fail(MX_EINVAL, "stdp.retry_rate_hz: expected a rate >= 0 Hz, got %g",
                        c->retry_rate_hz);
+    if (!nonneg(c->exc_spike_gap_s) || c->exc_spike_gap_s / c->dt_s > 1e6)
+        return mx_fail(MX_EINVAL,
+                       "stdp.exc_spike_gap_s: expected a time of 0..1e6 steps of dt_s, got %g",
+                       c->exc_spike_gap_s);
     if (!pos(c->weight_sum))
         return mx_fail(MX_EINVAL, "stdp.weight_sum: expected > 0, got %g", c->weight_sum);
     if (!pos(c->w_max))
@@ -281,6 +291,7 @@ int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size
 typedef struct consts {
     size_t steps, rest_steps;
     int refrac_e, refrac_i;
+    int gap_e;                      /* steps an exc. neuron's threshold is off after a spike */
     float k_e, k_i;                 /* dt/τ of the membranes */
     float d_ge, d_gi;               /* conductance decay per step */
     float d_pre, d_post1, d_post2;  /* trace decay per step */
@@ -293,6 +304,7 @@ struct mx_stdp_state {
     size_t n_in, n_exc, steps;
     float *v_e, *ge_e, *gi_e, *v_i, *ge_i;
     int32_t *ref_e, *ref_i;
+    int32_t *hold_e; /* steps left before an exc. neuron may spike again */
     uint32_t *counts, *spk_e, *spk_i;
     uint8_t *inh_fired;
     int32_t *bucket_head, *bucket_next;
@@ -336,6 +348,7 @@ static consts make_consts(const mx_stdp_config *c, int binary)
         .rest_steps = (size_t)floor(c->rest_s / dt + 0.5),
         .refrac_e = (int)floor(REFRAC_E_S / dt + 0.5),
         .refrac_i = (int)floor(REFRAC_I_S / dt + 0.5),
+        .gap_e = (int)floor(c->exc_spike_gap_s / dt + 0.5),
         .k_e = (float)(dt / TAU_E_S),
         .k_i = (float)(dt / TAU_I_S),
         .d_ge = (float)exp(-dt / TAU_GE_S),
@@ -364,6 +377,7 @@ void mx_stdp_state_destroy(mx_stdp_state *s)
     mx_free(s->v_i);
     mx_free(s->ge_i);
     mx_free(s->ref_e);
+    mx_free(s->hold_e);
     mx_free(s->ref_i);
     mx_free(s->counts);
     mx_free(s->spk_e);
@@ -396,6 +410,7 @@ mx_status mx_stdp_state_create(const mx_stdp *net, mx_stdp_state **out)
     s->v_i = mx_alloc(ne * sizeof(float));
     s->ge_i = mx_alloc(ne * sizeof(float));
     s->ref_e = mx_alloc(ne * sizeof(int32_t));
+    s->hold_e = mx_alloc(ne * sizeof(int32_t));
     s->ref_i = mx_alloc(ne * sizeof(int32_t));
     s->counts = mx_alloc(ne * sizeof(uint32_t));
     s->spk_e = mx_alloc(ne * sizeof(uint32_t));
@@ -408,8 +423,8 @@ mx_status mx_stdp_state_create(const mx_stdp *net, mx_stdp_state **out)
     s->xin = mx_calloc(ni, sizeof(float));
     s->y = mx_alloc(ne * sizeof(float));
     s->yref = mx_alloc(ne * sizeof(float));
-    if (!s->v_e || !s->ge_e || !s->gi_e || !s->v_i || !s->ge_i || !s->ref_e || !s->ref_i ||
-        !s->counts || !s->spk_e || !s->spk_i || !s->inh_fired || !s->bucket_head ||
+    if (!s->v_e || !s->ge_e || !s->gi_e || !s->v_i || !s->ge_i || !s->ref_e || !s->hold_e ||
+        !s->ref_i || !s->counts || !s->spk_e || !s->spk_i || !s->inh_fired || !s->bucket_head ||
         !s->bucket_next || !s->in_spk || !s->log_q || !s->xin || !s->y || !s->yref) {
         mx_stdp_state_destroy(s);
         return mx_fail(MX_ENOMEM, "STDP state: out of memory");
@@ -425,7 +440,7 @@ static void state_rest_fresh(mx_stdp_state *s)
         s->v_e[j] = (float)E_REST_E;
         s->v_i[j] = (float)E_REST_I;
         s->ge_e[j] = s->gi_e[j] = s->ge_i[j] = 0.0f;
-        s->ref_e[j] = s->ref_i[j] = 0;
+        s->ref_e[j] = s->hold_e[j] = s->ref_i[j] = 0;
     }
 }
 
@@ -437,6 +452,8 @@ static void state_rest(mx_stdp_state *s, const consts *k)
         s->v_i[j] = (float)E_REST_I + (s->v_i[j] - (float)E_REST_I) * k->rest_v_i;
         s->ge_e[j] = s->gi_e[j] = s->ge_i[j] = 0.0f;
         s->ref_e[j] = s->ref_i[j] = 0;
+        s->hold_e[j] = (size_t)s->hold_e[j] > k->rest_steps
+                           ? s->hold_e[j] - (int32_t)k->rest_steps : 0;
     }
 }
 
@@ -832,12 +849,15 @@ static void neurons_step(const mx_stdp *net, mx_stdp_state *s, const float *thet
             const float g = 1.0f + ge + gi;
             const float vinf = ((float)E_REST_E + ge * (float)E_EXC + gi * (float)E_INH_E) / g;
             s->v_e[j] = vinf + (s->v_e[j] - vinf) * expf(-k->k_e * g);
-            if (s->v_e[j] > th_e + theta[j]) {
+            if (s->v_e[j] > th_e + theta[j] && s->hold_e[j] == 0) {
                 s->v_e[j] = (float)V_RESET_E;
                 s->ref_e[j] = k->refrac_e;
+                s->hold_e[j] = k->gap_e + 1;
                 s->spk_e[me++] = (uint32_t)j;
             }
         }
+        if (s->hold_e[j] > 0)
+            s->hold_e[j]--;
         float nge = ge * k->d_ge, ngi = gi * k->d_gi;
         s->ge_e[j] = nge < MX_STDP_FLUSH ? 0.0f : nge;
         s->gi_e[j] = ngi < MX_STDP_FLUSH ? 0.0f : ngi;
