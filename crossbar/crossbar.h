@@ -5,8 +5,9 @@
  * computes y ≈ W·x through every non-ideality on the way:
  *
  *   weights ──map (differential pairs, offset + reference column, or
- *   bit-sliced pairs)──► conductance targets ──program (devices/; optional
- *   V/2 half-select disturb of a passive array)──► tiles of tile_rows ×
+ *   bit-sliced pairs)──► conductance targets ──program (devices/: open
+ *   loop, or open loop then write-verify; optional V/2 half-select disturb
+ *   of a passive array)──► tiles of tile_rows ×
  *   tile_cols outputs ──row drive (DAC amplitude, binary spikes, bit-serial
  *   passes or PWM durations at the read voltage)──► Ohm/Kirchhoff column
  *   currents with read noise, pairs (or the reference column) subtracted in
@@ -27,6 +28,7 @@
 #include "core/rng.h"
 #include "crossbar/circuit.h"
 #include "devices/devices.h"
+#include "devices/write_verify.h"
 
 typedef enum mx_input_mode {
     MX_INPUT_DAC,        /* x quantised by a dac_bits DAC to a voltage in [-V_read, V_read] */
@@ -76,6 +78,15 @@ typedef enum mx_half_select {
                               device's pulse response (crossbar/matmul.c) */
 } mx_half_select;
 
+/* How the cells are programmed (YAML hardware.programming.mode). */
+typedef enum mx_programming_mode {
+    MX_PROGRAMMING_OPEN_LOOP,    /* one open-loop write per cell through the device's
+                                    program (default) */
+    MX_PROGRAMMING_WRITE_VERIFY, /* that write, then closed-loop write-verify through
+                                    the device's pulse response toward the same
+                                    targets (devices/write_verify.h) */
+} mx_programming_mode;
+
 typedef struct mx_crossbar_config {
     size_t tile_rows;        /* rows (inputs) per tile; 128 */
     size_t tile_cols;        /* outputs per tile (each output uses 2 physical columns
@@ -110,6 +121,15 @@ typedef struct mx_crossbar_config {
     double r_access_ohm;     /* 1T1R access resistance in series with each cell, Ω; 0 */
     mx_circuit_mode irdrop;  /* MX_CIRCUIT_EXACT */
     int irdrop_sweeps;       /* line-sweeps: alternating row/column line solves, 1..1000; 2 */
+    /* Programming (YAML hardware.programming.*; crossbar/matmul.c). */
+    mx_programming_mode programming; /* MX_PROGRAMMING_OPEN_LOOP */
+    mx_wv_config write_verify; /* write-verify settings, used when programming is
+                                  write-verify and checked then (mx_matmul_create);
+                                  tolerance, max_iterations, max_pulses_per_iteration
+                                  and gain left 0 take mx_wv_config_default's values
+                                  (0.01 of the window, 20 trains, 10^6, 0.7), so the
+                                  zeroed struct of mx_crossbar_config_default is the
+                                  default; the other fields' 0 already means "derived" */
 } mx_crossbar_config;
 
 /* Whether the crossbar config has any wire, terminal or access resistance
@@ -152,17 +172,45 @@ typedef struct mx_matmul_stats {
 /* into += x, field by field. */
 void mx_matmul_stats_add(mx_matmul_stats *into, const mx_matmul_stats *x);
 
+/* What programming a matmul's cells cost and achieved, summed over every
+ * family (the offset reference column included) in row order. Write-verify
+ * counts are 0 for open-loop programming, whose single write is not priced. */
+typedef struct mx_programming_stats {
+    uint64_t cells;         /* cells programmed */
+    uint64_t verified;      /* of which went through write-verify (all of them
+                               with write-verify, 0 open-loop) */
+    uint64_t converged;     /* verified cells whose verify read came within tolerance */
+    uint64_t pulses;        /* write-verify pulses, both polarities */
+    uint64_t verify_reads;  /* write-verify verify reads */
+    double time_serial_s;   /* write-verify time with one cell programmed at a time:
+                               Σ over cells of reads·t_read + pulses·width, s
+                               (devices/write_verify.c) */
+    double energy_j;        /* write-verify pulse and verify-read energy, J */
+    double sq_error;        /* Σ over every cell of ((g − target)/(g_max − g_min))²
+                               right after programming (after write-verify and
+                               half-select disturb; before ageing and wires) */
+} mx_programming_stats;
+
+/* into += x, field by field. */
+void mx_programming_stats_add(mx_programming_stats *into, const mx_programming_stats *x);
+
 typedef struct mx_matmul mx_matmul;
 typedef struct mx_matmul_work mx_matmul_work;
 
 /* Map W (n_out, n_in) row-major by xbar->mapping and program every cell with
  * `device` (stream "device.program", item = layer_id·2^32 + input row; the
  * row's families in order, see mx_matmul_family). With half_select on, the
- * disturb pulses draw from "crossbar.half_select", same item. The ADC starts
- * uncalibrated: call mx_matmul_set_adc_range() (or calibration/) before
- * forward calls when adc->kind != MX_ADC_NONE. Fails with MX_EINVAL (bad
- * config, W not finite, half_select with a device whose pulse response does
- * not depend on amplitude), MX_ENOMEM. */
+ * disturb pulses draw from "crossbar.half_select", same item. With
+ * programming = write-verify, each (row, family) is then write-verified
+ * toward the same targets with a seed drawn from "crossbar.write_verify",
+ * same item (one draw per family, in order); the step priors, unless the
+ * config gives them, are characterised once per matmul from `seed`
+ * (mx_wv_characterise). The ADC starts uncalibrated: call
+ * mx_matmul_set_adc_range() (or calibration/) before forward calls when
+ * adc->kind != MX_ADC_NONE. Fails with MX_EINVAL (bad config, W not finite,
+ * half_select with a device whose pulse response does not depend on
+ * amplitude, write-verify with a device that has no pulse response or
+ * together with half_select), MX_ENOMEM. */
 mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
                            const mx_crossbar_config *xbar, const mx_device_type *device,
                            const mx_device_params *device_params, const mx_adc_config *adc,
@@ -190,6 +238,11 @@ void mx_matmul_conductances(const mx_matmul *mm, const float **g_pos, const floa
  * the reference column of every column tile); bit-sliced 2·slices (slice s:
  * G+ at 2s, G− at 2s + 1; slice 0 the least significant). */
 size_t mx_matmul_n_families(const mx_matmul *mm);
+/* What programming the matmul cost (see mx_programming_stats). OUT: *out. */
+void mx_matmul_programming_stats(const mx_matmul *mm, mx_programming_stats *out);
+/* RMS of (g − target)/(g_max − g_min) over every cell right after
+ * programming, from mx_matmul_programming_stats. */
+double mx_programming_rms_error(const mx_programming_stats *s);
 /* Family f's programmed conductances, (n_in, *cols) row-major, siemens;
  * OUT cols: n_out, or n_col_tiles for the offset reference. f < n_families. */
 const float *mx_matmul_family(const mx_matmul *mm, size_t f, size_t *cols);

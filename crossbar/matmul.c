@@ -78,6 +78,29 @@
  * pulse response depends on amplitude can say anything here
  * (mx_device_type.amplitude_aware); others are refused at create.
  *
+ * Programming (hardware.programming.mode). open-loop: each row's cells of
+ * each family are populated and written once through the device's own
+ * `program` (mx_device_program: the write a programmer that knows only the
+ * nominal device makes). write-verify: the same populate-and-write, in the
+ * same chunks from the same stream, so the starting state is the open-loop
+ * one draw for draw, keeping the cells' records; then closed-loop
+ * write-verify of the row's cells of that family toward the same targets
+ * (devices/write_verify.c), its seed drawn from stream "crossbar.write_verify"
+ * with the row's item (two 32-bit words per family, in family order), so any
+ * thread count gives the same bits. The programmer's step priors are
+ * characterised once per matmul from the hardware seed (mx_wv_characterise,
+ * a bench characterisation of the device before the chip is programmed)
+ * unless the config gives them. g then holds the verified conductances;
+ * ageing to t_inference_s comes after, as for open loop, so drift and
+ * relaxation act on the verified state (write-verify does not re-verify
+ * after them). Half-select disturb together with write-verify is refused:
+ * every verify train would itself half-select its row and column, which
+ * the disturb model (one write per cell) does not count, and disturb after
+ * the verify would undo what was verified without charging for it. Cost
+ * and residual error are accumulated per row and summed in row order
+ * (mx_matmul_programming_stats); open loop reports its residual error too,
+ * and no pulses, reads, time or energy (its one write is not priced).
+ *
  * Fast path (mx_matmul_forward): event-driven — only rows with a non-zero
  * drive are accumulated, only row tiles with an active row are read and
  * converted. Read noise is output-referred: the per-cell noise
@@ -96,6 +119,8 @@
  */
 #include "crossbar/crossbar.h"
 
+#include "core/parallel.h"
+
 #include <assert.h>
 #include <math.h>
 #include <string.h>
@@ -106,6 +131,12 @@
 /* Cells populated, programmed and disturbed per chunk when half-select keeps
  * the cell records (on the stack: 64 × 16 floats = 4 KiB). */
 #define MM_RECORD_CHUNK 64
+/* Cells populated and written per chunk before write-verify: as
+ * mx_device_program's chunk (devices/cell.c), so the open-loop write draws
+ * exactly what open-loop programming draws. */
+#define MM_PROGRAM_CHUNK 64
+/* Rows per item of the programming loop (dynamic schedule). */
+#define MM_PROGRAM_ROWS_PER_CHUNK 4
 
 struct mx_matmul {
     size_t n_in, n_out;
@@ -140,6 +171,7 @@ struct mx_matmul {
     double in_levels;                /* K: input codes per polarity (0 = exact dac) */
     int iv_nonlinear;                /* the device's I–V is not I = G·V */
     float full_drive;                /* φ(V_read): drive of a row at full scale, A/S */
+    mx_programming_stats prog;       /* what programming cost, summed in row order */
 };
 
 struct mx_matmul_work {
@@ -435,6 +467,141 @@ static mx_status apply_wires(mx_matmul *mm)
     return status;
 }
 
+/* ---- programming ------------------------------------------------------------ */
+
+/* The write-verify settings in use: the fields whose 0 is not a value of
+ * their own take mx_wv_config_default's (crossbar.h). OUT: *out. */
+static void resolve_wv_config(const mx_wv_config *c, mx_wv_config *out)
+{
+    mx_wv_config d;
+    mx_wv_config_default(&d);
+    *out = *c;
+    if (out->tolerance == 0.0)
+        out->tolerance = d.tolerance;
+    if (out->max_iterations == 0)
+        out->max_iterations = d.max_iterations;
+    if (out->max_pulses_per_iteration == 0)
+        out->max_pulses_per_iteration = d.max_pulses_per_iteration;
+    if (out->gain == 0.0)
+        out->gain = d.gain;
+}
+
+/* Everything the rows of one programming share (items of mx_parallel_items). */
+typedef struct program_ctx {
+    mx_matmul *mm;
+    const float *w;
+    const write_counts *wc;     /* half-select counts, or NULL */
+    const mx_wv_config *wv;     /* resolved write-verify settings with their step
+                                   priors, or NULL for open loop */
+    uint64_t seed;
+    uint32_t layer_id;
+    uint32_t stream, age_stream, hs_stream, wv_stream;
+    mx_programming_stats *row_stats; /* (n_in) */
+} program_ctx;
+
+/* Per-thread scratch: one row's cell records for write-verify. */
+static mx_status program_state_create(const void *ctx, void **state)
+{
+    const program_ctx *c = ctx;
+    *state = NULL;
+    const size_t cf = c->mm->device->cell_floats;
+    if (!c->wv || cf == 0)
+        return MX_OK;
+    /* fam_cols ≤ n_out for every family (the offset reference has n_col_tiles). */
+    *state = mx_alloc(mx_size_mul(c->mm->n_out, cf) * sizeof(float));
+    return *state ? MX_OK
+                  : mx_fail(MX_ENOMEM, "analog matmul: out of memory for %zu cell records",
+                            c->mm->n_out);
+}
+
+static void program_state_destroy(void *state) { mx_free(state); }
+
+/* Write n fresh cells open-loop toward t keeping their records (draws as
+ * mx_device_program), then write-verify them toward t with `wv_seed`;
+ * the cost into *ps. OUT: g (n). MX_EINVAL, MX_ENOMEM from mx_wv_init. */
+static mx_status program_verified(const mx_matmul *mm, const mx_wv_config *cfg, const float *t,
+                                  float *g, size_t n, mx_rng *rng, uint64_t wv_seed,
+                                  float *cells, mx_programming_stats *ps)
+{
+    const mx_device_type *type = mm->device;
+    const mx_device_params *p = &mm->dev;
+    const size_t cf = type->cell_floats;
+    if (cf == 0)
+        type->program(p, NULL, t, g, n, rng);
+    for (size_t i0 = 0; cf && i0 < n; i0 += MM_PROGRAM_CHUNK) {
+        const size_t m = n - i0 < MM_PROGRAM_CHUNK ? n - i0 : MM_PROGRAM_CHUNK;
+        type->populate(p, cells + i0 * cf, m, rng);
+        type->program(p, cells + i0 * cf, t + i0, g + i0, m, rng);
+    }
+    mx_wv *wv = NULL;
+    mx_status st = mx_wv_init(cfg, type, p, cf ? cells : NULL, g, t, n, wv_seed, &wv);
+    if (st)
+        return st;
+    mx_wv_totals tot;
+    mx_wv_run(wv, &tot);
+    mx_wv_destroy(wv);
+    ps->verified += tot.cells;
+    ps->converged += tot.converged;
+    ps->pulses += (uint64_t)tot.pulses;
+    ps->verify_reads += (uint64_t)tot.reads;
+    ps->time_serial_s += tot.time_serial_s;
+    ps->energy_j += tot.energy_pulse_j + tot.energy_read_j;
+    return MX_OK;
+}
+
+/* Program input row j: every family's cells, then ageing, then (without
+ * wires) the row's read arrays. Row j of the crossbar holds input j's
+ * weights to every output. Each row draws from its own stream items, so
+ * rows program in any order. The targets of family f are written to row j
+ * of read array f first (rows of the read arrays are scratch until
+ * derive_read_row; there are at least as many read arrays as families), so
+ * ageing sees them without an allocation; programming reads them back
+ * unchanged. */
+static mx_status program_row(const void *ctx, void *state, size_t j)
+{
+    const program_ctx *c = ctx;
+    mx_matmul *mm = c->mm;
+    const size_t n_out = mm->n_out, cells = mm->n_in * n_out;
+    const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)j;
+    const double t_s = mm->dev.t_inference_s;
+    const int ages = mm->device->age && t_s > 0.0;
+    const double inv_window = 1.0 / (mm->dev.g_max_s - mm->dev.g_min_s);
+    mx_programming_stats *ps = &c->row_stats[j];
+    mx_rng rng, age_rng, hs_rng, wv_rng;
+    mx_rng_init(&rng, c->seed, c->stream, item);
+    /* Drift, accumulated noise, disturb and verification from streams of
+     * their own, so programming draws stay as they were. */
+    mx_rng_init(&age_rng, c->seed, c->age_stream, item);
+    mx_rng_init(&hs_rng, c->seed, c->hs_stream, item);
+    mx_rng_init(&wv_rng, c->seed, c->wv_stream, item);
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t cols = fam_cols(mm, f);
+        float *t = mm->rd_block + f * cells + j * n_out; /* this row's scratch */
+        float *g = mm->fam[f] + j * cols;
+        row_targets(mm, c->w, j, f, t);
+        if (c->wc) {
+            program_disturbed(mm, c->wc, j, f, t, g, cols, &rng, &hs_rng);
+        } else if (c->wv) {
+            const uint64_t hi = mx_rng_u32(&wv_rng), lo = mx_rng_u32(&wv_rng);
+            mx_status st = program_verified(mm, c->wv, t, g, cols, &rng, hi << 32 | lo, state, ps);
+            if (st)
+                return st;
+        } else {
+            mx_device_program(mm->device, &mm->dev, t, g, cols, &rng);
+        }
+        ps->cells += cols;
+        for (size_t k = 0; k < cols; k++) {
+            const double e = ((double)g[k] - (double)t[k]) * inv_window;
+            ps->sq_error += e * e;
+        }
+        if (ages)
+            mm->device->age(&mm->dev, t, g, g, cols, t_s, &age_rng);
+    }
+    if (!mm->eff_block)
+        derive_read_row(mm, j);
+    return MX_OK;
+}
+
 static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, uint32_t layer_id)
 {
     const size_t n_in = mm->n_in, n_out = mm->n_out;
@@ -479,48 +646,56 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
             return st;
         }
     }
-    const uint32_t stream = mx_stream_id("device.program");
-    const uint32_t age_stream = mx_stream_id("device.age");
-    const uint32_t hs_stream = mx_stream_id("crossbar.half_select");
-    const double t_s = mm->dev.t_inference_s;
-    const int ages = mm->device->age && t_s > 0.0;
-    const size_t cells = n_in * n_out;
-
-    /* Row j of the crossbar holds input j's weights to every output. Each row
-     * draws from its own stream item, so rows program in any order. The
-     * targets of family f are written to row j of read array f first (rows
-     * of the read arrays are scratch until derive_read_row; there are at
-     * least as many read arrays as families), so ageing sees them without
-     * an allocation; programming reads them back unchanged. */
-#pragma omp parallel for schedule(static)
-    for (size_t j = 0; j < n_in; j++) {
-        const uint64_t item = ((uint64_t)layer_id << 32) | (uint64_t)j;
-        mx_rng rng, age_rng, hs_rng;
-        mx_rng_init(&rng, seed, stream, item);
-        /* Drift, accumulated noise and disturb from streams of their own, so
-         * programming draws stay as they were. */
-        mx_rng_init(&age_rng, seed, age_stream, item);
-        mx_rng_init(&hs_rng, seed, hs_stream, item);
-        for (size_t f = 0; f < mm->n_fam; f++) {
-            const size_t cols = fam_cols(mm, f);
-            float *t = mm->rd_block + f * cells + j * n_out; /* this row's scratch */
-            float *g = mm->fam[f] + j * cols;
-            row_targets(mm, w, j, f, t);
-            if (disturb)
-                program_disturbed(mm, &wc, j, f, t, g, cols, &rng, &hs_rng);
-            else
-                mx_device_program(mm->device, &mm->dev, t, g, cols, &rng);
-            if (ages)
-                mm->device->age(&mm->dev, t, g, g, cols, t_s, &age_rng);
+    mx_wv_config wv_cfg;
+    const int verify = mm->xbar.programming == MX_PROGRAMMING_WRITE_VERIFY;
+    if (verify) {
+        resolve_wv_config(&mm->xbar.write_verify, &wv_cfg);
+        mx_status st = MX_OK;
+        if (wv_cfg.step_ltp_frac <= 0.0 || wv_cfg.step_ltd_frac <= 0.0) {
+            double ltp = 0.0, ltd = 0.0;
+            st = mx_wv_characterise(mm->device, &mm->dev, seed, &ltp, &ltd);
+            if (wv_cfg.step_ltp_frac <= 0.0)
+                wv_cfg.step_ltp_frac = ltp;
+            if (wv_cfg.step_ltd_frac <= 0.0)
+                wv_cfg.step_ltd_frac = ltd;
         }
-        if (!mm->eff_block)
-            derive_read_row(mm, j);
+        if (st) {
+            mx_free(wc.row);
+            mx_free(wc.col);
+            return st;
+        }
     }
+    mx_programming_stats *row_stats = mx_calloc(n_in, sizeof *row_stats);
+    if (!row_stats) {
+        mx_free(wc.row);
+        mx_free(wc.col);
+        return mx_fail(MX_ENOMEM, "analog matmul: out of memory for programming statistics");
+    }
+    const program_ctx pc = {
+        .mm = mm,
+        .w = w,
+        .wc = disturb ? &wc : NULL,
+        .wv = verify ? &wv_cfg : NULL,
+        .seed = seed,
+        .layer_id = layer_id,
+        .stream = mx_stream_id("device.program"),
+        .age_stream = mx_stream_id("device.age"),
+        .hs_stream = mx_stream_id("crossbar.half_select"),
+        .wv_stream = mx_stream_id("crossbar.write_verify"),
+        .row_stats = row_stats,
+    };
+    static const mx_parallel_ops ops = {program_state_create, program_state_destroy,
+                                        program_row};
+    mx_status st = mx_parallel_items(&ops, &pc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
+    mm->prog = (mx_programming_stats){0};
+    for (size_t j = 0; j < n_in && !st; j++) /* row order: same sums at any thread count */
+        mx_programming_stats_add(&mm->prog, &row_stats[j]);
+    mx_free(row_stats);
     mx_free(wc.row);
     mx_free(wc.col);
-    if (!mm->eff_block)
-        return MX_OK;
-    mx_status st = apply_wires(mm);
+    if (st || !mm->eff_block)
+        return st;
+    st = apply_wires(mm);
     if (st)
         return st;
     for (size_t j = 0; j < n_in; j++)
@@ -550,6 +725,29 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
                        "hardware.crossbar.half_select: device '%s' has no amplitude-dependent "
                        "pulse response; use binary, linear-ion-drift or vteam",
                        device->name);
+    if (xbar->programming != MX_PROGRAMMING_OPEN_LOOP &&
+        xbar->programming != MX_PROGRAMMING_WRITE_VERIFY)
+        return mx_fail(MX_EINVAL,
+                       "hardware.programming.mode: expected open-loop or write-verify, got %d",
+                       (int)xbar->programming);
+    if (xbar->programming == MX_PROGRAMMING_WRITE_VERIFY) {
+        if (!device->pulse)
+            return mx_fail(MX_EINVAL,
+                           "hardware.programming.mode: write-verify needs a device model with a "
+                           "pulse response; device '%s' has none (use open-loop, or a pulse-level "
+                           "model such as nonlinear or step)",
+                           device->name);
+        if (xbar->half_select != MX_HALF_SELECT_OFF)
+            return mx_fail(MX_EINVAL,
+                           "hardware.programming.mode: write-verify with "
+                           "hardware.crossbar.half_select v-half is not modelled (each verify "
+                           "train would disturb its row and column too); use half_select off");
+        mx_wv_config wv;
+        resolve_wv_config(&xbar->write_verify, &wv);
+        st = mx_wv_config_validate(&wv);
+        if (st)
+            return mx_fail_context(st, "hardware.programming");
+    }
     if (mx_crossbar_has_wires(xbar) && device_params->iv.kind != MX_IV_LINEAR)
         return mx_fail(MX_EINVAL,
                        "hardware.crossbar.r_*_ohm: wire, terminal and access resistances need a "
@@ -668,6 +866,28 @@ void mx_matmul_stats_add(mx_matmul_stats *into, const mx_matmul_stats *x)
     into->cell_power_w += x->cell_power_w;
 }
 size_t mx_matmul_n_families(const mx_matmul *mm) { return mm->n_fam; }
+
+void mx_programming_stats_add(mx_programming_stats *into, const mx_programming_stats *x)
+{
+    into->cells += x->cells;
+    into->verified += x->verified;
+    into->converged += x->converged;
+    into->pulses += x->pulses;
+    into->verify_reads += x->verify_reads;
+    into->time_serial_s += x->time_serial_s;
+    into->energy_j += x->energy_j;
+    into->sq_error += x->sq_error;
+}
+
+void mx_matmul_programming_stats(const mx_matmul *mm, mx_programming_stats *out)
+{
+    *out = mm->prog;
+}
+
+double mx_programming_rms_error(const mx_programming_stats *s)
+{
+    return s->cells ? sqrt(s->sq_error / (double)s->cells) : 0.0;
+}
 size_t mx_matmul_input_passes(const mx_matmul *mm) { return mm->n_passes; }
 
 size_t mx_matmul_currents_per_read(const mx_matmul *mm)

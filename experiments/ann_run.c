@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "crossbar/crossbar.h"
+#include "experiments/method.h"
 #include "snn/ann.h"
 
 /* One evaluation pass, as the items of mx_parallel_items. */
@@ -171,6 +172,7 @@ mx_status mx_ann_point_run(const mx_mlp *mlp, const mx_experiment_config *pc,
             pr->area_mm2 += out->area[l];
         }
         pr->network = "ann";
+        mx_method_programming_cost(pr, mm, L);
     }
     for (size_t l = 0; l < L; l++)
         mx_matmul_destroy(mm[l]);

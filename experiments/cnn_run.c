@@ -444,6 +444,7 @@ mx_status mx_cnn_point_run(const mx_experiment_config *pc, const mx_method_ctx *
             pr->area_mm2 += out->area[l];
         }
         pr->network = "snn";
+        mx_method_programming_cost(pr, mm, L);
         mx_log(MX_LOG_INFO, "cnn: crossbar evaluation %.1f ms per image (%zu images, %zu steps)",
                1e3 * t_eval / (double)n, n, T);
     }

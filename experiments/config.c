@@ -143,6 +143,8 @@ _Static_assert(sizeof(mx_online_weights) == sizeof(int), "enum fields are stored
 _Static_assert(sizeof(mx_vteam_iv_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_readout_kind) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_run_as) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_programming_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_wv_schedule) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {"poker-dvs", 0}, {NULL, 0}};
@@ -171,6 +173,12 @@ static const choice offset_subtracts[] = {
     {"analog", MX_OFFSET_ANALOG}, {"digital", MX_OFFSET_DIGITAL}, {NULL, 0}};
 static const choice half_selects[] = {
     {"off", MX_HALF_SELECT_OFF}, {"v-half", MX_HALF_SELECT_V_HALF}, {NULL, 0}};
+static const choice programming_modes[] = {
+    {"open-loop", MX_PROGRAMMING_OPEN_LOOP}, {"write-verify", MX_PROGRAMMING_WRITE_VERIFY},
+    {NULL, 0}};
+static const choice wv_schedules[] = {
+    {"fixed", MX_WV_FIXED}, {"incremental-amplitude", MX_WV_INCREMENTAL_AMPLITUDE},
+    {"incremental-width", MX_WV_INCREMENTAL_WIDTH}, {NULL, 0}};
 static const choice noise_modes[] = {
     {"output-referred", MX_NOISE_OUTPUT_REFERRED}, {"per-cell", MX_NOISE_PER_CELL}, {NULL, 0}};
 static const choice adc_kinds[] = {
@@ -840,6 +848,40 @@ static const field fields[] = {
      .offset = OFF(hardware.crossbar.irdrop_sweeps), .bounds = LO | HI, .min = 1, .max = 1000,
      .from_module = true, .unit = "sweeps", .def = "2",
      .doc = "line-sweeps: alternating row-line / column-line solves"},
+
+    {.path = "hardware.programming.mode", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.programming), .choices = programming_modes,
+     .from_module = true, .unit = "-", .def = "open-loop",
+     .doc = "how cells are programmed: one open-loop write through the device model, or that "
+            "write then closed-loop write-verify through its pulse response (pulse-level "
+            "models only; not with half_select v-half); cost in the /summary program_* "
+            "columns (docs/calibration.md)"},
+    {.path = "hardware.programming.tolerance", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.write_verify.tolerance),
+     .bounds = LO | HI | LO_OPEN | HI_OPEN, .min = 0, .max = 1, .from_module = true,
+     .unit = "fraction of window", .def = "0.01",
+     .doc = "write-verify: a verify read within tolerance × (g_max − g_min) of the target "
+            "retires the cell"},
+    {.path = "hardware.programming.max_iterations", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.write_verify.max_iterations), .bounds = LO | HI, .min = 1,
+     .max = MX_WV_MAX_ITERATIONS, .from_module = true, .unit = "trains", .def = "20",
+     .doc = "write-verify: pulse trains per cell at most (each followed by a verify read)"},
+    {.path = "hardware.programming.schedule", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.write_verify.schedule), .choices = wv_schedules,
+     .from_module = true, .unit = "-", .def = "fixed",
+     .doc = "write-verify pulse shape: nominal pulses (fixed), or ISPP ramps of the amplitude "
+            "(0.8 → 1.5 × nominal in 0.05 steps) or width (0.5 → 10 × nominal in 0.25 steps), "
+            "restarted when the polarity flips"},
+    {.path = "hardware.programming.gain", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.write_verify.gain), .bounds = LO | HI | LO_OPEN,
+     .min = 0, .max = 1, .from_module = true, .unit = "-", .def = "0.7",
+     .doc = "write-verify: pulses per train = round(gain × the error / the cell's step "
+            "estimate); under 1 aims short of the target against overshoot"},
+    {.path = "hardware.programming.verify_energy_j", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.write_verify.verify_energy_j), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "J", .def = "0",
+     .doc = "write-verify: periphery energy of one verify read (sense amplifier or ADC "
+            "conversion), added to the cell's read energy"},
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
@@ -2146,6 +2188,25 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
                        "experiment online-training, got %s",
                        type->name);
     }
+    if (cfg->hardware.crossbar.programming == MX_PROGRAMMING_WRITE_VERIFY && type &&
+        !type->pulse) {
+        blame[0] = field_find("hardware.programming.mode");
+        blame[1] = field_find("hardware.device.type");
+        return mx_fail(MX_EINVAL,
+                       "hardware.programming.mode: expected open-loop for device %s, which has "
+                       "no pulse response (write-verify needs a pulse-level model), got "
+                       "write-verify",
+                       type->name);
+    }
+    if (cfg->hardware.crossbar.programming == MX_PROGRAMMING_WRITE_VERIFY &&
+        cfg->hardware.crossbar.half_select != MX_HALF_SELECT_OFF) {
+        blame[0] = field_find("hardware.programming.mode");
+        blame[1] = field_find("hardware.crossbar.half_select");
+        return mx_fail(MX_EINVAL,
+                       "hardware.programming.mode: expected open-loop with "
+                       "hardware.crossbar.half_select v-half (the disturb of verify trains is "
+                       "not modelled), got write-verify");
+    }
     if (d->stuck_at_gmin_frac + d->stuck_at_gmax_frac > 1.0) {
         blame[0] = field_find("hardware.device.stuck_at_gmax");
         blame[1] = field_find("hardware.device.stuck_at_gmin");
@@ -2338,6 +2399,7 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_snn_config_default(&cfg->snn);
     mx_device_params_default(&cfg->hardware.device);
     mx_crossbar_config_default(&cfg->hardware.crossbar);
+    mx_wv_config_default(&cfg->hardware.crossbar.write_verify);
     mx_adc_config_default(&cfg->hardware.adc);
     mx_snn_readout_config_default(&cfg->hardware.readout);
     mx_energy_config_default(&cfg->hardware.energy);

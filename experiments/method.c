@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * method.c: the small shared pieces of a learning method's sweep point
- * (method.h): result buffers, cache paths and training keys.
+ * (method.h): result buffers, the programming cost of a point's layers,
+ * cache paths and training keys.
  */
 #include "experiments/method.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,6 +51,31 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
     out->latency[l] = b.latency_s;
     out->area[l] = 1e-6 * mx_energy_area_um2(&pc->hardware.energy, &hw, NULL, NULL);
     return MX_OK;
+}
+
+void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers)
+{
+    mx_programming_stats s = {0};
+    for (size_t l = 0; l < n_layers; l++) {
+        if (!mm[l])
+            continue;
+        mx_programming_stats x;
+        mx_matmul_programming_stats(mm[l], &x);
+        mx_programming_stats_add(&s, &x);
+    }
+    const double not_priced = (double)NAN;
+    pr->program_rms_error = s.cells ? mx_programming_rms_error(&s) : not_priced;
+    pr->program_cells_verified = (size_t)s.verified;
+    if (s.verified == 0) {
+        pr->program_converged_fraction = pr->program_pulses = not_priced;
+        pr->program_verify_reads = pr->program_time_s = pr->program_energy_j = not_priced;
+        return;
+    }
+    pr->program_converged_fraction = (double)s.converged / (double)s.verified;
+    pr->program_pulses = (double)s.pulses;
+    pr->program_verify_reads = (double)s.verify_reads;
+    pr->program_time_s = s.time_serial_s;
+    pr->program_energy_j = s.energy_j;
 }
 
 uint64_t mx_method_key_hash(const char *s)

@@ -83,6 +83,13 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
                                 const mx_experiment_config *pc, int lif,
                                 const mx_energy_counts *counts, size_t n);
 
+/* The programming cost of a point: mx_matmul_programming_stats of its
+ * layers' matmuls mm[0..n_layers) (NULL entries skipped) summed in layer
+ * order into pr's program_* fields — NaN cost and cells_verified 0 when no
+ * cell was write-verified (open loop; docs/results-format.md). Every method
+ * calls it once its layers are programmed. */
+void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers);
+
 /* Cache file for a training key: <cache_dir>/<prefix>-<hash of key>.h5, with
  * the folder created. MX_EIO if it cannot be created. */
 mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, const char *key,

@@ -90,6 +90,13 @@ static const metric_column metric_columns[] = {
     {"energy_j", 0, offsetof(mx_point_result, energy_j)},
     {"latency_s", 0, offsetof(mx_point_result, latency_s)},
     {"area_mm2", 0, offsetof(mx_point_result, area_mm2)},
+    {"program_cells_verified", 1, offsetof(mx_point_result, program_cells_verified)},
+    {"program_converged_fraction", 0, offsetof(mx_point_result, program_converged_fraction)},
+    {"program_pulses", 0, offsetof(mx_point_result, program_pulses)},
+    {"program_verify_reads", 0, offsetof(mx_point_result, program_verify_reads)},
+    {"program_time_s", 0, offsetof(mx_point_result, program_time_s)},
+    {"program_energy_j", 0, offsetof(mx_point_result, program_energy_j)},
+    {"program_rms_error", 0, offsetof(mx_point_result, program_rms_error)},
 };
 #define N_METRIC_COLUMNS (sizeof metric_columns / sizeof metric_columns[0])
 

@@ -46,6 +46,18 @@ typedef struct mx_point_result {
     double energy_j;              /* energy per inference, all layers and components, J */
     double latency_s;             /* latency per inference, all layers in sequence, s */
     double area_mm2;              /* ADCs and arrays of all layers, mm² */
+    /* Programming the point's layers (hardware.programming; summed over the
+     * layers by mx_method_programming_cost). Open loop: cells_verified 0 and
+     * the write-verify cost columns NaN (its single write is not priced). */
+    size_t program_cells_verified;    /* cells write-verified */
+    double program_converged_fraction;/* of them, retired within tolerance */
+    double program_pulses;            /* write-verify pulses, both polarities */
+    double program_verify_reads;      /* verify reads */
+    double program_time_s;            /* serial programming time (one cell at a time), s */
+    double program_energy_j;          /* pulse and verify-read energy, J */
+    double program_rms_error;         /* RMS (g − target)/(g_max − g_min) over every
+                                         programmed cell, right after programming
+                                         (before ageing); both modes */
     const char *network;          /* "snn" or "ann" (model.run_as): the point group's
                                      `network` attribute; NULL: not written */
     size_t timesteps;

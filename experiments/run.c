@@ -200,6 +200,9 @@ static mx_hardware_aware training_hardware(const mx_experiment_config *cfg)
     h.hw.xbar = cfg->hardware.crossbar;
     if (h.hw.xbar.input == MX_INPUT_SPIKES)
         h.hw.xbar.input = MX_INPUT_DAC;
+    /* Training chips are written open-loop: hardware.programming is how the
+     * evaluated chip is programmed (and is not in the training key). */
+    h.hw.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
     h.hw.device = mx_device_lookup(cfg->hardware.device_type);
     h.hw.device_params = cfg->hardware.device;
     h.hw.device_params.d2d_sigma = training_sigma(cfg);
@@ -721,6 +724,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             .layer_area_mm2 = area_layer,
             .network = "snn",
         };
+        mx_method_programming_cost(&pr, mm, L);
         if (!st)
             st = record_point(ctx, base, pc, swept, res, &pr);
     }

@@ -466,6 +466,7 @@ mx_status mx_stdp_point_run(const mx_experiment_config *pc, const mx_method_ctx 
         pr->latency_s = out->latency[0];
         pr->area_mm2 = out->area[0];
         pr->network = "snn";
+        mx_method_programming_cost(pr, &mm, 1);
     }
     mx_matmul_destroy(mm);
     mx_stdp_destroy(net);

@@ -169,6 +169,9 @@ static mx_status hwa_train_init(hwa_train *ht, const mx_experiment_config *pc, c
         mx_hwa_config_default(&hc);
         hc.xbar = pc->hardware.crossbar;
         hc.xbar.input = layer_input(pc, l);
+        /* Training chips are written open-loop: hardware.programming is how
+         * the evaluated chip is programmed (and is not in the training key). */
+        hc.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
         hc.device = mx_device_lookup(pc->hardware.device_type);
         hc.device_params = pc->hardware.device;
         hc.device_params.d2d_sigma = training_sigma(pc);
@@ -806,6 +809,7 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
         pr->n_layers = L;
         mx_method_point_init(out); /* the layer arrays */
         pr->network = "snn";
+        mx_method_programming_cost(pr, mm, L);
         out->seconds_training = train_s;
         out->trained = trained;
         mx_log(MX_LOG_INFO, "surrogate: %zu test examples, digital %.2f %%, crossbar %.2f %%", n,

@@ -304,7 +304,11 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
     static const char *const order[] = {"point", "repeat", SIGMA_AXIS, MODE_AXIS,
                                         "accuracy", "accuracy_snn_digital", "accuracy_ann",
                                         "adc_clip_rate", "n_test", "eval_seconds",
-                                        "energy_j", "latency_s", "area_mm2"};
+                                        "energy_j", "latency_s", "area_mm2",
+                                        "program_cells_verified", "program_converged_fraction",
+                                        "program_pulses", "program_verify_reads",
+                                        "program_time_s", "program_energy_j",
+                                        "program_rms_error"};
     hid_t type = H5Dget_type(summary);
     assert_int_equal(H5Tget_nmembers(type), sizeof order / sizeof order[0]);
     for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -878,7 +882,7 @@ static void test_sweep_without_axes_has_one_point(void **state)
     assert_int_equal(read_u64_attr(f, "n_points"), 1);
     hid_t summary = H5Dopen2(f, "summary", H5P_DEFAULT);
     hid_t type = H5Dget_type(summary);
-    assert_int_equal(H5Tget_nmembers(type), 11); /* point, repeat and nine metrics */
+    assert_int_equal(H5Tget_nmembers(type), 18); /* point, repeat and sixteen metrics */
     H5Tclose(type);
     H5Dclose(summary);
     H5Fclose(f);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_write_verify.c: closed-loop write-verify programming
- * (calibration/write_verify.c) on every pulse-level device model of the
+ * (devices/write_verify.c) on every pulse-level device model of the
  * registry, with device-to-device and cycle-to-cycle variation and read
  * noise: the true residual error shrinks round by round, ends far below the
  * device's own open-loop programming error, and ≥ 95 % of cells converge.
@@ -10,7 +10,9 @@
  * promise (and a binary cell switches only once the amplitude is high
  * enough); time and energy against a hand computation; the same bits at 1
  * and 2 threads; quantiles against a hand sort; every config error names
- * its field; an allocation failure leaves nothing behind.
+ * its field; an allocation failure leaves nothing behind. Last, the sweep
+ * switch's YAML block hardware.programming: its fields parse into the
+ * crossbar config, and bad values and combinations are named.
  *
  * Setting MX_WV_MEASURE=1 in the environment also prints the table of
  * docs (pulses, convergence, RMS before/after per model and tolerance).
@@ -22,11 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calibration/write_verify.h"
 #include "core/core.h"
 #include "core/rng.h"
 #include "devices/devices.h"
 #include "devices/measured.h"
+#include "devices/write_verify.h"
+#include "experiments/config.h"
 
 #define SEED 20250307u
 #define CELLS 256
@@ -754,6 +757,94 @@ static void test_measurement_table(void **state)
     }
 }
 
+/* ---- the sweep switch: hardware.programming in YAML ------------------------ */
+
+static mx_status parse_yaml(const char *text, mx_experiment_config *cfg)
+{
+    mx_clear_error();
+    return mx_config_parse(text, strlen(text), "wv.yaml", cfg);
+}
+
+static void test_yaml_programming_fields_parse_and_bad_values_are_named(void **state)
+{
+    (void)state;
+    mx_experiment_config cfg;
+    const char *good = "hardware:\n"
+                       "  device: {type: nonlinear, preset: ag-si}\n"
+                       "  programming:\n"
+                       "    mode: write-verify\n"
+                       "    tolerance: 0.05\n"
+                       "    max_iterations: 7\n"
+                       "    schedule: incremental-width\n"
+                       "    gain: 0.5\n"
+                       "    verify_energy_j: 1.0e-12\n"
+                       "sweep:\n"
+                       "  hardware.programming.mode: [open-loop, write-verify]\n";
+    assert_int_equal(parse_yaml(good, &cfg), MX_OK);
+    assert_int_equal(mx_config_validate(&cfg), MX_OK);
+    const mx_crossbar_config *x = &cfg.hardware.crossbar;
+    assert_int_equal(x->programming, MX_PROGRAMMING_WRITE_VERIFY);
+    assert_true(x->write_verify.tolerance == 0.05 && x->write_verify.gain == 0.5);
+    assert_int_equal(x->write_verify.max_iterations, 7);
+    assert_int_equal(x->write_verify.schedule, MX_WV_INCREMENTAL_WIDTH);
+    assert_true(x->write_verify.verify_energy_j == 1e-12);
+    /* The fields not in YAML keep the module's defaults. */
+    mx_wv_config d;
+    mx_wv_config_default(&d);
+    assert_int_equal(x->write_verify.max_pulses_per_iteration, d.max_pulses_per_iteration);
+    assert_int_equal(mx_config_n_points(&cfg), 2);
+    mx_experiment_config pt;
+    assert_int_equal(mx_config_point(&cfg, 0, &pt), MX_OK);
+    assert_int_equal(pt.hardware.crossbar.programming, MX_PROGRAMMING_OPEN_LOOP);
+    mx_config_free(&pt);
+    mx_config_free(&cfg);
+
+    /* Defaults: open loop with the module's write-verify settings. */
+    assert_int_equal(parse_yaml("seed: 1\n", &cfg), MX_OK);
+    assert_int_equal(cfg.hardware.crossbar.programming, MX_PROGRAMMING_OPEN_LOOP);
+    assert_memory_equal(&cfg.hardware.crossbar.write_verify, &d, sizeof d);
+    mx_config_free(&cfg);
+
+    const struct {
+        const char *yaml;
+        const char *needle;
+    } bad[] = {
+        {"hardware: {programming: {mode: closed-loop}}\n", "hardware.programming.mode"},
+        {"hardware: {programming: {tolerance: 1.5}}\n", "hardware.programming.tolerance"},
+        {"hardware: {programming: {tolerance: 0}}\n", "hardware.programming.tolerance"},
+        {"hardware: {programming: {max_iterations: 0}}\n", "hardware.programming.max_iterations"},
+        {"hardware: {programming: {schedule: ramp}}\n", "hardware.programming.schedule"},
+        {"hardware: {programming: {gain: 0}}\n", "hardware.programming.gain"},
+        {"hardware: {programming: {verify_energy_j: -1}}\n",
+         "hardware.programming.verify_energy_j"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse_yaml(bad[i].yaml, &cfg), MX_EINVAL);
+        assert_error_mentions(bad[i].needle);
+        assert_error_mentions("wv.yaml:1:");
+    }
+
+    /* Across fields: a device without a pulse response, and half-select. */
+    const struct {
+        const char *yaml;
+        const char *needle[2];
+    } cross[] = {
+        {"hardware: {device: {type: reram}, programming: {mode: write-verify}}\n",
+         {"hardware.programming.mode", "reram"}},
+        {"hardware:\n  device: {type: binary, levels: 2}\n"
+         "  crossbar: {half_select: v-half}\n  programming: {mode: write-verify}\n",
+         {"hardware.programming.mode", "half_select"}},
+    };
+    for (size_t i = 0; i < sizeof cross / sizeof cross[0]; i++) {
+        assert_int_equal(parse_yaml(cross[i].yaml, &cfg), MX_OK);
+        mx_clear_error();
+        assert_int_equal(mx_config_validate(&cfg), MX_EINVAL);
+        assert_error_mentions(cross[i].needle[0]);
+        assert_error_mentions(cross[i].needle[1]);
+        mx_config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_quantiles_match_a_hand_sort),
         cmocka_unit_test(test_bad_config_names_the_field),
         cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
+        cmocka_unit_test(test_yaml_programming_fields_parse_and_bad_values_are_named),
         cmocka_unit_test(test_measurement_table),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_group);

@@ -9,7 +9,10 @@
  * Nanotechnology 23:075201, 2012, adaptive tuning of memristors; the
  * incremental-step pulse programming, ISPP, of NAND Flash, Suh et al., IEEE
  * JSSC 30:1149, 1995; NeuroPack's 1 % tolerance loop and NeuroSim's
- * "non-identical pulse" scheme, anchors-crossbar.md §1):
+ * "non-identical pulse" scheme, anchors-crossbar.md §1). It lives in
+ * devices/ (it needs only core and the device-type table) so that the
+ * crossbar's programming can call it: crossbar/matmul.c runs it on every
+ * row when hardware.programming.mode is write-verify (docs/calibration.md):
  *
  *   round r, for every active cell i (independent, OpenMP over cells):
  *     g_read = read(g_i)                       device read, read noise drawn
@@ -83,7 +86,7 @@
  *   each device call takes one cell, so every cell's draws are its own and
  *   any thread count gives the same bits. Totals are summed in cell order.
  */
-#include "calibration/write_verify.h"
+#include "devices/write_verify.h"
 
 #include <assert.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  * trains (GSL's init/iterate/test shape, so a caller can watch it). Pulses,
  * verify reads, programming time and energy are accounted per cell; the
  * residual error is the TRUE conductance against the target, not the read.
- * Model, choices and sources: calibration/write_verify.c.
+ * Model, choices and sources: devices/write_verify.c.
  *
  * Cells belong to the caller: the record array (cell_floats per cell) and
  * the conductances g_s are borrowed by mx_wv_init and updated in place by
