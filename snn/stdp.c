@@ -7,11 +7,13 @@
  * Excitatory neuron (volts, conductances in leak units):
  *   τ_e dv/dt = (E_rest − v) + g_e(E_exc − v) + g_i(E_inh − v)
  *   τ_e 100 ms, E_rest −65 mV, E_exc 0, E_inh −100 mV, reset −65 mV,
- *   threshold −52 mV + θ, refractory 5 ms (v held at reset), and no second
- *   spike within exc_spike_gap_s = 50 ms: the authors' threshold is
- *   `(v > θ − 20 mV − 52 mV) * (timer > 5 ms)` with `dtimer/dt = 100.0 : ms`,
- *   a timer that runs at 0.1 s/s, so it passes 5 ms 50 ms after the reset
- *   (paper-tables.md §1.2; at most 7 spikes per 350 ms stimulus);
+ *   threshold −52 mV + θ, refractory 5 ms (v held at reset); optionally no
+ *   second spike within exc_spike_gap_s (default 0: off). The authors'
+ *   threshold is `(v > θ − 20 mV − 52 mV) * (timer > 5 ms)` with
+ *   `dtimer/dt = 100.0 : ms`, a timer that runs at 0.1 s/s, so it passes
+ *   5 ms only 50 ms after the reset (at most 7 spikes per 350 ms stimulus);
+ *   exc_spike_gap_s = 0.05 reproduces it, but measured over seeds it costs
+ *   this engine 2 points (docs/snn.md), so it is off by default;
  *   dg_e/dt = −g_e/1 ms, dg_i/dt = −g_i/2 ms; θ += 0.05 mV per spike, dθ/dt = −θ/10⁴ s (training
  *   only; frozen at test). Inhibitory: τ 10 ms, E_rest −60 mV, reset −45 mV,
  *   threshold −40 mV, refractory 2 ms (E_inh −85 mV, unused: it receives
@@ -122,7 +124,7 @@ void mx_stdp_config_default(mx_stdp_config *c)
         .retry_rate_hz = 31.875,
         .min_spikes = 5,
         .max_retries = 20,
-        .exc_spike_gap_s = 0.05,
+        .exc_spike_gap_s = 0.0,
         .weight_sum = 78.0,
         .w_max = 1.0,
         .nu_pre = 1e-4,

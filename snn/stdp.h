@@ -41,11 +41,12 @@
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
 
-/* Version of the learning dynamics: bumped whenever the same settings and
- * seed train a different network, and part of the training-cache key
+/* Version of the learning dynamics: bump it whenever the same settings and
+ * seed train a different network. It is part of the training-cache key
  * (experiments/stdp_run.c), so a cache from older code is never loaded.
- * 1: the first engine; 2: the 50 ms spike gap (stdp.exc_spike_gap_s). */
-#define MX_STDP_ENGINE_VERSION 2
+ * 1: the engine as it is (stdp.exc_spike_gap_s = 0 trains what it did
+ * before the field existed). */
+#define MX_STDP_ENGINE_VERSION 1
 
 typedef enum mx_stdp_synapse {
     MX_STDP_FLOAT,             /* float weights, the rule applied exactly */
@@ -68,9 +69,9 @@ typedef struct mx_stdp_config {
     size_t min_spikes;     /* fewer excitatory spikes than this: retry; 5 */
     size_t max_retries;    /* retries per example before giving up; 20 */
     double exc_spike_gap_s; /* shortest time between two spikes of one excitatory
-                              neuron, s; 0.05 (the authors' code: the threshold
-                              needs timer > 5 ms with dtimer/dt = 100 ms/s); 0 =
-                              the 5 ms refractory period only */
+                              neuron, s; 0 = the 5 ms refractory period only
+                              (0.05: the authors' code, whose threshold needs
+                              timer > 5 ms with dtimer/dt = 100 ms/s); 0 */
     double weight_sum;     /* each neuron's incoming weights sum to this before
                               every training example; 78 */
     double w_max;          /* largest weight; 1 */
