@@ -25,8 +25,6 @@ import mx_plot  # noqa: E402
 
 SIGMA = "d2d_sigma"
 BITS = "bits"
-METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
-           "n_test", "eval_seconds", "point", "repeat", "energy_j", "latency_s", "area_mm2")
 
 
 def column(names, suffix):
@@ -50,7 +48,10 @@ def load(h5py, np, label, path):
         s = f["summary"][()]
     names = s.dtype.names
     cs, cb = column(names, SIGMA), column(names, BITS)
-    others = [n for n in names if n not in METRICS and n not in (cs, cb)]
+    # the swept columns sit between `repeat` and `accuracy`
+    # (docs/results-format.md); the metrics after them may grow
+    axes = names[names.index("repeat") + 1:names.index("accuracy")]
+    others = [n for n in axes if n not in (cs, cb)]
     groups = defaultdict(lambda: defaultdict(lambda: ([], [])))
     for row in s:
         name = " ".join([label] + [f"{o.split('.')[-1]}={text(row[o])}" for o in others])
