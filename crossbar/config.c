@@ -52,7 +52,9 @@ void mx_crossbar_config_default(mx_crossbar_config *c)
         .r_access_ohm = 0.0,
         .irdrop = MX_CIRCUIT_EXACT,
         .irdrop_sweeps = XBAR_DEFAULT_SWEEPS,
+        .programming = MX_PROGRAMMING_OPEN_LOOP,
     };
+    mx_wv_config_default(&c->write_verify);
 }
 
 int mx_crossbar_has_wires(const mx_crossbar_config *c)
@@ -149,5 +151,10 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
         return mx_fail(MX_EINVAL,
                        "hardware.crossbar.irdrop_sweeps: expected an integer in [1, %d], got %d",
                        XBAR_MAX_SWEEPS, c->irdrop_sweeps);
+    if (c->programming != MX_PROGRAMMING_OPEN_LOOP &&
+        c->programming != MX_PROGRAMMING_WRITE_VERIFY)
+        return mx_fail(MX_EINVAL,
+                       "hardware.programming.mode: expected open-loop or write-verify, got %d",
+                       (int)c->programming);
     return MX_OK;
 }

@@ -725,12 +725,7 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
                        "hardware.crossbar.half_select: device '%s' has no amplitude-dependent "
                        "pulse response; use binary, linear-ion-drift or vteam",
                        device->name);
-    if (xbar->programming != MX_PROGRAMMING_OPEN_LOOP &&
-        xbar->programming != MX_PROGRAMMING_WRITE_VERIFY)
-        return mx_fail(MX_EINVAL,
-                       "hardware.programming.mode: expected open-loop or write-verify, got %d",
-                       (int)xbar->programming);
-    if (xbar->programming == MX_PROGRAMMING_WRITE_VERIFY) {
+    if (xbar->programming == MX_PROGRAMMING_WRITE_VERIFY) { /* the mode itself: validated */
         if (!device->pulse)
             return mx_fail(MX_EINVAL,
                            "hardware.programming.mode: write-verify needs a device model with a "
