@@ -662,34 +662,34 @@ static mx_status check_q(const double *q, size_t n_q)
     return MX_OK;
 }
 
-mx_status mx_wv_error_quantiles(const mx_wv *wv, const double *q, size_t n_q, double *out)
+/* Quantiles q of one per-cell value: the final |error| as a fraction of the
+ * window (pulses 0) or the pulses sent (pulses 1). */
+static mx_status cell_quantiles(const mx_wv *wv, int pulses, const double *q, size_t n_q,
+                                double *out)
 {
     mx_status st = check_q(q, n_q);
     if (st != MX_OK)
         return st;
     double *v = mx_alloc(wv->n * sizeof *v);
     if (!v)
-        return mx_fail(MX_ENOMEM, "write_verify: out of memory for the error quantiles");
+        return mx_fail(MX_ENOMEM, "write_verify: out of memory for the %s quantiles",
+                       pulses ? "pulse" : "error");
     for (size_t i = 0; i < wv->n; i++)
-        v[i] = fabs((double)wv->g_s[i] - (double)wv->target_s[i]) / wv->window_s;
+        v[i] = pulses ? (double)wv->rep[i].pulses
+                      : fabs((double)wv->g_s[i] - (double)wv->target_s[i]) / wv->window_s;
     quantiles(v, wv->n, q, n_q, out);
     mx_free(v);
     return MX_OK;
 }
 
+mx_status mx_wv_error_quantiles(const mx_wv *wv, const double *q, size_t n_q, double *out)
+{
+    return cell_quantiles(wv, 0, q, n_q, out);
+}
+
 mx_status mx_wv_pulse_quantiles(const mx_wv *wv, const double *q, size_t n_q, double *out)
 {
-    mx_status st = check_q(q, n_q);
-    if (st != MX_OK)
-        return st;
-    double *v = mx_alloc(wv->n * sizeof *v);
-    if (!v)
-        return mx_fail(MX_ENOMEM, "write_verify: out of memory for the pulse quantiles");
-    for (size_t i = 0; i < wv->n; i++)
-        v[i] = (double)wv->rep[i].pulses;
-    quantiles(v, wv->n, q, n_q, out);
-    mx_free(v);
-    return MX_OK;
+    return cell_quantiles(wv, 1, q, n_q, out);
 }
 
 /* ---- the open-loop start ---------------------------------------------- */
