@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <gsl/gsl_errno.h>
+#include <hdf5.h>
 
 #include "cli/adc.h"
 #include "cli/crossbar.h"
@@ -383,7 +384,7 @@ static int cmd_sweep(int argc, char **argv)
         if (st == MX_ENOTFOUND && opt.resume)
             fprintf(stderr, "memxbar: nothing to resume; run without --resume to start the "
                             "sweep\n");
-        else if (rep.n_rows || (opt.resume && st != MX_EMISMATCH)) {
+        else if (rep.results_open) {
             fprintf(stderr, "memxbar: the points finished before the error are in %s.partial\n",
                     output);
             print_resume_command(stderr);
@@ -463,6 +464,11 @@ int main(int argc, char **argv)
     /* GSL's default error handler aborts the process; the library checks
      * every GSL return code and reports through mx_fail instead. */
     gsl_set_error_handler_off();
+    /* libhdf5 (1.10.8) closes every file still open from an atexit hook;
+     * after a write failed (disk full) that close writes again and crashes
+     * inside the library, turning a clean "disk full" exit into SIGSEGV.
+     * memxbar closes its files itself on every path, so the hook is off. */
+    H5dont_atexit();
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -51,6 +51,8 @@ typedef struct mx_run_report {
     size_t n_test;
     double seconds_total, seconds_training, seconds_eval;
     size_t networks_trained, networks_cached;
+    int results_open;        /* the results file was created or reopened (a
+                                failure after this leaves a .partial to resume) */
 } mx_run_report;
 
 /* Run the sweep described by cfg. OUT: report (may be NULL; with

@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "mx_build_config.h"
@@ -70,7 +72,14 @@ struct mx_results {
     unsigned char *done;  /* (n_points, repeats): 1 where the row is written */
     char *path;           /* final name */
     char *partial;        /* <path>.partial, the name while writing */
+    hsize_t file_bytes;   /* file size after the last flush */
+    hsize_t point_bytes;  /* the most one point has added to it */
 };
+
+/* Room kept free for the next point: ROOM_FACTOR × the largest point so
+ * far, at least ROOM_MIN_BYTES (the first point, metadata growth). */
+#define ROOM_FACTOR 4
+#define ROOM_MIN_BYTES ((hsize_t)1 << 20)
 
 /* The metric columns after the swept ones, in order. n_test is a count
  * (uint64); the rest are float64. */
@@ -495,6 +504,49 @@ static mx_status results_alloc(const char *path, const mx_experiment_config *cfg
     return MX_OK;
 }
 
+/* Is there room for one more point? The file system's free space
+ * (statvfs) and the process's file-size limit (RLIMIT_FSIZE) must both
+ * leave room for it. A write that runs out of space half way leaves
+ * HDF5 B-tree nodes and heaps pointing past the end of the file and can
+ * damage the points already in it, so the sweep stops BEFORE a point it
+ * cannot finish, with every finished point intact (tests/test_cli.sh
+ * checks this under `ulimit -f`). */
+static mx_status check_room(const mx_results *r)
+{
+    hsize_t need = ROOM_FACTOR * r->point_bytes;
+    need = need > ROOM_MIN_BYTES ? need : ROOM_MIN_BYTES;
+    double room = INFINITY;
+    struct statvfs fs;
+    if (statvfs(r->partial, &fs) == 0)
+        room = (double)fs.f_bavail * (double)fs.f_frsize;
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+        const double left = (double)lim.rlim_cur - (double)r->file_bytes;
+        room = left < room ? left : room;
+    }
+    if (room >= (double)need)
+        return MX_OK;
+    return mx_fail(MX_EIO,
+                   "%s: %.2f MiB left for the results (free disk space, or the process's "
+                   "file-size limit), the next point needs about %.2f MiB: stopping before it "
+                   "(a point cut short by a full disk would damage the points already written, "
+                   "%llu so far); "
+                   "make room, then resume",
+                   r->partial, room > 0.0 ? room / 1048576.0 : 0.0,
+                   (double)need / 1048576.0, (unsigned long long)r->n_rows);
+}
+
+/* After a flush: the file's size, and the largest step a point made it grow. */
+static void note_file_size(mx_results *r)
+{
+    hsize_t size = 0;
+    if (H5Fget_filesize(r->file, &size) < 0)
+        return;
+    if (size > r->file_bytes && size - r->file_bytes > r->point_bytes)
+        r->point_bytes = size - r->file_bytes;
+    r->file_bytes = size;
+}
+
 mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
                             mx_results **out)
 {
@@ -525,6 +577,8 @@ mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
     }
     if (st == MX_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
         st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+    if (st == MX_OK)
+        note_file_size(r);
     if (st != MX_OK) {
         close_handles(r);
         remove(r->partial);
@@ -640,6 +694,9 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
     if (*done)
         return mx_fail(MX_EINVAL, "%s: point %zu repeat %zu is already written", r->partial,
                        res->point, res->repeat);
+    mx_status room = check_room(r);
+    if (room != MX_OK)
+        return room;
 
     char point_name[32], repeat_name[32];
     snprintf(point_name, sizeof point_name, "%zu", res->point);
@@ -714,6 +771,8 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
     *done = 1;
     if (H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
         st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+    else
+        note_file_size(r);
 done:
     mx_h5_close(&group);
     /* A point that failed before its row leaves no group behind, so writing
@@ -916,6 +975,56 @@ static mx_status remove_unfinished_groups(mx_results *r)
     return MX_OK;
 }
 
+/* Read every dataset of the file once (H5Ovisit). A write that failed half
+ * way (disk full, a crash in the middle of a flush) can leave B-tree nodes
+ * or heaps that point past the end of the file; /summary may still read
+ * while other objects do not, and writing on into such a file makes the
+ * damage permanent. */
+typedef struct visit_ctx {
+    const char *failed; /* the first object that did not read (points into H5Ovisit's name) */
+    char name[256];
+} visit_ctx;
+
+static herr_t visit_read(hid_t root, const char *name, const H5O_info_t *info, void *data)
+{
+    visit_ctx *v = data;
+    if (info->type != H5O_TYPE_DATASET)
+        return 0;
+    hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
+    hid_t type = d >= 0 ? H5Dget_type(d) : H5I_INVALID_HID;
+    hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    size_t size = type >= 0 ? H5Tget_size(type) : 0;
+    void *buf = n > 0 && size > 0 ? mx_alloc((size_t)n * size) : NULL;
+    int ok = d >= 0 && n >= 0 && size > 0 &&
+             (n == 0 || (buf && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0));
+    if (ok && buf && H5Tis_variable_str(type) > 0)
+        H5Dvlen_reclaim(type, space, H5P_DEFAULT, buf);
+    mx_free(buf);
+    mx_h5_close(&space);
+    mx_h5_close(&type);
+    mx_h5_close(&d);
+    if (ok)
+        return 0;
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->failed = v->name;
+    return 1; /* stop */
+}
+
+static mx_status check_readable(const mx_results *r)
+{
+    visit_ctx v = {0};
+    herr_t rc = H5Ovisit(r->file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_read, &v);
+    if (rc == 0 && !v.failed)
+        return MX_OK;
+    return mx_fail(MX_EFORMAT,
+                   "%s: damaged — %s%s cannot be read (a write that failed half way, e.g. a "
+                   "full disk, or a truncated copy); resuming would build on it, so it is "
+                   "refused: run without --resume to start afresh",
+                   r->partial, v.failed ? "/" : "its object tree",
+                   v.failed ? v.failed : "");
+}
+
 mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
                             mx_results **out)
 {
@@ -958,6 +1067,8 @@ mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
     if (st == MX_OK)
         st = check_same_sweep(r, cfg);
     if (st == MX_OK)
+        st = check_readable(r);
+    if (st == MX_OK)
         st = load_done(r);
     if (st == MX_OK)
         st = remove_unfinished_groups(r);
@@ -965,6 +1076,10 @@ mx_status mx_results_resume(const char *path, const mx_experiment_config *cfg,
         st = mx_fail(MX_EIO, "%s: cannot write root attribute status", r->partial);
     if (st == MX_OK && H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
         st = mx_fail(MX_EIO, "%s: cannot flush to disk", r->partial);
+    if (st == MX_OK) { /* the points so far, as the estimate of the next one */
+        note_file_size(r);
+        r->point_bytes = r->n_rows ? r->file_bytes / r->n_rows : 0;
+    }
     if (st != MX_OK) {
         close_handles(r);
         free_results(r);

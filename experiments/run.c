@@ -836,6 +836,8 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
             ident.dataset.test_limit = 0;
         st = opt->resume ? mx_results_resume(opt->output_path, &ident, &res)
                          : mx_results_create(opt->output_path, &ident, &res);
+        if (!st)
+            rep->results_open = 1;
     }
     size_t runs_skipped = 0, runs_written = 0;
     for (size_t k = 0; res && k < n_points; k++)

@@ -249,6 +249,30 @@ code=$?
 if [ "$code" -eq 0 ] && grep -q "(3 runs now" "$tmp/out"; then ok "the printed resume command finishes the sweep"; else bad "printed resume command (exit $code)"; fi
 same_datasets "interrupted and resumed = uninterrupted" "$tmp/res/full.h5" "$tmp/res/i.h5"
 
+# A full disk: under a file-size limit (ulimit -f, SIGXFSZ ignored, so a
+# write past it fails as on a full disk) the sweep stops BEFORE a point it
+# cannot finish (a point cut short would leave HDF5 metadata pointing past
+# the end of the file and damage the finished ones), exits 1 naming the
+# room left, and --resume with room again gives the uninterrupted datasets.
+# The limit leaves the 1 MiB margin plus about two points.
+(trap '' XFSZ; ulimit -f 1090; "$exe" sweep "$tmp/res.yaml" -o "$tmp/res/d.h5" --cache "$tmp/cache" -q >"$tmp/out" 2>"$tmp/err")
+code=$?
+"$exe" report "$tmp/res/d.h5.partial" --no-plot >"$tmp/rep" 2>&1
+if [ "$code" -eq 1 ] && grep -q "MiB left for the results" "$tmp/err" && grep -q "resume with:" "$tmp/err" &&
+   grep -q "of 4 (point, repeat) runs (sweep incomplete)" "$tmp/rep"; then
+  ok "a full disk stops the sweep before a point it cannot finish: $(grep -o '[0-9] of 4 (point, repeat) runs' "$tmp/rep")"
+else
+  bad "full disk (exit $code): $(tail -1 "$tmp/err")"
+fi
+check "resume after the full disk" 0 "runs now" sweep "$tmp/res.yaml" -o "$tmp/res/d.h5" --cache "$tmp/cache" --resume
+same_datasets "full disk and resumed = uninterrupted" "$tmp/res/full.h5" "$tmp/res/d.h5"
+# A damaged .partial (cut short, as a copy interrupted half way) is refused
+# on resume instead of being built on.
+MEMXBAR_TEST_EXIT_AFTER_POINTS=2 "$exe" sweep "$tmp/res.yaml" -o "$tmp/res/t.h5" --cache "$tmp/cache" -q >/dev/null 2>&1
+truncate -s "$(($(stat -c %s "$tmp/res/t.h5.partial") * 6 / 10))" "$tmp/res/t.h5.partial"
+check "resume refuses a truncated .partial" 1 "truncated, corrupt or read-only?" sweep "$tmp/res.yaml" -o "$tmp/res/t.h5" --cache "$tmp/cache" --resume
+if grep -q "resume with:" "$tmp/err"; then bad "a refused .partial still gets a resume hint"; else ok "no resume hint for a refused .partial"; fi
+
 # memxbar report: the table from the file, and the plots beside it.
 check "report prints the summary table" 0 "bits=6" report "$tmp/res/full.h5" --no-plot
 check "report of a missing file" 1 "nope.h5: cannot open" report "$tmp/res/nope.h5" --no-plot
