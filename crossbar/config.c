@@ -27,6 +27,12 @@
 #define XBAR_MAX_WRITE_PULSES (1 << 20)
 #define XBAR_DEFAULT_SWEEPS 2
 #define XBAR_MAX_SWEEPS 1000
+/* Drift reference: 16 binary calibration vectors at 10 % density. Σ|y| over
+ * 16 vectors × every column averages read noise and ADC rounding down to a
+ * fraction of a percent for a few hundred columns (docs/calibration.md). */
+#define XBAR_DEFAULT_DRIFT_VECTORS 16
+#define XBAR_MAX_DRIFT_VECTORS 4096
+#define XBAR_DEFAULT_DRIFT_DENSITY 0.1
 
 void mx_crossbar_config_default(mx_crossbar_config *c)
 {
@@ -53,6 +59,9 @@ void mx_crossbar_config_default(mx_crossbar_config *c)
         .irdrop = MX_CIRCUIT_EXACT,
         .irdrop_sweeps = XBAR_DEFAULT_SWEEPS,
         .programming = MX_PROGRAMMING_OPEN_LOOP,
+        .drift = {.mode = MX_DRIFT_NONE,
+                  .vectors = XBAR_DEFAULT_DRIFT_VECTORS,
+                  .density = XBAR_DEFAULT_DRIFT_DENSITY},
     };
     mx_wv_config_default(&c->write_verify);
 }
@@ -156,5 +165,24 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
         return mx_fail(MX_EINVAL,
                        "hardware.programming.mode: expected open-loop or write-verify, got %d",
                        (int)c->programming);
+    if (c->drift.mode != MX_DRIFT_NONE && c->drift.mode != MX_DRIFT_GLOBAL &&
+        c->drift.mode != MX_DRIFT_PER_COLUMN)
+        return mx_fail(MX_EINVAL,
+                       "hardware.drift_compensation.mode: expected none, global or per-column, "
+                       "got %d",
+                       (int)c->drift.mode);
+    /* The reference's settings matter (and are checked) only when it is measured. */
+    if (c->drift.mode == MX_DRIFT_NONE)
+        return MX_OK;
+    if (c->drift.vectors < 1 || c->drift.vectors > XBAR_MAX_DRIFT_VECTORS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.drift_compensation.vectors: expected an integer in [1, %d], "
+                       "got %d",
+                       XBAR_MAX_DRIFT_VECTORS, c->drift.vectors);
+    if (!(isfinite(c->drift.density) && c->drift.density > 0.0 && c->drift.density <= 1.0))
+        return mx_fail(MX_EINVAL,
+                       "hardware.drift_compensation.density: expected a fraction in (0, 1], "
+                       "got %g",
+                       c->drift.density);
     return MX_OK;
 }

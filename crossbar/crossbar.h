@@ -13,7 +13,8 @@
  *   currents with read noise, pairs (or the reference column) subtracted in
  *   analog ──ADC (adc/) per tile column, per slice and per input pass──►
  *   shift-and-add and partial sums added digitally across row tiles ──÷
- *   scale──► y in weight units.
+ *   scale──► y in weight units ──optional per-column digital gain and
+ *   offset (drift compensation, calibration/drift.h)──► y.
  *
  * Wires are ideal in this version (no IR drop); see docs/crossbar.md.
  */
@@ -87,6 +88,25 @@ typedef enum mx_programming_mode {
                                     targets (devices/write_verify.h) */
 } mx_programming_mode;
 
+/* Drift compensation (YAML hardware.drift_compensation.*): what the matmul
+ * measures right after programming, before ageing, so that calibration/drift.h
+ * can re-measure it at read time and correct the outputs digitally. */
+typedef enum mx_drift_mode {
+    MX_DRIFT_NONE,       /* no reference measured, no correction (default) */
+    MX_DRIFT_GLOBAL,     /* one factor for every output: α = Σ|y(t0)| / Σ|y(t)| over all
+                            columns and calibration vectors (Joshi et al. 2020 GDC) */
+    MX_DRIFT_PER_COLUMN, /* the same ratio per output column */
+} mx_drift_mode;
+
+typedef struct mx_drift_config {
+    mx_drift_mode mode; /* MX_DRIFT_NONE */
+    int vectors;        /* calibration input vectors read per measurement, 1..4096; 16 */
+    double density;     /* fraction of rows a calibration vector drives at full scale
+                           (binary vectors from stream "crossbar.drift_input"), (0, 1];
+                           0.1 (about the input spike density of the MNIST SNN, so the
+                           calibration currents sit inside the ADC range) */
+} mx_drift_config;
+
 typedef struct mx_crossbar_config {
     size_t tile_rows;        /* rows (inputs) per tile; 128 */
     size_t tile_cols;        /* outputs per tile (each output uses 2 physical columns
@@ -130,6 +150,7 @@ typedef struct mx_crossbar_config {
                                   (0.01 of the window, 20 trains, 10^6, 0.7), so the
                                   zeroed struct of mx_crossbar_config_default is the
                                   default; the other fields' 0 already means "derived" */
+    mx_drift_config drift;     /* drift compensation reference (crossbar/matmul.c) */
 } mx_crossbar_config;
 
 /* Whether the crossbar config has any wire, terminal or access resistance
@@ -256,6 +277,42 @@ size_t mx_matmul_currents_per_read(const mx_matmul *mm);
 /* Reads per forward call and row tile: dac_bits − 1 (at least 1) for
  * bit-serial input, 1 otherwise. */
 size_t mx_matmul_input_passes(const mx_matmul *mm);
+
+/* ---- drift reference and digital output correction ----
+ *
+ * With xbar->drift.mode != none, mx_matmul_create measures a reference right
+ * after programming, before ageing to t_inference_s: calibration vector v
+ * (mx_matmul_drift_input) read through the forward path with read noise
+ * drawn from stream "crossbar.drift_reference", item layer_id·2^32 + v, and
+ * an exact conversion (the inference ADC range is not set yet at
+ * programming time; see docs/calibration.md), accumulating Σ_v |y_v[o]|. */
+typedef struct mx_drift_reference {
+    size_t vectors;            /* calibration vectors read (0: none measured) */
+    const double *col_abs_sum; /* (n_out) Σ_v |y_v[o]|, weight units; NULL if none */
+    double abs_sum;            /* Σ_o col_abs_sum[o] (in column order) */
+    mx_matmul_stats stats;     /* what the reference reads did (priced like inference) */
+} mx_drift_reference;
+
+/* OUT: *out, the reference measured at create (vectors 0 when mode none). */
+void mx_matmul_drift_reference(const mx_matmul *mm, mx_drift_reference *out);
+/* Calibration vector v of xbar->drift (any v; the same at programming and
+ * at read time): row j is at full scale (1 for spikes, input_full_scale
+ * otherwise) when a uniform from stream "crossbar.drift_input", item
+ * layer_id·2^32 + v (one draw per row), is below density; else 0. OUT: x (n_in). */
+void mx_matmul_drift_input(const mx_matmul *mm, size_t v, float *x);
+
+/* Digital correction of the outputs after conversion and shift-and-add, in
+ * weight units: y[o] ← gain[o]·y[o] + offset[o] (both twins). gain and
+ * offset are (n_out) and copied; either may be NULL (1, resp. 0); both
+ * NULL restores the identity, under which forward calls give the very bits
+ * they gave before any correction. MX_EINVAL if a value is not finite,
+ * MX_ENOMEM. */
+mx_status mx_matmul_set_output_correction(mx_matmul *mm, const double *gain,
+                                          const double *offset);
+/* OUT: *gain, *offset (n_out each), both NULL while the correction is the
+ * identity; either pointer may be NULL. */
+void mx_matmul_output_correction(const mx_matmul *mm, const double **gain,
+                                 const double **offset);
 
 /* Full-scale current of every column ADC, A. MX_EINVAL if not > 0. */
 mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a);

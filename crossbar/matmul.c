@@ -101,6 +101,21 @@
  * (mx_matmul_programming_stats); open loop reports its residual error too,
  * and no pulses, reads, time or energy (its one write is not priced).
  *
+ * Drift reference (hardware.drift_compensation; calibration/drift.c uses it).
+ * With a mode other than none, ageing waits: every row is programmed as
+ * above, the fresh array (with its wires) is read with the calibration
+ * vectors (mx_matmul_drift_input) through mx_matmul_forward — read noise,
+ * an exact conversion in place of the not-yet-ranged ADC — and Σ_v |y_v| per
+ * column is kept; then the rows are aged in a second pass with the same
+ * targets and stream items, so the aged cells are the very bits a matmul
+ * without the reference gets. This is the t0 read of Joshi et al. 2020's
+ * global drift compensation, taken at programming as a chip takes it.
+ *
+ * Output correction: y[o] = gain[o]·y[o] + offset[o] in weight units, after
+ * the ADC and shift-and-add, in finish_output (both twins): a digital
+ * multiply-add per column, as the affine correction of a chip's digital
+ * periphery. While none is set the old expression runs, bit for bit.
+ *
  * Fast path (mx_matmul_forward): event-driven — only rows with a non-zero
  * drive are accumulated, only row tiles with an active row are read and
  * converted. Read noise is output-referred: the per-cell noise
@@ -172,6 +187,14 @@ struct mx_matmul {
     int iv_nonlinear;                /* the device's I–V is not I = G·V */
     float full_drive;                /* φ(V_read): drive of a row at full scale, A/S */
     mx_programming_stats prog;       /* what programming cost, summed in row order */
+    uint64_t seed;                   /* the hardware seed it was programmed with */
+    uint32_t layer_id;
+    double *corr_gain;               /* (n_out) digital output gain, or NULL (identity) */
+    double *corr_offset;             /* (n_out) digital output offset, weight units; set
+                                        together with corr_gain */
+    double *drift_ref;               /* (n_out) Σ_v |y_v| right after programming, or NULL */
+    double drift_ref_sum;            /* Σ_o drift_ref[o] */
+    mx_matmul_stats drift_stats;     /* what the reference reads did */
 };
 
 struct mx_matmul_work {
@@ -245,6 +268,9 @@ void mx_matmul_destroy(mx_matmul *mm)
     mx_free(mm->eff_block);
     mx_free(mm->rd_block);
     mx_free(mm->g_row_sum);
+    mx_free(mm->corr_gain);
+    mx_free(mm->corr_offset);
+    mx_free(mm->drift_ref);
     mx_adc_release(&mm->adc);
     mx_free(mm);
 }
@@ -496,6 +522,8 @@ typedef struct program_ctx {
     uint64_t seed;
     uint32_t layer_id;
     uint32_t stream, age_stream, hs_stream, wv_stream;
+    int defer_age;              /* age in a pass of its own (age_row) after the drift
+                                   reference has been read */
     mx_programming_stats *row_stats; /* (n_in) */
 } program_ctx;
 
@@ -594,12 +622,83 @@ static mx_status program_row(const void *ctx, void *state, size_t j)
             const double e = ((double)g[k] - (double)t[k]) * inv_window;
             ps->sq_error += e * e;
         }
-        if (ages)
+        if (ages && !c->defer_age)
             mm->device->age(&mm->dev, t, g, g, cols, t_s, &age_rng);
     }
     if (!mm->eff_block)
         derive_read_row(mm, j);
     return MX_OK;
+}
+
+/* Per-thread scratch of the deferred ageing pass: one family row's targets. */
+static mx_status age_state_create(const void *ctx, void **state)
+{
+    const program_ctx *c = ctx;
+    *state = mx_alloc(c->mm->n_out * sizeof(float));
+    return *state ? MX_OK : mx_fail(MX_ENOMEM, "analog matmul: out of memory for ageing");
+}
+
+/* Age input row j to t_inference_s after the drift reference was read: the
+ * same targets, the same stream item and the same families in the same
+ * order as program_row's inline ageing, so the aged cells are the bits
+ * program_row would have made. */
+static mx_status age_row(const void *ctx, void *state, size_t j)
+{
+    const program_ctx *c = ctx;
+    mx_matmul *mm = c->mm;
+    float *t = state;
+    mx_rng age_rng;
+    mx_rng_init(&age_rng, c->seed, c->age_stream, ((uint64_t)c->layer_id << 32) | (uint64_t)j);
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t cols = fam_cols(mm, f);
+        float *g = mm->fam[f] + j * cols;
+        row_targets(mm, c->w, j, f, t);
+        mm->device->age(&mm->dev, t, g, g, cols, mm->dev.t_inference_s, &age_rng);
+    }
+    if (!mm->eff_block)
+        derive_read_row(mm, j);
+    return MX_OK;
+}
+
+/* The drift reference (crossbar.h): the calibration vectors read through
+ * the forward path right after programming, with read noise and an exact
+ * conversion standing in for the ADC, whose range is not set yet. */
+static mx_status measure_drift_reference(mx_matmul *mm)
+{
+    const size_t n_vec = (size_t)mm->xbar.drift.vectors;
+    mx_adc_config exact;
+    mx_adc_config_default(&exact);
+    exact.kind = MX_ADC_NONE;
+    mx_status st = mx_adc_init(&mm->adc, &exact, 1.0);
+    if (st)
+        return st;
+    mm->adc_ready = 1;
+    mx_matmul_work *w = NULL;
+    float *x = mx_alloc(mm->n_in * sizeof(float)), *y = mx_alloc(mm->n_out * sizeof(float));
+    mm->drift_ref = mx_calloc(mm->n_out, sizeof(double));
+    st = x && y && mm->drift_ref
+             ? mx_matmul_work_create(mm, &w)
+             : mx_fail(MX_ENOMEM, "analog matmul: out of memory for the drift reference");
+    const uint32_t stream = mx_stream_id("crossbar.drift_reference");
+    mm->drift_stats = (mx_matmul_stats){0};
+    for (size_t v = 0; v < n_vec && !st; v++) {
+        mx_rng rng;
+        mx_rng_init(&rng, mm->seed, stream, ((uint64_t)mm->layer_id << 32) | (uint64_t)v);
+        mx_matmul_drift_input(mm, v, x);
+        mx_matmul_forward(mm, w, x, y, &rng, &mm->drift_stats, NULL);
+        for (size_t o = 0; o < mm->n_out; o++)
+            mm->drift_ref[o] += fabs((double)y[o]);
+    }
+    mm->drift_ref_sum = 0.0;
+    for (size_t o = 0; o < mm->n_out && !st; o++)
+        mm->drift_ref_sum += mm->drift_ref[o];
+    mx_matmul_work_destroy(w);
+    mx_free(x);
+    mx_free(y);
+    mx_adc_release(&mm->adc);
+    mm->adc = (mx_adc){0};
+    mm->adc_ready = 0;
+    return st;
 }
 
 static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, uint32_t layer_id)
@@ -682,6 +781,7 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
         .age_stream = mx_stream_id("device.age"),
         .hs_stream = mx_stream_id("crossbar.half_select"),
         .wv_stream = mx_stream_id("crossbar.write_verify"),
+        .defer_age = mm->xbar.drift.mode != MX_DRIFT_NONE,
         .row_stats = row_stats,
     };
     static const mx_parallel_ops ops = {program_state_create, program_state_destroy,
@@ -693,14 +793,25 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
     mx_free(row_stats);
     mx_free(wc.row);
     mx_free(wc.col);
-    if (st || !mm->eff_block)
+    if (!st && mm->eff_block) {
+        st = apply_wires(mm);
+        for (size_t j = 0; j < n_in && !st; j++)
+            derive_read_row(mm, j);
+    }
+    if (st || !pc.defer_age)
         return st;
-    st = apply_wires(mm);
-    if (st)
+    /* Drift reference: read the fresh array, then age it (and its wires). */
+    st = measure_drift_reference(mm);
+    if (st || !(mm->device->age && mm->dev.t_inference_s > 0.0))
         return st;
-    for (size_t j = 0; j < n_in; j++)
-        derive_read_row(mm, j);
-    return MX_OK;
+    static const mx_parallel_ops age_ops = {age_state_create, program_state_destroy, age_row};
+    st = mx_parallel_items(&age_ops, &pc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
+    if (!st && mm->eff_block) {
+        st = apply_wires(mm);
+        for (size_t j = 0; j < n_in && !st; j++)
+            derive_read_row(mm, j);
+    }
+    return st;
 }
 
 mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
@@ -766,6 +877,8 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
     mm->device = device;
     mm->dev = *device_params;
     mm->adc_cfg = *adc;
+    mm->seed = seed;
+    mm->layer_id = layer_id;
     mm->n_row_tiles = (n_in + xbar->tile_rows - 1) / xbar->tile_rows;
     mm->n_col_tiles = (n_out + xbar->tile_cols - 1) / xbar->tile_cols;
     mm->n_ch = n_ch;
@@ -929,6 +1042,72 @@ mx_status mx_matmul_set_adc_fit(mx_matmul *mm, const mx_adc_fit *fit)
 }
 
 const mx_adc *mx_matmul_adc(const mx_matmul *mm) { return &mm->adc; }
+
+/* ---- drift reference and output correction ---------------------------------------- */
+
+void mx_matmul_drift_reference(const mx_matmul *mm, mx_drift_reference *out)
+{
+    *out = (mx_drift_reference){0};
+    if (!mm->drift_ref)
+        return;
+    out->vectors = (size_t)mm->xbar.drift.vectors;
+    out->col_abs_sum = mm->drift_ref;
+    out->abs_sum = mm->drift_ref_sum;
+    out->stats = mm->drift_stats;
+}
+
+void mx_matmul_drift_input(const mx_matmul *mm, size_t v, float *x)
+{
+    mx_rng rng;
+    mx_rng_init(&rng, mm->seed, mx_stream_id("crossbar.drift_input"),
+                ((uint64_t)mm->layer_id << 32) | (uint64_t)v);
+    const double density = mm->xbar.drift.density;
+    const float full = mm->xbar.input == MX_INPUT_SPIKES ? 1.0f
+                                                         : (float)mm->xbar.input_full_scale;
+    for (size_t j = 0; j < mm->n_in; j++)
+        x[j] = mx_u01(mx_rng_u32(&rng)) < density ? full : 0.0f;
+}
+
+mx_status mx_matmul_set_output_correction(mx_matmul *mm, const double *gain,
+                                          const double *offset)
+{
+    const size_t n = mm->n_out;
+    for (size_t o = 0; o < n; o++)
+        if ((gain && !isfinite(gain[o])) || (offset && !isfinite(offset[o])))
+            return mx_fail(MX_EINVAL,
+                           "analog matmul output correction: expected finite gain and offset, "
+                           "got gain %g, offset %g at column %zu",
+                           gain ? gain[o] : 1.0, offset ? offset[o] : 0.0, o);
+    if (!gain && !offset) {
+        mx_free(mm->corr_gain);
+        mx_free(mm->corr_offset);
+        mm->corr_gain = mm->corr_offset = NULL;
+        return MX_OK;
+    }
+    if (!mm->corr_gain) {
+        double *g = mx_alloc(n * sizeof(double)), *b = mx_alloc(n * sizeof(double));
+        if (!g || !b) {
+            mx_free(g);
+            mx_free(b);
+            return mx_fail(MX_ENOMEM, "analog matmul: out of memory for the output correction");
+        }
+        mm->corr_gain = g;
+        mm->corr_offset = b;
+    }
+    for (size_t o = 0; o < n; o++) {
+        mm->corr_gain[o] = gain ? gain[o] : 1.0;
+        mm->corr_offset[o] = offset ? offset[o] : 0.0;
+    }
+    return MX_OK;
+}
+
+void mx_matmul_output_correction(const mx_matmul *mm, const double **gain, const double **offset)
+{
+    if (gain)
+        *gain = mm->corr_gain;
+    if (offset)
+        *offset = mm->corr_offset;
+}
 
 double mx_matmul_adc_range(const mx_matmul *mm)
 {
@@ -1266,6 +1445,13 @@ static void count_drive(const mx_matmul_work *w, size_t n_active, mx_matmul_stat
 static void finish_output(const mx_matmul *mm, mx_matmul_work *w, float *y)
 {
     const double scale = output_scale(mm);
+    if (mm->corr_gain) { /* digital correction, one rounding to float */
+        for (size_t o = 0; o < mm->n_out; o++) {
+            y[o] = (float)(w->y_acc[o] * scale * mm->corr_gain[o] + mm->corr_offset[o]);
+            w->y_acc[o] = 0.0;
+        }
+        return;
+    }
     for (size_t o = 0; o < mm->n_out; o++) {
         y[o] = (float)(w->y_acc[o] * scale);
         w->y_acc[o] = 0.0;

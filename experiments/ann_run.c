@@ -135,10 +135,14 @@ mx_status mx_ann_point_run(const mx_mlp *mlp, const mx_experiment_config *pc,
         st = mx_ann_program_crossbars(net, &pc->hardware.crossbar,
                                       mx_device_lookup(pc->hardware.device_type),
                                       &pc->hardware.device, &pc->hardware.adc, hw_seed, mm);
-    if (!st)
+    /* ADC ranges, then drift compensation, in rounds (method.h). */
+    for (size_t round = 0; !st && round < mx_method_drift_rounds(pc, L); round++) {
         st = mx_calibrate_ann_adc_ranges(net, calib->x, n_calib, calib->dim,
                                          pc->hardware.adc.range_percentile, eval_seed,
                                          calib_item_base, out->range_a);
+        if (!st)
+            st = mx_method_drift_compensation(&out->pr, pc, mm, L, eval_seed);
+    }
     if (!st)
         st = evaluate(net, test, n, eval_seed, compare_images, pred, stats, what);
     uint64_t conversions = 0, clipped = 0;

@@ -415,9 +415,13 @@ mx_status mx_cnn_point_run(const mx_experiment_config *pc, const mx_method_ctx *
                                           mx_device_lookup(pc->hardware.device_type),
                                           &pc->hardware.device, &pc->hardware.adc, ctx->hw_seed,
                                           mm);
-    if (!st)
+    /* ADC ranges, then drift compensation, in rounds (method.h). */
+    for (size_t round = 0; !st && round < mx_method_drift_rounds(pc, L); round++) {
         st = calibrate(net, mm, ctx->train, ctx->n_calib, pc->hardware.adc.range_percentile,
                        ctx->eval_seed, ctx->calib_item_base, out->range_a);
+        if (!st)
+            st = mx_method_drift_compensation(&out->pr, pc, mm, L, ctx->eval_seed);
+    }
     const double t0 = mx_seconds_now();
     if (!st)
         st = evaluate(net, ctx->test, n, ctx->eval_seed, ctx->compare_images, pred, stats,

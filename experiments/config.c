@@ -145,6 +145,7 @@ _Static_assert(sizeof(mx_readout_kind) == sizeof(int), "enum fields are stored a
 _Static_assert(sizeof(mx_run_as) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_programming_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_wv_schedule) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_drift_mode) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {"poker-dvs", 0}, {NULL, 0}};
@@ -176,6 +177,10 @@ static const choice half_selects[] = {
 static const choice programming_modes[] = {
     {"open-loop", MX_PROGRAMMING_OPEN_LOOP}, {"write-verify", MX_PROGRAMMING_WRITE_VERIFY},
     {NULL, 0}};
+static const choice drift_modes[] = {{"none", MX_DRIFT_NONE},
+                                     {"global", MX_DRIFT_GLOBAL},
+                                     {"per-column", MX_DRIFT_PER_COLUMN},
+                                     {NULL, 0}};
 static const choice wv_schedules[] = {
     {"fixed", MX_WV_FIXED}, {"incremental-amplitude", MX_WV_INCREMENTAL_AMPLITUDE},
     {"incremental-width", MX_WV_INCREMENTAL_WIDTH}, {NULL, 0}};
@@ -193,6 +198,12 @@ static const choice adc_polarities[] = {
 _Static_assert(sizeof(mx_pool_kind) == sizeof(int), "enum fields are stored as int");
 static const choice pool_kinds[] = {{"avg", MX_POOL_AVG}, {"max", MX_POOL_MAX}, {NULL, 0}};
 static const choice run_as_kinds[] = {{"snn", MX_RUN_AS_SNN}, {"ann", MX_RUN_AS_ANN}, {NULL, 0}};
+/* snn.threshold_rebalance (calibration/threshold.h) */
+_Static_assert(sizeof(mx_rebalance_mode) == sizeof(int), "enum fields are stored as int");
+static const choice rebalance_modes[] = {{"none", MX_REBALANCE_NONE},
+                                         {"layer", MX_REBALANCE_LAYER},
+                                         {"neuron", MX_REBALANCE_NEURON},
+                                         {NULL, 0}};
 static const choice readout_kinds[] = {
     {"adc", MX_READOUT_ADC}, {"integrate", MX_READOUT_INTEGRATE}, {NULL, 0}};
 static const choice iv_kinds[] = {
@@ -398,6 +409,17 @@ static const field fields[] = {
      .bounds = LO | HI | LO_OPEN, .min = 0, .max = 100, .from_module = true, .unit = "%",
      .def = "99.9", .doc = "percentile of each layer's ReLU activations used for threshold balancing "
                            "(model.run_as ann: of each layer's input, its DAC full scale)"},
+    {.path = "snn.threshold_rebalance", .kind = FIELD_ENUM, .offset = OFF(rebalance.mode),
+     .choices = rebalance_modes, .from_module = true, .unit = "-", .def = "none",
+     .doc = "after programming and ADC calibration, re-set the firing thresholds from the "
+            "hardware's own input currents on calibration images, so each layer's "
+            "norm_percentile statistic over its threshold is the digital network's: one "
+            "factor per layer or per neuron (docs/calibration.md; MLP conversion only)"},
+    {.path = "snn.threshold_rebalance_images", .kind = FIELD_SIZE,
+     .offset = OFF(rebalance.images), .bounds = LO | HI, .min = 1, .max = 1000000,
+     .from_module = true, .unit = "examples", .def = "100",
+     .doc = "training images run through the hardware SNN for threshold re-balancing (at "
+            "most the training set; their own stream items, apart from the test images)"},
 
     {.path = "hardware.device.type", .kind = FIELD_NAME, .offset = OFF(hardware.device_type),
      .names = device_type_name, .unit = "-", .def = "reram",
@@ -882,6 +904,25 @@ static const field fields[] = {
      .from_module = true, .unit = "J", .def = "0",
      .doc = "write-verify: periphery energy of one verify read (sense amplifier or ADC "
             "conversion), added to the cell's read energy"},
+
+    {.path = "hardware.drift_compensation.mode", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.drift.mode), .choices = drift_modes, .from_module = true,
+     .unit = "-", .def = "none",
+     .doc = "drift compensation at read time: calibration vectors read right after "
+            "programming and again after the ADC calibration; every output × Σ|y(t0)|/Σ|y(t)| "
+            "(global, Joshi et al. 2020) or that ratio per column (per-column), digitally after "
+            "the ADC; cost in the /summary drift_* columns (docs/calibration.md)"},
+    {.path = "hardware.drift_compensation.vectors", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.drift.vectors), .bounds = LO | HI, .min = 1, .max = 4096,
+     .from_module = true, .unit = "vectors", .def = "16",
+     .doc = "calibration input vectors read per measurement (each a forward call of every "
+            "layer, at t0 and at t)"},
+    {.path = "hardware.drift_compensation.density", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.drift.density), .bounds = LO | HI | LO_OPEN, .min = 0,
+     .max = 1, .from_module = true, .unit = "fraction", .def = "0.1",
+     .doc = "fraction of a calibration vector's rows driven at full scale (binary vectors; "
+            "near the network's input density keeps the calibration currents inside the ADC "
+            "range)"},
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
@@ -2326,6 +2367,14 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
         st = mx_surrogate_config_validate(&cfg->surrogate);
     if (st == MX_OK)
         st = mx_stdp_config_validate(&cfg->stdp);
+    if (st == MX_OK)
+        st = mx_rebalance_config_validate(&cfg->rebalance);
+    if (st == MX_OK && cfg->rebalance.mode != MX_REBALANCE_NONE &&
+        (cfg->experiment != MX_EXPERIMENT_CONVERSION || cfg->cnn.n_conv > 0 ||
+         cfg->model.run_as != MX_RUN_AS_SNN))
+        st = mx_fail(MX_EINVAL, "snn.threshold_rebalance: expected none except with experiment "
+                                "conversion of an MLP run as an SNN, got %s",
+                     mx_rebalance_mode_name(cfg->rebalance.mode));
     if (st != MX_OK)
         blame[0] = field_named_in_message();
     return st;
@@ -2409,6 +2458,7 @@ void mx_config_default(mx_experiment_config *cfg)
     mx_cnn_config_default(&cfg->cnn);
     mx_surrogate_config_default(&cfg->surrogate);
     mx_stdp_config_default(&cfg->stdp);
+    mx_rebalance_config_default(&cfg->rebalance);
     for (size_t i = 0; i < N_FIELDS; i++) {
         if (fields[i].from_module)
             continue;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "adc/adc.h"
+#include "calibration/threshold.h"
 #include "core/core.h"
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
@@ -103,6 +104,9 @@ typedef struct mx_experiment_config {
     } training;
 
     mx_snn_config snn;           /* neurons, time steps, encoder, normalisation */
+    mx_rebalance_config rebalance; /* hardware threshold re-balancing (calibration/
+                                      threshold.h): YAML snn.threshold_rebalance,
+                                      snn.threshold_rebalance_images */
 
     struct {
         char device_type[MX_CONFIG_NAME_BYTES]; /* registry name; "reram" */

@@ -2,9 +2,12 @@
  *
  * method.c: the small shared pieces of a learning method's sweep point
  * (method.h): result buffers, the programming cost of a point's layers,
+ * its drift compensation (calibration/drift.h) and what it cost,
  * cache paths and training keys.
  */
 #include "experiments/method.h"
+
+#include "calibration/drift.h"
 
 #include <errno.h>
 #include <math.h>
@@ -76,6 +79,46 @@ void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_
     pr->program_verify_reads = (double)s.verify_reads;
     pr->program_time_s = s.time_serial_s;
     pr->program_energy_j = s.energy_j;
+}
+
+mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_config *pc,
+                                       mx_matmul *const *mm, size_t n_layers, uint64_t seed)
+{
+    const double not_measured = (double)NAN;
+    pr->drift_alpha = pr->drift_reads = pr->drift_energy_j = not_measured;
+    if (pc->hardware.crossbar.drift.mode == MX_DRIFT_NONE)
+        return MX_OK;
+    double alpha_sum = 0.0, reads = 0.0, energy = 0.0;
+    size_t n = 0;
+    for (size_t l = 0; l < n_layers; l++) {
+        if (!mm[l])
+            continue;
+        mx_drift_result r;
+        mx_status st = mx_drift_compensate(mm[l], seed, (uint64_t)l << 32, &r);
+        if (st)
+            return mx_fail_context(st, "drift compensation of layer %zu", l);
+        mx_energy_layer hw;
+        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0, 0,
+                                      &hw);
+        if (st)
+            return st;
+        const mx_energy_counts counts = {.mm = r.stats};
+        mx_energy_breakdown b;
+        mx_energy_cost(&pc->hardware.energy, &hw, &counts, 1.0, &b);
+        alpha_sum += r.alpha;
+        reads += (double)r.stats.reads;
+        energy += b.total_j;
+        n++;
+    }
+    pr->drift_alpha = n ? alpha_sum / (double)n : not_measured;
+    pr->drift_reads = reads;
+    pr->drift_energy_j = energy;
+    return MX_OK;
+}
+
+size_t mx_method_drift_rounds(const mx_experiment_config *pc, size_t n_layers)
+{
+    return pc->hardware.crossbar.drift.mode == MX_DRIFT_NONE || n_layers == 0 ? 1 : n_layers;
 }
 
 uint64_t mx_method_key_hash(const char *s)

@@ -90,6 +90,24 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
  * calls it once its layers are programmed. */
 void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers);
 
+/* Drift compensation of a point's layers (hardware.drift_compensation,
+ * calibration/drift.h): mx_drift_compensate on every non-NULL mm[l] — its
+ * ADC already calibrated — with read noise from `seed`, items l·2^32 + v;
+ * the calibration reads at t0 and t priced by energy/ and summed in layer
+ * order into pr's drift_* fields (all NaN with mode none, where nothing is
+ * read or changed). Call it after the ADC calibration, in
+ * mx_method_drift_rounds rounds of (ADC calibration, this): each round
+ * overwrites the fields. MX_EINVAL, MX_ENUMERIC, MX_ENOMEM from
+ * mx_drift_compensate and energy/. */
+mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_config *pc,
+                                       mx_matmul *const *mm, size_t n_layers, uint64_t seed);
+
+/* Rounds of (ADC calibration of every layer, drift compensation) a point of
+ * n_layers needs: 1 with mode none; n_layers otherwise, since the ADC of
+ * layer l is calibrated on the outputs of layers < l, which are only
+ * right once those are compensated (round r settles layer r). */
+size_t mx_method_drift_rounds(const mx_experiment_config *pc, size_t n_layers);
+
 /* Cache file for a training key: <cache_dir>/<prefix>-<hash of key>.h5, with
  * the folder created. MX_EIO if it cannot be created. */
 mx_status mx_method_cache_path(const mx_method_ctx *ctx, const char *prefix, const char *key,

@@ -106,6 +106,11 @@ static const metric_column metric_columns[] = {
     {"program_time_s", 0, offsetof(mx_point_result, program_time_s)},
     {"program_energy_j", 0, offsetof(mx_point_result, program_energy_j)},
     {"program_rms_error", 0, offsetof(mx_point_result, program_rms_error)},
+    {"drift_alpha", 0, offsetof(mx_point_result, drift_alpha)},
+    {"drift_reads", 0, offsetof(mx_point_result, drift_reads)},
+    {"drift_energy_j", 0, offsetof(mx_point_result, drift_energy_j)},
+    {"rebalance_passes", 1, offsetof(mx_point_result, rebalance_passes)},
+    {"rebalance_energy_j", 0, offsetof(mx_point_result, rebalance_energy_j)},
 };
 #define N_METRIC_COLUMNS (sizeof metric_columns / sizeof metric_columns[0])
 

@@ -58,6 +58,19 @@ typedef struct mx_point_result {
     double program_rms_error;         /* RMS (g − target)/(g_max − g_min) over every
                                          programmed cell, right after programming
                                          (before ageing); both modes */
+    /* Drift compensation (hardware.drift_compensation; summed over the layers
+     * by mx_method_drift_compensation). Mode none: all three NaN. */
+    double drift_alpha;               /* mean over layers of the global factor
+                                         Σ|y(t0)|/Σ|y(t)| */
+    double drift_reads;               /* tile reads of the calibration vectors, at t0
+                                         and at t */
+    double drift_energy_j;            /* their energy (energy/: cells, DAC/drivers, ADC,
+                                         shift-add), J */
+    /* Hardware threshold re-balancing (snn.threshold_rebalance; calibration/
+     * threshold.h): 0 and 0 when none. */
+    size_t rebalance_passes;          /* calibration example passes on the hardware (one
+                                         per example and re-balanced layer, layers 0..l) */
+    double rebalance_energy_j;        /* their energy, all passes together, J */
     const char *network;          /* "snn" or "ann" (model.run_as): the point group's
                                      `network` attribute; NULL: not written */
     size_t timesteps;

@@ -46,6 +46,8 @@
 /* Calibration examples use read/encoder stream items from here on, apart
  * from the test images' items 0..n_test−1. */
 #define RUN_CALIB_ITEM_BASE ((uint64_t)1 << 40)
+/* Threshold re-balancing's calibration examples: items of their own. */
+#define RUN_REBALANCE_ITEM_BASE ((uint64_t)2 << 40)
 
 static volatile sig_atomic_t stop_requested;
 
@@ -203,6 +205,7 @@ static mx_hardware_aware training_hardware(const mx_experiment_config *cfg)
     /* Training chips are written open-loop: hardware.programming is how the
      * evaluated chip is programmed (and is not in the training key). */
     h.hw.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
+    h.hw.xbar.drift.mode = MX_DRIFT_NONE; /* nor drift-compensated */
     h.hw.device = mx_device_lookup(cfg->hardware.device_type);
     h.hw.device_params = cfg->hardware.device;
     h.hw.device_params.d2d_sigma = training_sigma(cfg);
@@ -558,6 +561,23 @@ static mx_status run_method_point(run_ctx *ctx, const mx_experiment_config *base
     return st;
 }
 
+/* Hardware threshold re-balancing of a point (calibration/threshold.h): the
+ * first snn.threshold_rebalance_images training images, on stream items of
+ * their own; the thresholds it sets are logged. OUT: *rb. */
+static mx_status rebalance_point(const run_ctx *ctx, const mx_experiment_config *pc,
+                                 mx_snn *net, uint64_t eval_seed, mx_rebalance_report *rb)
+{
+    const size_t n = pc->rebalance.images < ctx->train.n ? pc->rebalance.images : ctx->train.n;
+    mx_status st = mx_rebalance_thresholds(net, &pc->rebalance, ctx->train.x, n, ctx->train.dim,
+                                           eval_seed, RUN_REBALANCE_ITEM_BASE, rb);
+    for (size_t l = 0; !st && l < rb->n_layers; l++)
+        mx_log(MX_LOG_INFO, "threshold re-balancing (%s, %zu images): layer %zu statistic "
+                            "%.4g digital, %.4g hardware; thresholds mean %.4g in [%.4g, %.4g]",
+               mx_rebalance_mode_name(pc->rebalance.mode), n, l, rb->stat_digital[l],
+               rb->stat_hardware[l], rb->theta_mean[l], rb->theta_min[l], rb->theta_max[l]);
+    return st;
+}
+
 /* One (point, repeat): convert, program, calibrate, evaluate, write.
  * `eta` is the caller's estimate of the rest of the sweep, for the label. */
 static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
@@ -635,10 +655,20 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     if (!st)
         st = mx_snn_set_readout(net, &pc->hardware.readout, hw_seed);
     double range_a[MX_SNN_MAX_LAYERS] = {0};
-    if (!st && adc.kind != MX_ADC_NONE)
-        st = mx_calibrate_adc_ranges(net, ctx->train.x, n_calib, ctx->train.dim,
-                                     pc->hardware.adc.range_percentile, eval_seed,
-                                     RUN_CALIB_ITEM_BASE, range_a);
+    /* ADC ranges, then drift compensation (digital, after the ADC), in
+     * rounds until every layer's ADC has seen compensated inputs. */
+    mx_point_result drift = {0};
+    for (size_t round = 0; !st && round < mx_method_drift_rounds(pc, L); round++) {
+        if (adc.kind != MX_ADC_NONE)
+            st = mx_calibrate_adc_ranges(net, ctx->train.x, n_calib, ctx->train.dim,
+                                         pc->hardware.adc.range_percentile, eval_seed,
+                                         RUN_CALIB_ITEM_BASE, range_a);
+        if (!st)
+            st = mx_method_drift_compensation(&drift, pc, mm, L, eval_seed);
+    }
+    mx_rebalance_report rb = {0};
+    if (!st && pc->rebalance.mode != MX_REBALANCE_NONE)
+        st = rebalance_point(ctx, pc, net, eval_seed, &rb);
     char what[320], swept[256];
     describe_point(base, pc, swept, sizeof swept);
     snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
@@ -653,7 +683,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             spike_rate[MX_SNN_MAX_LAYERS];
         double e_parts[MX_SNN_MAX_LAYERS * MX_ENERGY_N_COMPONENTS], e_layer[MX_SNN_MAX_LAYERS],
             lat_layer[MX_SNN_MAX_LAYERS], area_layer[MX_SNN_MAX_LAYERS];
-        double energy_all = 0.0, latency_all = 0.0, area_all = 0.0;
+        double energy_all = 0.0, latency_all = 0.0, area_all = 0.0, rebalance_j = 0.0;
         uint64_t conv_all = 0, clip_all = 0;
         for (size_t l = 0; l < L && !st; l++) {
             mx_snn_layer_stats s = {0};
@@ -695,6 +725,14 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             energy_all += b.total_j;
             latency_all += b.latency_s;
             area_all += area_layer[l];
+            if (rb.passes) { /* the re-balancing passes, all together */
+                const mx_energy_counts rc = {.mm = rb.stats[l].mm,
+                                             .neuron_updates = rb.stats[l].neuron_updates,
+                                             .decisions = rb.stats[l].decisions,
+                                             .spikes = rb.stats[l].spikes};
+                mx_energy_cost(&pc->hardware.energy, &hw, &rc, 1.0, &b);
+                rebalance_j += b.total_j;
+            }
         }
         for (size_t t = 0; t < T; t++)
             acc_vs_step[t] = accuracy_at(&ev, ctx->test.y, n, T, t);
@@ -723,8 +761,13 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
             .layer_latency_s = lat_layer,
             .layer_area_mm2 = area_layer,
             .network = "snn",
+            .rebalance_passes = rb.passes,
+            .rebalance_energy_j = rebalance_j,
         };
         mx_method_programming_cost(&pr, mm, L);
+        pr.drift_alpha = drift.drift_alpha;
+        pr.drift_reads = drift.drift_reads;
+        pr.drift_energy_j = drift.drift_energy_j;
         if (!st)
             st = record_point(ctx, base, pc, swept, res, &pr);
     }

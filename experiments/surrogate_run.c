@@ -172,6 +172,7 @@ static mx_status hwa_train_init(hwa_train *ht, const mx_experiment_config *pc, c
         /* Training chips are written open-loop: hardware.programming is how
          * the evaluated chip is programmed (and is not in the training key). */
         hc.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
+        hc.xbar.drift.mode = MX_DRIFT_NONE; /* nor drift-compensated */
         hc.device = mx_device_lookup(pc->hardware.device_type);
         hc.device_params = pc->hardware.device;
         hc.device_params.d2d_sigma = training_sigma(pc);
@@ -755,9 +756,13 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
                               &pc->hardware.device, &pc->hardware.adc, ctx->hw_seed,
                               (uint32_t)l, &mm[l]);
     }
-    if (!st)
+    /* ADC ranges, then drift compensation, in rounds (method.h). */
+    for (size_t round = 0; !st && round < mx_method_drift_rounds(pc, L); round++) {
         st = calibrate(&x, mm, ctx->train, ctx->n_calib, ctx->calib_item_base,
                        pc->hardware.adc.range_percentile, out->range_a);
+        if (!st)
+            st = mx_method_drift_compensation(&out->pr, pc, mm, L, ctx->eval_seed);
+    }
     if (!st) {
         static const mx_parallel_ops ops = {xstate_create, xstate_destroy, xitem};
         x.x = ctx->test->x;

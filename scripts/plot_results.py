@@ -34,7 +34,11 @@ def text(v):
 def main(path):
     with h5py.File(path, "r") as f:
         s = f["summary"][()]
-        axes = [n for n in s.dtype.names if n not in METRICS]
+        # The swept columns sit between `repeat` and `accuracy`
+        # (docs/results-format.md); every column after them is a metric.
+        names = s.dtype.names
+        axes = [n for n in names[names.index("repeat") + 1:names.index("accuracy")]
+                if n not in METRICS]
         numeric = [a for a in axes if s.dtype[a].kind == "f"]
         if not axes:
             print("no swept fields: nothing to plot against")

@@ -29,6 +29,12 @@
  * readouts give the same spikes bit for bit. Whatever the matmul adds after
  * its ADC (row tiles, slices, bit-serial passes) is taken to add as charge
  * on the membrane (currents summed on one node, scaled mirrors), ideally.
+ *
+ * Thresholds: 1 for every neuron after the conversion. Hardware threshold
+ * re-balancing (calibration/threshold.c) may set per-neuron thresholds θ_i
+ * (mx_snn_set_thresholds); a layer with them fires where v ≥ θ_i and
+ * subtracts θ_i, both readouts alike. A layer without keeps the constant
+ * threshold 1 and the very arithmetic it had before thresholds existed.
  */
 #include "snn/snn.h"
 
@@ -49,6 +55,8 @@ struct mx_snn {
     mx_snn_readout_config readout;
     float *offset[MX_SNN_MAX_LAYERS]; /* integrate: comparator offsets, (n_out) threshold
                                          units; NULL when offset_sigma is 0 */
+    float *theta[MX_SNN_MAX_LAYERS];  /* per-neuron thresholds, (n_out); NULL = all
+                                         SNN_THRESHOLD (mx_snn_set_thresholds) */
 };
 
 struct mx_snn_state {
@@ -69,6 +77,7 @@ void mx_snn_destroy(mx_snn *net)
         mx_free(net->w[l]);
         mx_free(net->wt[l]);
         mx_free(net->offset[l]);
+        mx_free(net->theta[l]);
     }
     mx_free(net);
 }
@@ -194,6 +203,34 @@ mx_status mx_snn_program_crossbars(mx_snn *net, const mx_crossbar_config *xbar,
     return st;
 }
 
+mx_status mx_snn_set_thresholds(mx_snn *net, size_t layer, const float *theta)
+{
+    if (layer >= net->n_layers)
+        return mx_fail(MX_EINVAL, "snn thresholds: layer %zu of %zu", layer, net->n_layers);
+    if (!theta) {
+        mx_free(net->theta[layer]);
+        net->theta[layer] = NULL;
+        return MX_OK;
+    }
+    const size_t n_out = net->sizes[layer + 1];
+    for (size_t o = 0; o < n_out; o++)
+        if (!(isfinite(theta[o]) && theta[o] > 0.0f))
+            return mx_fail(MX_EINVAL, "snn thresholds: layer %zu neuron %zu: expected a "
+                                      "threshold > 0, got %g",
+                           layer, o, (double)theta[o]);
+    if (!net->theta[layer] && !(net->theta[layer] = mx_alloc(n_out * sizeof(float))))
+        return mx_fail(MX_ENOMEM, "snn thresholds: out of memory for %zu neurons", n_out);
+    memcpy(net->theta[layer], theta, n_out * sizeof(float));
+    return MX_OK;
+}
+
+void mx_snn_get_thresholds(const mx_snn *net, size_t layer, float *theta)
+{
+    const size_t n_out = net->sizes[layer + 1];
+    for (size_t o = 0; o < n_out; o++)
+        theta[o] = net->theta[layer] ? net->theta[layer][o] : SNN_THRESHOLD;
+}
+
 mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer)
 {
     return layer < net->n_layers ? net->mm[layer] : NULL;
@@ -242,21 +279,38 @@ const mx_snn_readout_config *mx_snn_get_readout(const mx_snn *net) { return &net
 
 /* The ADC-less neuron: mx_neuron_step's arithmetic with the comparator's
  * offset (may be NULL: none) and noise (one draw per neuron when σ > 0)
- * added to what the comparator sees, not to the membrane. */
+ * added to what the comparator sees, not to the membrane. Per-neuron
+ * thresholds `theta` (NULL: `threshold` for all). */
 static size_t comparator_step(size_t n, float *v, const float *input, float decay,
-                              float threshold, const float *offset, double noise_sigma,
-                              mx_rng *rng, float *spikes_out)
+                              float threshold, const float *theta, const float *offset,
+                              double noise_sigma, mx_rng *rng, float *spikes_out)
 {
     size_t spikes = 0;
     for (size_t i = 0; i < n; i++) {
+        const float th = theta ? theta[i] : threshold;
         float u = decay * v[i] + input[i];
         float seen = u;
         if (offset)
             seen += offset[i];
         if (noise_sigma > 0.0)
             seen += (float)(noise_sigma * mx_rng_normal(rng));
-        float s = seen >= threshold ? 1.0f : 0.0f;
-        v[i] = u - s * threshold;
+        float s = seen >= th ? 1.0f : 0.0f;
+        v[i] = u - s * th;
+        spikes_out[i] = s;
+        spikes += (size_t)s;
+    }
+    return spikes;
+}
+
+/* mx_neuron_step with a threshold per neuron. */
+static size_t threshold_step(size_t n, float *v, const float *input, float decay,
+                             const float *theta, float *spikes_out)
+{
+    size_t spikes = 0;
+    for (size_t i = 0; i < n; i++) {
+        float u = decay * v[i] + input[i];
+        float s = u >= theta[i] ? 1.0f : 0.0f;
+        v[i] = u - s * theta[i];
         spikes_out[i] = s;
         spikes += (size_t)s;
     }
@@ -343,13 +397,18 @@ static void reset_state(const mx_snn *net, mx_snn_state *s)
     memset(s->count, 0, net->sizes[net->n_layers] * sizeof(uint32_t));
 }
 
-/* Run all steps; optional recorder on one layer (record_layer < n_layers). */
+/* Run all steps through layers 0..n_run−1 (n_run = n_layers: the whole
+ * network, with its prediction); optional recorder on one layer
+ * (record_layer < n_layers) and per-layer sums over the steps of each
+ * neuron's input current (cur_sum NULL, or entries NULL: none). */
 static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
                      uint64_t rng_seed, uint64_t item, int compare_reference,
                      int *pred_per_step, int *pred, mx_snn_layer_stats *stats,
-                     size_t record_layer, mx_current_recorder *rec)
+                     size_t record_layer, mx_current_recorder *rec, size_t n_run,
+                     double *const *cur_sum)
 {
-    const size_t L = net->n_layers, n_cls = net->sizes[L];
+    const size_t L = n_run, n_cls = net->sizes[net->n_layers];
+    const int whole = n_run == net->n_layers;
     for (size_t l = 0; l < L; l++) {
         mx_status st = layer_work(net, s, l);
         if (st)
@@ -388,13 +447,18 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
                 if (!isfinite(s->cur[l][o]))
                     return mx_fail(MX_ENUMERIC, "snn: layer %zu input current %zu is not finite "
                                                 "at step %zu", l, o, t);
+            if (cur_sum && cur_sum[l])
+                for (size_t o = 0; o < n_out; o++)
+                    cur_sum[l][o] += (double)s->cur[l][o];
             const int integrate = integrate_readout && net->mm[l];
-            size_t fired = integrate
-                               ? comparator_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
-                                                 net->offset[l], net->readout.noise_sigma, &cmp,
-                                                 s->spk[l + 1])
-                               : mx_neuron_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
-                                                s->spk[l + 1]);
+            size_t fired =
+                integrate ? comparator_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
+                                            net->theta[l], net->offset[l],
+                                            net->readout.noise_sigma, &cmp, s->spk[l + 1])
+                : net->theta[l] ? threshold_step(n_out, s->v[l], s->cur[l], decay,
+                                                 net->theta[l], s->spk[l + 1])
+                                : mx_neuron_step(n_out, s->v[l], s->cur[l], decay, SNN_THRESHOLD,
+                                                 s->spk[l + 1]);
             if (ls) {
                 ls->spikes += fired;
                 if (integrate)
@@ -403,6 +467,8 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
                     ls->neuron_updates += n_out;
             }
         }
+        if (!whole)
+            continue; /* the output layer was not simulated */
         for (size_t k = 0; k < n_cls; k++)
             s->count[k] += (uint32_t)s->spk[L][k];
         last = predict(s->count, s->v[L - 1], n_cls);
@@ -419,7 +485,7 @@ mx_status mx_snn_run(const mx_snn *net, mx_snn_state *s, const float *intensity,
                      int *pred_per_step, int *pred, mx_snn_layer_stats *layer_stats)
 {
     return run(net, s, intensity, rng_seed, item, compare_reference, pred_per_step, pred,
-               layer_stats, SIZE_MAX, NULL);
+               layer_stats, SIZE_MAX, NULL, net->n_layers, NULL);
 }
 
 mx_status mx_snn_run_record(const mx_snn *net, mx_snn_state *s, const float *intensity,
@@ -428,5 +494,17 @@ mx_status mx_snn_run_record(const mx_snn *net, mx_snn_state *s, const float *int
 {
     if (layer >= net->n_layers || !net->mm[layer])
         return mx_fail(MX_EINVAL, "snn record: layer %zu has no analog backend", layer);
-    return run(net, s, intensity, rng_seed, item, 0, NULL, NULL, NULL, layer, rec);
+    return run(net, s, intensity, rng_seed, item, 0, NULL, NULL, NULL, layer, rec,
+               net->n_layers, NULL);
+}
+
+mx_status mx_snn_run_currents(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                              uint64_t rng_seed, uint64_t item, size_t n_run,
+                              double *const *current_sum, mx_snn_layer_stats *layer_stats)
+{
+    if (n_run == 0 || n_run > net->n_layers)
+        return mx_fail(MX_EINVAL, "snn currents: expected 1..%zu layers to run, got %zu",
+                       net->n_layers, n_run);
+    return run(net, s, intensity, rng_seed, item, 0, NULL, NULL, layer_stats, SIZE_MAX, NULL,
+               n_run, current_sum);
 }

@@ -137,6 +137,17 @@ mx_matmul *mx_snn_backend(const mx_snn *net, size_t layer);
 mx_status mx_snn_set_readout(mx_snn *net, const mx_snn_readout_config *c, uint64_t seed);
 const mx_snn_readout_config *mx_snn_get_readout(const mx_snn *net);
 
+/* Firing thresholds (threshold units of the conversion: every threshold is 1
+ * after mx_snn_from_mlp). `theta` (n_out of layer `layer`) is copied; NULL
+ * restores the all-1 thresholds, under which runs give the very bits they
+ * gave before any were set. Hardware re-balancing (calibration/threshold.h)
+ * sets them from the crossbars' own responses. MX_EINVAL (layer out of range,
+ * a value not finite or not > 0), MX_ENOMEM; on failure the layer's
+ * thresholds are left as they were. */
+mx_status mx_snn_set_thresholds(mx_snn *net, size_t layer, const float *theta);
+/* OUT: theta[0..n_out) layer `layer`'s thresholds (1 where none are set). */
+void mx_snn_get_thresholds(const mx_snn *net, size_t layer, float *theta);
+
 /* Per-thread simulation state. */
 typedef struct mx_snn_state mx_snn_state;
 mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out);
@@ -171,6 +182,17 @@ mx_status mx_snn_run(const mx_snn *net, mx_snn_state *s, const float *intensity,
 mx_status mx_snn_run_record(const mx_snn *net, mx_snn_state *s, const float *intensity,
                             uint64_t rng_seed, uint64_t item, size_t layer,
                             mx_current_recorder *rec);
+
+/* Run example `intensity` through layers 0..n_run−1 only (the rest are not
+ * simulated; same streams and arithmetic as mx_snn_run, so layer l's
+ * currents are those a full run sees) and add each neuron's input current
+ * summed over the time steps to current_sum[l] (n_out of layer l; entries
+ * NULL are not summed), in threshold units per step — for threshold
+ * re-balancing (calibration/threshold.h). layer_stats (n_run entries, may be
+ * NULL) are added to. MX_EINVAL if n_run is 0 or > n_layers. */
+mx_status mx_snn_run_currents(const mx_snn *net, mx_snn_state *s, const float *intensity,
+                              uint64_t rng_seed, uint64_t item, size_t n_run,
+                              double *const *current_sum, mx_snn_layer_stats *layer_stats);
 
 const mx_snn_config *mx_snn_get_config(const mx_snn *net);
 

@@ -536,6 +536,11 @@ static void test_other_cross_field_rules_are_enforced(void **state)
     expect_validate_error("dataset:\n  name: digits\n  calibration_images: 1500\n",
                           "t.yaml:3:23: dataset.calibration_images: expected at most the 1000 "
                           "training examples of digits, got 1500");
+    /* Threshold re-balancing acts on the MLP conversion's spiking network. */
+    expect_validate_error("model:\n  run_as: ann\nhardware:\n  crossbar:\n    input: dac\n"
+                          "snn:\n  threshold_rebalance: layer\n",
+                          "t.yaml:7:24: snn.threshold_rebalance: expected none except with "
+                          "experiment conversion of an MLP run as an SNN, got layer");
 }
 
 static void test_pcm_and_its_time_fields_parse_and_are_checked(void **state)
