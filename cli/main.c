@@ -384,7 +384,7 @@ static int cmd_sweep(int argc, char **argv)
         if (st == MX_ENOTFOUND && opt.resume)
             fprintf(stderr, "memxbar: nothing to resume; run without --resume to start the "
                             "sweep\n");
-        else if (rep.results_open) {
+        else if (rep.results_open && (rep.n_rows || opt.resume)) {
             fprintf(stderr, "memxbar: the points finished before the error are in %s.partial\n",
                     output);
             print_resume_command(stderr);

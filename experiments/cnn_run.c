@@ -135,6 +135,24 @@ static mx_status read_string(const char *path, hid_t file, const char *name, cha
     return st;
 }
 
+/* Root integer attribute `name` of n elements into out (as uint64). < 0 when
+ * it is missing, not an integer or of another length. */
+static int read_u64_attr(hid_t file, const char *name, size_t n, uint64_t *out)
+{
+    hid_t a = H5Aexists(file, name) > 0 ? H5Aopen(file, name, H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    hssize_t count = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = t >= 0 && H5Tget_class(t) == H5T_INTEGER && count == (hssize_t)n &&
+                     H5Aread(a, H5T_NATIVE_UINT64, out) >= 0
+                 ? 0
+                 : -1;
+    mx_h5_close(&sp);
+    mx_h5_close(&t);
+    mx_h5_close(&a);
+    return rc;
+}
+
 mx_status mx_cnn_weights_load(const char *path, const char *expected_key, mx_cnn *net)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -151,6 +169,20 @@ mx_status mx_cnn_weights_load(const char *path, const char *expected_key, mx_cnn
     if (!st && strcmp(text, CNN_WEIGHTS_FORMAT) != 0)
         st = mx_fail(MX_EFORMAT, "%s: format is \"%s\", expected %s", path, text,
                      CNN_WEIGHTS_FORMAT);
+    if (!st) { /* the file's network must be this one: layer count and input map */
+        uint64_t n_layers = 0, shape[3] = {0, 0, 0};
+        const uint64_t want[3] = {net->in_c, net->in_h, net->in_w};
+        if (read_u64_attr(file, "n_layers", 1, &n_layers) < 0 ||
+            read_u64_attr(file, "input_shape", 3, shape) < 0)
+            st = mx_fail(MX_EFORMAT, "%s: root attributes n_layers and input_shape (3 "
+                                     "integers) expected", path);
+        else if (n_layers != net->n_layers || memcmp(shape, want, sizeof want) != 0)
+            st = mx_fail(MX_EFORMAT, "%s: holds %llu layers on a %llux%llux%llu input; the "
+                                     "config describes %zu layers on %zux%zux%zu", path,
+                         (unsigned long long)n_layers, (unsigned long long)shape[0],
+                         (unsigned long long)shape[1], (unsigned long long)shape[2],
+                         net->n_layers, net->in_c, net->in_h, net->in_w);
+    }
     if (!st && expected_key) {
         st = read_string(path, file, "key", text, CNN_KEY_BYTES);
         if (!st && strcmp(text, expected_key) != 0)
@@ -195,6 +227,19 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
                                  pc->model.n_hidden, tr->n_classes, ctx->train_seed, net);
     if (st)
         return st;
+    if (pc->model.weights[0] != '\0') { /* trained elsewhere: its layers must fit the config */
+        char file[MX_DEVICE_PATH_BYTES + 1024];
+        mx_config_file_path(pc, pc->model.weights, file, sizeof file);
+        st = mx_cnn_weights_load(file, NULL, *net);
+        if (st) {
+            mx_cnn_destroy(*net);
+            *net = NULL;
+            return mx_fail_context(st, "model.weights (the layers must match model.hidden and "
+                                       "model.conv_*)");
+        }
+        mx_log(MX_LOG_INFO, "cnn: network from model.weights: %s (not trained here)", file);
+        return MX_OK;
+    }
     char *key = mx_calloc(1, CNN_KEY_BYTES);
     char path[1024];
     st = key ? mx_method_key_append(pc, train_key_paths, key, CNN_KEY_BYTES)

@@ -326,6 +326,12 @@ static const field fields[] = {
      .bounds = LO, .min = 1, .unit = "neurons", .def = "[500]",
      .doc = "hidden layer widths of the ReLU MLP (inputs and 10 classes come from the dataset); "
             "with model.conv_channels the dense layers after the conv blocks (may be [])"},
+    {.path = "model.weights", .kind = FIELD_STRING, .offset = OFF(model.weights),
+     .max_count = MX_DEVICE_PATH_BYTES, .unit = "-", .def = "",
+     .doc = "a network trained elsewhere, used instead of training: a memxbar weight file "
+            "(MLP or CNN format, e.g. from scripts/export_torch.py; relative to the config "
+            "file's folder) whose layers match model.hidden / model.conv_* and the dataset; "
+            "experiment conversion only"},
     {.path = "model.run_as", .kind = FIELD_ENUM, .offset = OFF(model.run_as),
      .choices = run_as_kinds, .unit = "-", .def = "snn",
      .doc = "what runs on the crossbar: snn (the MLP converted to a spiking network, snn.*) "
@@ -2012,7 +2018,12 @@ static bool is_measured(const mx_experiment_config *cfg)
  * config is not a file). */
 static void measured_file(const mx_experiment_config *cfg, char *buf, size_t size)
 {
-    const char *path = cfg->hardware.device.measured.path;
+    mx_config_file_path(cfg, cfg->hardware.device.measured.path, buf, size);
+}
+
+void mx_config_file_path(const mx_experiment_config *cfg, const char *path, char *buf,
+                         size_t size)
+{
     const char *src = cfg->source_path;
     const char *slash = strrchr(src, '/');
     bool from_file = strcmp(src, SOURCE_BUILTIN) != 0 && strcmp(src, SOURCE_STRING) != 0;
@@ -2363,6 +2374,11 @@ static mx_status check_all(const mx_experiment_config *cfg, const field **blame)
     if (st == MX_OK && cfg->cnn.n_conv > 0 && cfg->experiment == MX_EXPERIMENT_CONVERSION &&
         cfg->model.run_as != MX_RUN_AS_SNN)
         st = mx_fail(MX_EINVAL, "model.run_as: expected snn with model.conv_channels, got ann");
+    if (st == MX_OK && cfg->model.weights[0] != '\0' &&
+        cfg->experiment != MX_EXPERIMENT_CONVERSION)
+        st = mx_fail(MX_EINVAL, "model.weights: expected \"\" except with experiment "
+                                "conversion (the other methods train their own networks), "
+                                "got \"%s\"", cfg->model.weights);
     if (st == MX_OK)
         st = mx_surrogate_config_validate(&cfg->surrogate);
     if (st == MX_OK)

@@ -89,6 +89,9 @@ typedef struct mx_experiment_config {
         size_t n_hidden;                      /* hidden layers; 1 */
         size_t hidden[MX_CONFIG_MAX_HIDDEN];  /* their widths; {500} */
         mx_run_as run_as;                     /* MX_RUN_AS_SNN */
+        char weights[MX_DEVICE_PATH_BYTES];   /* trained elsewhere: a memxbar weight
+                                                 file (scripts/export_torch.py) used
+                                                 instead of training; "" */
     } model;
 
     struct {
@@ -228,5 +231,11 @@ void mx_config_free(mx_experiment_config *cfg);
  * loader uses. OUT: *text, allocated with mx_alloc (free with mx_free).
  * MX_ENOMEM on allocation failure. */
 mx_status mx_config_doc_markdown(char **text);
+
+/* A file path as the config means it: absolute, or relative to the folder
+ * of the config file (to the working folder for a built-in or string
+ * config). OUT buf (size). */
+void mx_config_file_path(const mx_experiment_config *cfg, const char *path, char *buf,
+                         size_t size);
 
 #endif /* MX_CONFIG_H */

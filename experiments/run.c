@@ -158,6 +158,10 @@ static mx_status training_key(const mx_experiment_config *cfg, mx_training_mode 
 {
     key[0] = '\0';
     mx_status st = mx_method_key_append(cfg, plain_key_paths, key, key_size);
+    if (!st && cfg->model.weights[0] != '\0') { /* keyed only when set: caches stay valid */
+        static const char *const weights_path[] = {"model.weights", NULL};
+        st = mx_method_key_append(cfg, weights_path, key, key_size);
+    }
     if (!st && mode != MX_TRAINING_PLAIN) {
         st = mx_method_key_append(cfg, noise_key_paths, key, key_size);
         size_t used = strlen(key);
@@ -240,6 +244,51 @@ static int training_perturbs(const mx_experiment_config *cfg)
     return memcmp(target, out, sizeof target) != 0;
 }
 
+/* The network of model.weights (trained elsewhere), checked against the
+ * shape the config and the dataset describe, as the entry e. */
+static mx_status load_external(run_ctx *ctx, const mx_experiment_config *cfg, net_entry *e,
+                               net_entry **out)
+{
+    char file[MX_DEVICE_PATH_BYTES + 1024];
+    mx_config_file_path(cfg, cfg->model.weights, file, sizeof file);
+    mx_status st = mx_weights_load(file, NULL, &e->mlp, NULL);
+    if (st)
+        return mx_fail_context(st, "model.weights");
+    const mx_mlp *m = e->mlp;
+    int same = m->n_layers == cfg->model.n_hidden + 1 && m->sizes[0] == ctx->train.dim &&
+               m->sizes[m->n_layers] == ctx->train.n_classes;
+    for (size_t l = 0; same && l < cfg->model.n_hidden; l++)
+        same = m->sizes[l + 1] == cfg->model.hidden[l];
+    if (!same) {
+        char has[256] = "", want[256] = "";
+        for (size_t l = 0; l <= m->n_layers; l++)
+            snprintf(has + strlen(has), sizeof has - strlen(has), "%s%zu", l ? "-" : "",
+                     m->sizes[l]);
+        snprintf(want, sizeof want, "%zu", ctx->train.dim);
+        for (size_t l = 0; l < cfg->model.n_hidden; l++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "-%zu",
+                     cfg->model.hidden[l]);
+        snprintf(want + strlen(want), sizeof want - strlen(want), "-%zu",
+                 ctx->train.n_classes);
+        mx_mlp_destroy(e->mlp);
+        e->mlp = NULL;
+        return mx_fail(MX_EINVAL, "model.weights: %s holds a %s network; the config and the "
+                                  "dataset describe %s (set model.hidden to the file's hidden "
+                                  "widths)", file, has, want);
+    }
+    mx_log(MX_LOG_INFO, "network from model.weights: %s (%s)", file, "not trained here");
+    ctx->report->networks_cached++;
+    st = mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->n_test, &e->ann_accuracy);
+    if (st) {
+        mx_mlp_destroy(e->mlp);
+        e->mlp = NULL;
+        return st;
+    }
+    ctx->n_nets++;
+    *out = e;
+    return MX_OK;
+}
+
 /* Find, load or train the network a config asks for. */
 static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
                              mx_training_mode mode, net_entry **out)
@@ -266,6 +315,8 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
              (unsigned long long)mx_method_key_hash(key));
 
     double cached_acc = NAN;
+    if (mode == MX_TRAINING_PLAIN && cfg->model.weights[0] != '\0')
+        return load_external(ctx, cfg, e, out);
     st = mx_weights_load(path, key, &e->mlp, &cached_acc);
     if (!st) {
         ctx->report->networks_cached++;
