@@ -244,6 +244,22 @@ static int training_perturbs(const mx_experiment_config *cfg)
     return memcmp(target, out, sizeof target) != 0;
 }
 
+/* Entry e (its network set) joins the sweep's networks, with its ANN
+ * accuracy on the evaluated test images. */
+static mx_status add_entry(run_ctx *ctx, net_entry *e, net_entry **out)
+{
+    mx_status st = mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->n_test,
+                                   &e->ann_accuracy);
+    if (st) {
+        mx_mlp_destroy(e->mlp);
+        e->mlp = NULL;
+        return st;
+    }
+    ctx->n_nets++;
+    *out = e;
+    return MX_OK;
+}
+
 /* The network of model.weights (trained elsewhere), checked against the
  * shape the config and the dataset describe, as the entry e. */
 static mx_status load_external(run_ctx *ctx, const mx_experiment_config *cfg, net_entry *e,
@@ -276,17 +292,9 @@ static mx_status load_external(run_ctx *ctx, const mx_experiment_config *cfg, ne
                                   "dataset describe %s (set model.hidden to the file's hidden "
                                   "widths)", file, has, want);
     }
-    mx_log(MX_LOG_INFO, "network from model.weights: %s (%s)", file, "not trained here");
+    mx_log(MX_LOG_INFO, "network from model.weights: %s (not trained here)", file);
     ctx->report->networks_cached++;
-    st = mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->n_test, &e->ann_accuracy);
-    if (st) {
-        mx_mlp_destroy(e->mlp);
-        e->mlp = NULL;
-        return st;
-    }
-    ctx->n_nets++;
-    *out = e;
-    return MX_OK;
+    return add_entry(ctx, e, out);
 }
 
 /* Find, load or train the network a config asks for. */
@@ -402,15 +410,7 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
     } else {
         return mx_fail_context(st, "trained-network cache");
     }
-    st = mx_mlp_accuracy(e->mlp, ctx->test.x, ctx->test.y, ctx->n_test, &e->ann_accuracy);
-    if (st) {
-        mx_mlp_destroy(e->mlp);
-        e->mlp = NULL;
-        return st;
-    }
-    ctx->n_nets++;
-    *out = e;
-    return MX_OK;
+    return add_entry(ctx, e, out);
 }
 
 /* Per-image results of one evaluation pass. */
