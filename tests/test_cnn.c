@@ -557,11 +557,57 @@ static void test_cnn_training_does_not_depend_on_the_thread_count(void **state)
     mx_dataset_free(&test);
 }
 
+/* Every allocation of a CNN, its conversion, a state and a run may fail:
+ * each failure is a clean MX_ENOMEM (nothing leaks: ASan), and the walk ends
+ * in a success. */
+static void test_allocation_failures_leave_nothing_behind(void **state)
+{
+    (void)state;
+    mx_cnn_config c;
+    mx_cnn_config_default(&c);
+    c.n_conv = 1;
+    c.conv_channels[0] = 2;
+    c.conv_padding = 1;
+    const size_t hidden[1] = {4};
+    mx_snn_config sc;
+    mx_snn_config_default(&sc);
+    sc.timesteps = 4;
+    float x[4 * 36];
+    pixels(x, 4 * 36, 7);
+    int succeeded = 0;
+    long k = 1;
+    for (; k < 1000 && !succeeded; k++) {
+        mx_cnn *net = NULL;
+        mx_cnn_snn *snn = NULL;
+        mx_cnn_snn_state *s = NULL;
+        int pred;
+        mx_alloc_fail_after(k);
+        mx_status st = mx_cnn_create(&c, 1, 6, 6, hidden, 1, 3, 1, &net);
+        if (!st)
+            st = mx_cnn_snn_from_cnn(net, &sc, x, 4, &snn);
+        if (!st)
+            st = mx_cnn_snn_state_create(snn, &s);
+        if (!st)
+            st = mx_cnn_snn_run(snn, s, x, 1, 0, 0, NULL, &pred, NULL);
+        mx_alloc_fail_after(0);
+        if (st)
+            assert_int_equal(st, MX_ENOMEM);
+        else
+            succeeded = 1;
+        mx_cnn_snn_state_destroy(s);
+        mx_cnn_snn_destroy(snn);
+        mx_cnn_destroy(net);
+    }
+    assert_true(succeeded);
+    assert_true(k > 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_geometry_is_inferred_and_checked),
         cmocka_unit_test(test_col2im_is_the_adjoint_of_im2col),
+        cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_conv_by_im2col_gemm_matches_direct_convolution),
         cmocka_unit_test(test_im2col_patch_counts_nonzeros),
         cmocka_unit_test(test_pooling_forward_on_a_known_input),

@@ -450,6 +450,40 @@ static void test_hardware_aware_beats_plain_on_a_bad_chip(void **state)
     mx_dataset_free(&test);
 }
 
+/* Every allocation of a layer, its programming and a forward call (which
+ * calibrates its ADC) may fail: each failure is a clean MX_ENOMEM (nothing
+ * leaks: ASan), and the walk ends in a success. */
+static void test_allocation_failures_leave_nothing_behind(void **state)
+{
+    (void)state;
+    mx_hwa_config c = ideal_config(4, 4);
+    c.adc.kind = MX_ADC_UNIFORM;
+    c.adc.bits = 6;
+    float *w = random_floats(6 * 9, -1.0, 1.0, 1), *x = random_floats(3 * 9, 0.0, 1.0, 2);
+    float y[3 * 6];
+    int succeeded = 0;
+    long k = 1;
+    for (; k < 1000 && !succeeded; k++) {
+        mx_hwa_layer *h = NULL;
+        mx_alloc_fail_after(k);
+        mx_status st = mx_hwa_layer_create(&c, 6, 9, 0, &h);
+        if (!st)
+            st = mx_hwa_layer_program(h, w, 1, 0);
+        if (!st)
+            st = mx_hwa_layer_forward(h, x, 3, 1, 0, y);
+        mx_alloc_fail_after(0);
+        if (st)
+            assert_int_equal(st, MX_ENOMEM);
+        else
+            succeeded = 1;
+        mx_hwa_layer_destroy(h);
+    }
+    assert_true(succeeded);
+    assert_true(k > 3);
+    free(w);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_forward_does_not_depend_on_thread_count),
         cmocka_unit_test(test_another_draw_is_another_chip),
         cmocka_unit_test(test_documented_errors),
+        cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_step_from_float_forward_is_the_plain_step),
         cmocka_unit_test(test_ideal_hardware_training_follows_plain_training),
         cmocka_unit_test(test_hardware_aware_beats_plain_on_a_bad_chip),

@@ -306,11 +306,53 @@ static void test_snn_on_ideal_crossbar_matches_digital_snn(void **state)
     mx_snn_destroy(net);
 }
 
+/* Every allocation of an MLP, its conversion, a state and a run may fail:
+ * each failure is a clean MX_ENOMEM (nothing leaks: ASan), and the walk ends
+ * in a success. */
+static void test_allocation_failures_leave_nothing_behind(void **state)
+{
+    (void)state;
+    const size_t sizes[3] = {8, 5, 3};
+    mx_snn_config c;
+    mx_snn_config_default(&c);
+    c.timesteps = 4;
+    float x[4 * 8];
+    for (size_t i = 0; i < 4 * 8; i++)
+        x[i] = (float)(i % 4) / 3.0f;
+    int succeeded = 0;
+    long k = 1;
+    for (; k < 1000 && !succeeded; k++) {
+        mx_mlp *mlp = NULL;
+        mx_snn *net = NULL;
+        mx_snn_state *s = NULL;
+        int pred;
+        mx_alloc_fail_after(k);
+        mx_status st = mx_mlp_create(sizes, 2, 1, &mlp);
+        if (!st)
+            st = mx_snn_from_mlp(mlp, &c, x, 4, &net);
+        if (!st)
+            st = mx_snn_state_create(net, &s);
+        if (!st)
+            st = mx_snn_run(net, s, x, 1, 0, 0, NULL, &pred, NULL);
+        mx_alloc_fail_after(0);
+        if (st)
+            assert_int_equal(st, MX_ENOMEM);
+        else
+            succeeded = 1;
+        mx_snn_state_destroy(s);
+        mx_snn_destroy(net);
+        mx_mlp_destroy(mlp);
+    }
+    assert_true(succeeded);
+    assert_true(k > 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest neuron_tests[] = {
         cmocka_unit_test(test_lif_membrane_matches_closed_form_below_threshold),
         cmocka_unit_test(test_lif_first_spike_time_matches_closed_form),
+        cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_if_neuron_rate_equals_input_with_reset_by_subtraction),
         cmocka_unit_test(test_bernoulli_encoder_rate_matches_intensity),
         cmocka_unit_test(test_poisson_encoder_rate_matches_exponential_waiting_time),

@@ -423,6 +423,50 @@ static void test_device_synapses_learn_through_pulses(void **state)
     mx_dataset_free(&tr);
 }
 
+/* Every allocation of a network, a training example, a state and a frozen
+ * run may fail: each failure is a clean MX_ENOMEM (nothing leaks: ASan),
+ * and the walk ends in a success. Float and stochastic-binary synapses. */
+static void test_allocation_failures_leave_nothing_behind(void **state)
+{
+    (void)state;
+    float x[16];
+    for (size_t i = 0; i < 16; i++)
+        x[i] = (float)(i % 3) / 2.0f;
+    for (int binary = 0; binary < 2; binary++) {
+        mx_stdp_config c;
+        mx_stdp_config_default(&c);
+        c.n_exc = 4;
+        c.synapse = binary ? MX_STDP_STOCHASTIC_BINARY : MX_STDP_FLOAT;
+        mx_device_params dp;
+        mx_device_params_default(&dp);
+        const mx_device_type *dev = binary ? mx_device_lookup("binary") : NULL;
+        int succeeded = 0;
+        long k = 1;
+        for (; k < 1000 && !succeeded; k++) {
+            mx_stdp *net = NULL;
+            mx_stdp_state *s = NULL;
+            uint32_t cnt[4];
+            mx_alloc_fail_after(k);
+            mx_status st = mx_stdp_create(&c, 16, 10, dev, binary ? &dp : NULL, 1, &net);
+            if (!st)
+                st = mx_stdp_train_example(net, x, 0, cnt);
+            if (!st)
+                st = mx_stdp_state_create(net, &s);
+            if (!st)
+                st = mx_stdp_run(net, s, x, 1, 0, NULL, 0, cnt, NULL, NULL, NULL);
+            mx_alloc_fail_after(0);
+            if (st)
+                assert_int_equal(st, MX_ENOMEM);
+            else
+                succeeded = 1;
+            mx_stdp_state_destroy(s);
+            mx_stdp_destroy(net);
+        }
+        assert_true(succeeded);
+        assert_true(k > 3); /* the walk did fail some allocations */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_normalisation_makes_every_neuron_sum_to_the_target),
         cmocka_unit_test(test_adaptive_threshold_rises_per_spike_and_is_frozen_at_test),
         cmocka_unit_test(test_excitatory_spikes_keep_the_authors_gap),
+        cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_stochastic_switching_frequency_matches_p_plus),
         cmocka_unit_test(test_labels_come_from_the_given_responses),
         cmocka_unit_test(test_learning_on_400_mnist_images_beats_the_untrained_network),

@@ -856,6 +856,56 @@ static void test_noise_and_hardware_aware_training_learn(void **state)
     }
 }
 
+/* Every allocation of a conv + dense network, its trainer, a gradient, an
+ * Adam step and a prediction may fail: each failure is a clean MX_ENOMEM
+ * (nothing leaks: ASan), and the walk ends in a success. */
+static void test_allocation_failures_leave_nothing_behind(void **state)
+{
+    (void)state;
+    mx_surrogate_config c;
+    mx_surrogate_config_default(&c);
+    c.hidden[0] = 6;
+    c.timesteps = 3;
+    c.n_conv = 1;
+    c.conv_channels[0] = 2;
+    float img[2 * 36];
+    for (size_t i = 0; i < 2 * 36; i++)
+        img[i] = (float)(i % 5) / 4.0f;
+    const uint8_t y[2] = {1, 2};
+    int succeeded = 0;
+    long k = 1;
+    for (; k < 1000 && !succeeded; k++) {
+        mx_surrogate_conv *cv = NULL;
+        mx_mlp *net = NULL;
+        mx_surrogate_trainer *tr = NULL;
+        int pred[2 * 3];
+        double loss;
+        mx_alloc_fail_after(k);
+        mx_status st = mx_surrogate_conv_create(&c, 1, 6, 6, 1, &cv);
+        if (!st)
+            st = mx_surrogate_create(&c, cv->n_out, 3, 1, &net);
+        if (!st)
+            st = mx_surrogate_trainer_create_conv(cv, net, &c, 3, 2, &tr);
+        if (!st)
+            st = mx_surrogate_loss_grad(net, tr, img, 1, y, 2, NULL, NULL, NULL, 0, NULL, &loss,
+                                        NULL);
+        if (!st)
+            mx_surrogate_adam_step(net, tr);
+        if (!st)
+            st = mx_surrogate_predict_conv(cv, net, &c, img, 2, 36, 0, 1, 0, pred);
+        mx_alloc_fail_after(0);
+        if (st)
+            assert_int_equal(st, MX_ENOMEM);
+        else
+            succeeded = 1;
+        mx_surrogate_trainer_destroy(tr);
+        mx_mlp_destroy(net);
+        mx_surrogate_conv_destroy(cv);
+    }
+    assert_true(succeeded);
+    assert_true(k > 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -867,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_batch_forward_equals_neuron_step),
         cmocka_unit_test(test_latency_spike_times_follow_the_formula),
         cmocka_unit_test(test_rate_encoding_has_the_intensity_as_probability),
+        cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
     };
     const struct CMUnitTest data[] = {
         cmocka_unit_test(test_short_training_learns_mnist),
