@@ -32,6 +32,9 @@
  * layer has ⌈tile_cols/k⌉ ADCs per tile, per row tile and per slice
  * (mx_adc_layout). Sharing changes latency (k conversions in series per
  * read) and the instance count, never what an ideal ADC returns.
+ * Every converting kind may also carry a per-instance gain error
+ * (gain_sigma: instance i converts g_i·I), the column gain spread that
+ * calibration/column_cal.h corrects.
  */
 #ifndef MX_ADC_H
 #define MX_ADC_H
@@ -87,6 +90,11 @@ typedef struct mx_adc_config {
     double noise_sigma_lsb;       /* sar, sense-amp: input-referred noise σ, per
                                      conversion, LSB (Δ), ≥ 0; 0 */
     int columns_per_adc;          /* k: columns sharing one ADC, 1..4096; 1 */
+    double gain_sigma;            /* any converting kind: relative σ of a per-instance
+                                     gain error (reference or input-stage mismatch):
+                                     instance i converts g_i·I, g_i = max(0, 1 + σ·ξ_i),
+                                     ξ_i from stream "adc.gain", item item_base + i;
+                                     [0, 1]; 0 (no gain array, bit-identical) */
 } mx_adc_config;
 
 void mx_adc_config_default(mx_adc_config *c);
@@ -138,7 +146,8 @@ typedef struct mx_adc {
     double *dac_lsb;          /* (instances, bits): the DAC step of bit i (LSB first),
                                  2^bits·C_i/C_total, in LSB (ideal: 2^i) */
     double *offset_lsb;       /* (instances): comparator offset, LSB */
-    void *mem;                /* the one allocation behind the arrays */
+    void *mem;                /* the one allocation behind the arrays above */
+    float *gain;              /* (instances) gain error g_i (gain_sigma > 0), or NULL */
 } mx_adc;
 
 /* Set up an ADC for a full-scale range (A): one instance, drawn from seed 0.

@@ -6,7 +6,9 @@
  * dispatch to the other kinds (table.c: lloyd-max and log; sar.c: sar and
  * sense-amp). The uniform conversion is the hot path of every SNN time step
  * (bench/bench_matmul.c): mx_adc_convert_bank hands it straight to the
- * vectorised loop below, nothing is looked up per value.
+ * vectorised loop below, nothing is looked up per value (unless the
+ * instances carry a gain error, gain_sigma > 0: one multiply per value by
+ * its instance's g first, stream "adc.gain").
  */
 #include "adc/adc.h"
 #include "adc/adc_internal.h"
@@ -21,6 +23,11 @@
 #define ADC_DEFAULT_LOG_DYNAMIC_RANGE 1000.0
 /* A unit capacitor that may be off by more than itself is no capacitor. */
 #define ADC_MAX_CAP_MISMATCH_SIGMA 1.0
+/* The same bound for the gain error: beyond it g_i would be clamped at 0. */
+#define ADC_MAX_GAIN_SIGMA 1.0
+/* Stream of the per-instance gain draws: its own, so that the SAR draws of
+ * "adc.instance" stay what they were. */
+#define ADC_GAIN_STREAM "adc.gain"
 
 void mx_adc_config_default(mx_adc_config *c)
 {
@@ -35,6 +42,7 @@ void mx_adc_config_default(mx_adc_config *c)
         .offset_sigma_lsb = 0.0,
         .noise_sigma_lsb = 0.0,
         .columns_per_adc = 1,
+        .gain_sigma = 0.0,
     };
 }
 
@@ -75,8 +83,14 @@ mx_status mx_adc_config_validate(const mx_adc_config *c)
         st = check_sigma("offset_sigma_lsb", c->offset_sigma_lsb, HUGE_VAL);
     if (!st)
         st = check_sigma("noise_sigma_lsb", c->noise_sigma_lsb, HUGE_VAL);
+    if (!st)
+        st = check_sigma("gain_sigma", c->gain_sigma, ADC_MAX_GAIN_SIGMA);
     if (st)
         return st;
+    if (c->kind == MX_ADC_NONE && c->gain_sigma > 0.0)
+        return mx_fail(MX_EINVAL, "hardware.adc.gain_sigma: a gain error belongs to a converter; "
+                                  "type none converts nothing, expected 0, got %g",
+                       c->gain_sigma);
     if (c->columns_per_adc < 1 || c->columns_per_adc > MX_ADC_MAX_COLUMNS_PER_ADC)
         return mx_fail(MX_EINVAL,
                        "hardware.adc.columns_per_adc: expected an integer in [1, %d], got %d",
@@ -139,8 +153,26 @@ void mx_adc_release(mx_adc *adc)
     if (!adc)
         return;
     mx_free(adc->mem);
+    mx_free(adc->gain);
     memset(adc, 0, sizeof *adc);
     adc->kind = MX_ADC_NONE;
+}
+
+/* Per-instance gain errors: one normal draw per instance from ADC_GAIN_STREAM,
+ * g = 1 + σ·ξ clamped at 0 (a converter cannot invert its input). */
+static mx_status gain_setup(mx_adc *a, double sigma, const mx_adc_layout *layout)
+{
+    a->gain = mx_alloc(mx_size_mul(a->instances, sizeof(float)));
+    if (!a->gain)
+        return mx_fail(MX_ENOMEM, "ADC: out of memory for %zu instance gains", a->instances);
+    const uint32_t stream = mx_stream_id(ADC_GAIN_STREAM);
+    for (size_t i = 0; i < a->instances; i++) {
+        mx_rng r;
+        mx_rng_init(&r, layout->seed, stream, layout->item_base + i);
+        const double g = 1.0 + sigma * mx_rng_normal(&r);
+        a->gain[i] = (float)(g > 0.0 ? g : 0.0);
+    }
+    return MX_OK;
 }
 
 mx_status mx_adc_setup(mx_adc *adc, const mx_adc_config *c, const mx_adc_fit *fit,
@@ -201,8 +233,11 @@ mx_status mx_adc_setup(mx_adc *adc, const mx_adc_config *c, const mx_adc_fit *fi
     default:
         break;
     }
+    if (!st && c->gain_sigma > 0.0)
+        st = gain_setup(&a, c->gain_sigma, layout);
     if (st) {
         mx_free(a.mem);
+        mx_free(a.gain);
         return st;
     }
     *adc = a;
@@ -247,6 +282,11 @@ static size_t uniform_convert(const mx_adc *adc, float *current_a, size_t n)
 size_t mx_adc_convert_bank(const mx_adc *adc, float *current_a, size_t n, size_t bank,
                            size_t column_stride, mx_rng *rng)
 {
+    /* A gain error scales what the converter sees against its own LSB:
+     * applied to the current before the conversion, so it clips too. */
+    if (adc->gain)
+        for (size_t i = 0; i < n; i++)
+            current_a[i] *= adc->gain[mx_adc_instance(adc, bank, i * column_stride)];
     switch (adc->kind) {
     case MX_ADC_UNIFORM:
         return uniform_convert(adc, current_a, n);
@@ -269,6 +309,8 @@ size_t mx_adc_convert(const mx_adc *adc, float *current_a, size_t n)
 
 int32_t mx_adc_code_at(const mx_adc *adc, double current_a, size_t instance, mx_rng *rng)
 {
+    if (adc->gain)
+        current_a = (double)((float)current_a * adc->gain[instance]);
     switch (adc->kind) {
     case MX_ADC_UNIFORM: {
         double k = floor(current_a / adc->step_a);

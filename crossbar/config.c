@@ -33,6 +33,10 @@
 #define XBAR_DEFAULT_DRIFT_VECTORS 16
 #define XBAR_MAX_DRIFT_VECTORS 4096
 #define XBAR_DEFAULT_DRIFT_DENSITY 0.1
+#define XBAR_DEFAULT_COLUMN_CAL_VECTORS 32
+#define XBAR_MIN_COLUMN_CAL_VECTORS 3
+#define XBAR_MAX_COLUMN_CAL_VECTORS 4096
+#define XBAR_DEFAULT_COLUMN_CAL_DENSITY 0.1
 
 void mx_crossbar_config_default(mx_crossbar_config *c)
 {
@@ -62,6 +66,9 @@ void mx_crossbar_config_default(mx_crossbar_config *c)
         .drift = {.mode = MX_DRIFT_NONE,
                   .vectors = XBAR_DEFAULT_DRIFT_VECTORS,
                   .density = XBAR_DEFAULT_DRIFT_DENSITY},
+        .column_cal = {.mode = MX_COLUMN_CAL_NONE,
+                       .vectors = XBAR_DEFAULT_COLUMN_CAL_VECTORS,
+                       .density = XBAR_DEFAULT_COLUMN_CAL_DENSITY},
     };
     mx_wv_config_default(&c->write_verify);
 }
@@ -75,6 +82,28 @@ int mx_crossbar_has_wires(const mx_crossbar_config *c)
 static const char *input_name(mx_input_mode m)
 {
     return m == MX_INPUT_BIT_SERIAL ? "bit-serial" : "pwm";
+}
+
+/* Settings matter (and are checked) only when the calibration runs. */
+static mx_status column_cal_validate(const mx_column_cal_config *c)
+{
+    if (c->mode != MX_COLUMN_CAL_NONE && c->mode != MX_COLUMN_CAL_GAIN_OFFSET)
+        return mx_fail(MX_EINVAL,
+                       "hardware.column_calibration.mode: expected none or gain-offset, got %d",
+                       (int)c->mode);
+    if (c->mode == MX_COLUMN_CAL_NONE)
+        return MX_OK;
+    if (c->vectors < XBAR_MIN_COLUMN_CAL_VECTORS || c->vectors > XBAR_MAX_COLUMN_CAL_VECTORS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.column_calibration.vectors: expected an integer in [%d, %d], "
+                       "got %d",
+                       XBAR_MIN_COLUMN_CAL_VECTORS, XBAR_MAX_COLUMN_CAL_VECTORS, c->vectors);
+    if (!(isfinite(c->density) && c->density > 0.0 && c->density <= 1.0))
+        return mx_fail(MX_EINVAL,
+                       "hardware.column_calibration.density: expected a fraction in (0, 1], "
+                       "got %g",
+                       c->density);
+    return MX_OK;
 }
 
 mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
@@ -171,6 +200,9 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
                        "hardware.drift_compensation.mode: expected none, global or per-column, "
                        "got %d",
                        (int)c->drift.mode);
+    mx_status st = column_cal_validate(&c->column_cal);
+    if (st)
+        return st;
     /* The reference's settings matter (and are checked) only when it is measured. */
     if (c->drift.mode == MX_DRIFT_NONE)
         return MX_OK;

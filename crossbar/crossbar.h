@@ -14,7 +14,8 @@
  *   analog ──ADC (adc/) per tile column, per slice and per input pass──►
  *   shift-and-add and partial sums added digitally across row tiles ──÷
  *   scale──► y in weight units ──optional per-column digital gain and
- *   offset (drift compensation, calibration/drift.h)──► y.
+ *   offset (drift compensation, calibration/drift.h; per-column gain/offset
+ *   calibration, calibration/column_cal.h)──► y.
  *
  * Wires are ideal in this version (no IR drop); see docs/crossbar.md.
  */
@@ -107,6 +108,24 @@ typedef struct mx_drift_config {
                            calibration currents sit inside the ADC range) */
 } mx_drift_config;
 
+/* Per-column gain/offset calibration (YAML hardware.column_calibration.*;
+ * calibration/column_cal.h): the matmul keeps a copy of W so the
+ * calibration can compare the hardware's outputs with the digital W·x. */
+typedef enum mx_column_cal_mode {
+    MX_COLUMN_CAL_NONE,        /* no copy kept, no correction (default) */
+    MX_COLUMN_CAL_GAIN_OFFSET, /* per output column y_hw = a·(W·x) + b fitted by least
+                                  squares; corrected digitally by (y − b)/a */
+} mx_column_cal_mode;
+
+typedef struct mx_column_cal_config {
+    mx_column_cal_mode mode; /* MX_COLUMN_CAL_NONE */
+    int vectors;             /* reference input vectors K, 3..4096 (a line has 2
+                                parameters; K − 2 degrees of freedom for the noise); 32 */
+    double density;          /* fraction of rows a reference vector drives at full
+                                scale (binary vectors from stream "column_cal.input"),
+                                (0, 1]; 0.1 (as drift compensation: inside the ADC range) */
+} mx_column_cal_config;
+
 typedef struct mx_crossbar_config {
     size_t tile_rows;        /* rows (inputs) per tile; 128 */
     size_t tile_cols;        /* outputs per tile (each output uses 2 physical columns
@@ -151,6 +170,7 @@ typedef struct mx_crossbar_config {
                                   zeroed struct of mx_crossbar_config_default is the
                                   default; the other fields' 0 already means "derived" */
     mx_drift_config drift;     /* drift compensation reference (crossbar/matmul.c) */
+    mx_column_cal_config column_cal; /* per-column calibration (calibration/column_cal.h) */
 } mx_crossbar_config;
 
 /* Whether the crossbar config has any wire, terminal or access resistance
@@ -313,6 +333,11 @@ mx_status mx_matmul_set_output_correction(mx_matmul *mm, const double *gain,
  * identity; either pointer may be NULL. */
 void mx_matmul_output_correction(const mx_matmul *mm, const double **gain,
                                  const double **offset);
+
+/* The weights the matmul was created from, (n_out, n_in) row-major, weight
+ * units — kept only when xbar->column_cal.mode != none (the digital
+ * reference of calibration/column_cal.h); NULL otherwise. */
+const float *mx_matmul_target_weights(const mx_matmul *mm);
 
 /* Full-scale current of every column ADC, A. MX_EINVAL if not > 0. */
 mx_status mx_matmul_set_adc_range(mx_matmul *mm, double range_a);

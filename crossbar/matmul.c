@@ -195,6 +195,8 @@ struct mx_matmul {
     double *drift_ref;               /* (n_out) Σ_v |y_v| right after programming, or NULL */
     double drift_ref_sum;            /* Σ_o drift_ref[o] */
     mx_matmul_stats drift_stats;     /* what the reference reads did */
+    float *w_target;                 /* (n_out, n_in) W as given, kept for per-column
+                                        calibration (column_cal.mode != none), or NULL */
 };
 
 struct mx_matmul_work {
@@ -271,6 +273,7 @@ void mx_matmul_destroy(mx_matmul *mm)
     mx_free(mm->corr_gain);
     mx_free(mm->corr_offset);
     mx_free(mm->drift_ref);
+    mx_free(mm->w_target);
     mx_adc_release(&mm->adc);
     mx_free(mm);
 }
@@ -946,6 +949,14 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         mx_adc_init(&mm->adc, adc, 1.0);
         mm->adc_ready = 1;
     }
+    if (xbar->column_cal.mode != MX_COLUMN_CAL_NONE) {
+        mm->w_target = mx_alloc(cells * sizeof(float));
+        if (!mm->w_target) {
+            mx_matmul_destroy(mm);
+            return mx_fail(MX_ENOMEM, "analog matmul: out of memory for the calibration weights");
+        }
+        memcpy(mm->w_target, w, cells * sizeof(float));
+    }
     *out = mm;
     return MX_OK;
 }
@@ -1042,6 +1053,8 @@ mx_status mx_matmul_set_adc_fit(mx_matmul *mm, const mx_adc_fit *fit)
 }
 
 const mx_adc *mx_matmul_adc(const mx_matmul *mm) { return &mm->adc; }
+
+const float *mx_matmul_target_weights(const mx_matmul *mm) { return mm->w_target; }
 
 /* ---- drift reference and output correction ---------------------------------------- */
 

@@ -142,6 +142,8 @@ mx_status mx_ann_point_run(const mx_mlp *mlp, const mx_experiment_config *pc,
                                          calib_item_base, out->range_a);
         if (!st)
             st = mx_method_drift_compensation(&out->pr, pc, mm, L, eval_seed);
+        if (!st)
+            st = mx_method_column_calibration(&out->pr, pc, mm, L, eval_seed);
     }
     if (!st)
         st = evaluate(net, test, n, eval_seed, compare_images, pred, stats, what);

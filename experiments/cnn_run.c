@@ -466,6 +466,8 @@ mx_status mx_cnn_point_run(const mx_experiment_config *pc, const mx_method_ctx *
                        ctx->eval_seed, ctx->calib_item_base, out->range_a);
         if (!st)
             st = mx_method_drift_compensation(&out->pr, pc, mm, L, ctx->eval_seed);
+        if (!st)
+            st = mx_method_column_calibration(&out->pr, pc, mm, L, ctx->eval_seed);
     }
     const double t0 = mx_seconds_now();
     if (!st)

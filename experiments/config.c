@@ -146,6 +146,7 @@ _Static_assert(sizeof(mx_run_as) == sizeof(int), "enum fields are stored as int"
 _Static_assert(sizeof(mx_programming_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_wv_schedule) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_drift_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_column_cal_mode) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {"poker-dvs", 0}, {NULL, 0}};
@@ -181,6 +182,8 @@ static const choice drift_modes[] = {{"none", MX_DRIFT_NONE},
                                      {"global", MX_DRIFT_GLOBAL},
                                      {"per-column", MX_DRIFT_PER_COLUMN},
                                      {NULL, 0}};
+static const choice column_cal_modes[] = {
+    {"none", MX_COLUMN_CAL_NONE}, {"gain-offset", MX_COLUMN_CAL_GAIN_OFFSET}, {NULL, 0}};
 static const choice wv_schedules[] = {
     {"fixed", MX_WV_FIXED}, {"incremental-amplitude", MX_WV_INCREMENTAL_AMPLITUDE},
     {"incremental-width", MX_WV_INCREMENTAL_WIDTH}, {NULL, 0}};
@@ -929,6 +932,21 @@ static const field fields[] = {
      .doc = "fraction of a calibration vector's rows driven at full scale (binary vectors; "
             "near the network's input density keeps the calibration currents inside the ADC "
             "range)"},
+    {.path = "hardware.column_calibration.mode", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.column_cal.mode), .choices = column_cal_modes,
+     .from_module = true, .unit = "-", .def = "none",
+     .doc = "per-column gain/offset calibration: reference vectors read after the ADC "
+            "calibration (and drift compensation), each column's outputs fitted to the "
+            "digital W·x by least squares, y = a·W·x + b, and corrected digitally to (y − b)/a; "
+            "cost in the /summary colcal_* columns (docs/calibration.md)"},
+    {.path = "hardware.column_calibration.vectors", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.column_cal.vectors), .bounds = LO | HI, .min = 3,
+     .max = 4096, .from_module = true, .unit = "vectors", .def = "32",
+     .doc = "reference input vectors read per calibration (each a forward call of every layer)"},
+    {.path = "hardware.column_calibration.density", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.column_cal.density), .bounds = LO | HI | LO_OPEN,
+     .min = 0, .max = 1, .from_module = true, .unit = "fraction", .def = "0.1",
+     .doc = "fraction of a reference vector's rows driven at full scale (binary vectors)"},
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
@@ -974,6 +992,12 @@ static const field fields[] = {
      .offset = OFF(hardware.adc.noise_sigma_lsb), .bounds = LO, .min = 0, .from_module = true,
      .unit = "LSB", .def = "0",
      .doc = "sar, sense-amp: input-referred noise σ, drawn per conversion"},
+    {.path = "hardware.adc.gain_sigma", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.adc.gain_sigma), .bounds = LO | HI, .min = 0, .max = 1,
+     .from_module = true, .unit = "-", .def = "0",
+     .doc = "any converting type: relative σ of a gain error drawn per ADC instance (each "
+            "converts g·I, g = 1 + σ·ξ): the column gain spread that "
+            "hardware.column_calibration corrects"},
     {.path = "hardware.adc.columns_per_adc", .kind = FIELD_INT,
      .offset = OFF(hardware.adc.columns_per_adc), .bounds = LO | HI, .min = 1,
      .max = MX_ADC_MAX_COLUMNS_PER_ADC, .from_module = true, .unit = "columns", .def = "1",

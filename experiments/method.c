@@ -2,11 +2,13 @@
  *
  * method.c: the small shared pieces of a learning method's sweep point
  * (method.h): result buffers, the programming cost of a point's layers,
- * its drift compensation (calibration/drift.h) and what it cost,
+ * its drift compensation (calibration/drift.h) and per-column calibration
+ * (calibration/column_cal.h) and what they cost,
  * cache paths and training keys.
  */
 #include "experiments/method.h"
 
+#include "calibration/column_cal.h"
 #include "calibration/drift.h"
 
 #include <errno.h>
@@ -116,9 +118,49 @@ mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_
     return MX_OK;
 }
 
+mx_status mx_method_column_calibration(mx_point_result *pr, const mx_experiment_config *pc,
+                                       mx_matmul *const *mm, size_t n_layers, uint64_t seed)
+{
+    const double not_measured = (double)NAN;
+    pr->colcal_gain_rms_dev = pr->colcal_reads = pr->colcal_energy_j = not_measured;
+    if (pc->hardware.crossbar.column_cal.mode == MX_COLUMN_CAL_NONE)
+        return MX_OK;
+    const int after_drift = pc->hardware.crossbar.drift.mode != MX_DRIFT_NONE;
+    double dev_sq = 0.0, reads = 0.0, energy = 0.0;
+    size_t fitted = 0;
+    for (size_t l = 0; l < n_layers; l++) {
+        if (!mm[l])
+            continue;
+        mx_status st = after_drift ? MX_OK : mx_matmul_set_output_correction(mm[l], NULL, NULL);
+        mx_column_cal_result r;
+        if (!st)
+            st = mx_column_calibrate(mm[l], seed, ((uint64_t)l << 32) | (UINT64_C(1) << 31), &r);
+        if (st)
+            return mx_fail_context(st, "column calibration of layer %zu", l);
+        mx_energy_layer hw;
+        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0, 0,
+                                      &hw);
+        if (st)
+            return st;
+        const mx_energy_counts counts = {.mm = r.stats};
+        mx_energy_breakdown b;
+        mx_energy_cost(&pc->hardware.energy, &hw, &counts, 1.0, &b);
+        dev_sq += r.gain_rms_dev * r.gain_rms_dev * (double)r.columns_fitted;
+        fitted += r.columns_fitted;
+        reads += (double)r.stats.reads;
+        energy += b.total_j;
+    }
+    pr->colcal_gain_rms_dev = fitted ? sqrt(dev_sq / (double)fitted) : not_measured;
+    pr->colcal_reads = reads;
+    pr->colcal_energy_j = energy;
+    return MX_OK;
+}
+
 size_t mx_method_drift_rounds(const mx_experiment_config *pc, size_t n_layers)
 {
-    return pc->hardware.crossbar.drift.mode == MX_DRIFT_NONE || n_layers == 0 ? 1 : n_layers;
+    const int none = pc->hardware.crossbar.drift.mode == MX_DRIFT_NONE &&
+                     pc->hardware.crossbar.column_cal.mode == MX_COLUMN_CAL_NONE;
+    return none || n_layers == 0 ? 1 : n_layers;
 }
 
 uint64_t mx_method_key_hash(const char *s)

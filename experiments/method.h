@@ -102,10 +102,25 @@ void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_
 mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_config *pc,
                                        mx_matmul *const *mm, size_t n_layers, uint64_t seed);
 
-/* Rounds of (ADC calibration of every layer, drift compensation) a point of
- * n_layers needs: 1 with mode none; n_layers otherwise, since the ADC of
- * layer l is calibrated on the outputs of layers < l, which are only
- * right once those are compensated (round r settles layer r). */
+/* Per-column gain/offset calibration of a point's layers
+ * (hardware.column_calibration, calibration/column_cal.h): on every non-NULL
+ * mm[l], mx_column_calibrate with inputs and read noise from `seed`, items
+ * l·2^32 + 2^31 + v (apart from drift compensation's l·2^32 + v); the reads
+ * priced by energy/ and summed in layer order into pr's colcal_* fields (all
+ * NaN with mode none, where nothing is read or changed). Call it right
+ * after mx_method_drift_compensation, in the same rounds: it composes with
+ * the drift correction; without drift compensation it first resets the
+ * layer's correction to the identity, so a later round re-fits instead of
+ * stacking on its own earlier fit. Each round overwrites the fields.
+ * MX_EINVAL, MX_ENOMEM from mx_column_calibrate and energy/. */
+mx_status mx_method_column_calibration(mx_point_result *pr, const mx_experiment_config *pc,
+                                       mx_matmul *const *mm, size_t n_layers, uint64_t seed);
+
+/* Rounds of (ADC calibration of every layer, drift compensation, column
+ * calibration) a point of n_layers needs: 1 with both modes none; n_layers
+ * otherwise, since the ADC of layer l is calibrated on the outputs of
+ * layers < l, which are only right once those are corrected (round r
+ * settles layer r). */
 size_t mx_method_drift_rounds(const mx_experiment_config *pc, size_t n_layers);
 
 /* Cache file for a training key: <cache_dir>/<prefix>-<hash of key>.h5, with

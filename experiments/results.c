@@ -109,6 +109,9 @@ static const metric_column metric_columns[] = {
     {"drift_alpha", 0, offsetof(mx_point_result, drift_alpha)},
     {"drift_reads", 0, offsetof(mx_point_result, drift_reads)},
     {"drift_energy_j", 0, offsetof(mx_point_result, drift_energy_j)},
+    {"colcal_gain_rms_dev", 0, offsetof(mx_point_result, colcal_gain_rms_dev)},
+    {"colcal_reads", 0, offsetof(mx_point_result, colcal_reads)},
+    {"colcal_energy_j", 0, offsetof(mx_point_result, colcal_energy_j)},
     {"rebalance_passes", 1, offsetof(mx_point_result, rebalance_passes)},
     {"rebalance_energy_j", 0, offsetof(mx_point_result, rebalance_energy_j)},
 };

@@ -66,6 +66,12 @@ typedef struct mx_point_result {
                                          and at t */
     double drift_energy_j;            /* their energy (energy/: cells, DAC/drivers, ADC,
                                          shift-add), J */
+    /* Per-column gain/offset calibration (hardware.column_calibration; summed
+     * over the layers by mx_method_column_calibration). Mode none: all NaN. */
+    double colcal_gain_rms_dev;       /* RMS over layers' fitted columns of (a − 1):
+                                         the column gain spread the fit saw */
+    double colcal_reads;              /* tile reads of the reference vectors */
+    double colcal_energy_j;           /* their energy (energy/, as drift_energy_j), J */
     /* Hardware threshold re-balancing (snn.threshold_rebalance; calibration/
      * threshold.h): 0 and 0 when none. */
     size_t rebalance_passes;          /* calibration example passes on the hardware (one

@@ -210,6 +210,7 @@ static mx_hardware_aware training_hardware(const mx_experiment_config *cfg)
      * evaluated chip is programmed (and is not in the training key). */
     h.hw.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
     h.hw.xbar.drift.mode = MX_DRIFT_NONE; /* nor drift-compensated */
+    h.hw.xbar.column_cal.mode = MX_COLUMN_CAL_NONE; /* nor column-calibrated */
     h.hw.device = mx_device_lookup(cfg->hardware.device_type);
     h.hw.device_params = cfg->hardware.device;
     h.hw.device_params.d2d_sigma = training_sigma(cfg);
@@ -716,6 +717,8 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
                                          RUN_CALIB_ITEM_BASE, range_a);
         if (!st)
             st = mx_method_drift_compensation(&drift, pc, mm, L, eval_seed);
+        if (!st)
+            st = mx_method_column_calibration(&drift, pc, mm, L, eval_seed);
     }
     mx_rebalance_report rb = {0};
     if (!st && pc->rebalance.mode != MX_REBALANCE_NONE)
@@ -819,6 +822,9 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
         pr.drift_alpha = drift.drift_alpha;
         pr.drift_reads = drift.drift_reads;
         pr.drift_energy_j = drift.drift_energy_j;
+        pr.colcal_gain_rms_dev = drift.colcal_gain_rms_dev;
+        pr.colcal_reads = drift.colcal_reads;
+        pr.colcal_energy_j = drift.colcal_energy_j;
         if (!st)
             st = record_point(ctx, base, pc, swept, res, &pr);
     }

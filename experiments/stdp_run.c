@@ -409,6 +409,8 @@ mx_status mx_stdp_point_run(const mx_experiment_config *pc, const mx_method_ctx 
                        ctx->calib_item_base, &out->range_a[0]);
     if (!st) /* one layer: one round (method.h) */
         st = mx_method_drift_compensation(&out->pr, pc, &mm, 1, ctx->eval_seed);
+    if (!st)
+        st = mx_method_column_calibration(&out->pr, pc, &mm, 1, ctx->eval_seed);
     if (!st) {
         static const mx_parallel_ops ops = {eval_state_create, eval_state_destroy, eval_item};
         eval_ctx c = {.net = net, .data = ctx->test, .mm = mm, .seed = ctx->eval_seed,

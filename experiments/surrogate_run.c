@@ -173,6 +173,7 @@ static mx_status hwa_train_init(hwa_train *ht, const mx_experiment_config *pc, c
          * the evaluated chip is programmed (and is not in the training key). */
         hc.xbar.programming = MX_PROGRAMMING_OPEN_LOOP;
         hc.xbar.drift.mode = MX_DRIFT_NONE; /* nor drift-compensated */
+        hc.xbar.column_cal.mode = MX_COLUMN_CAL_NONE; /* nor column-calibrated */
         hc.device = mx_device_lookup(pc->hardware.device_type);
         hc.device_params = pc->hardware.device;
         hc.device_params.d2d_sigma = training_sigma(pc);
@@ -762,6 +763,8 @@ mx_status mx_surrogate_point_run(const mx_experiment_config *pc, const mx_method
                        pc->hardware.adc.range_percentile, out->range_a);
         if (!st)
             st = mx_method_drift_compensation(&out->pr, pc, mm, L, ctx->eval_seed);
+        if (!st)
+            st = mx_method_column_calibration(&out->pr, pc, mm, L, ctx->eval_seed);
     }
     if (!st) {
         static const mx_parallel_ops ops = {xstate_create, xstate_destroy, xitem};

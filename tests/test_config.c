@@ -319,7 +319,7 @@ static void test_unknown_key_lists_the_keys_of_its_section(void **state)
     expect_parse_error("hardware:\n  adc:\n    bitz: 3\n",
                        "t.yaml:3:5: hardware.adc.bitz: unknown key (expected one of: type, bits, "
                        "polarity, range_mode, range_percentile, log_dynamic_range, "
-                       "cap_mismatch_sigma, offset_sigma_lsb, noise_sigma_lsb, columns_per_adc)");
+                       "cap_mismatch_sigma, offset_sigma_lsb, noise_sigma_lsb, gain_sigma, columns_per_adc)");
     expect_parse_error("seed: 1\nhardwre: {}\n",
                        "t.yaml:2:1: hardwre: unknown key (expected one of: seed, repeats, experiment, "
                        "dataset, model, training, snn, hardware, online, surrogate, stdp, sweep)");

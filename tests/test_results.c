@@ -309,7 +309,8 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
                                         "program_pulses", "program_verify_reads",
                                         "program_time_s", "program_energy_j",
                                         "program_rms_error", "drift_alpha", "drift_reads",
-                                        "drift_energy_j", "rebalance_passes",
+                                        "drift_energy_j", "colcal_gain_rms_dev",
+                                        "colcal_reads", "colcal_energy_j", "rebalance_passes",
                                         "rebalance_energy_j"};
     hid_t type = H5Dget_type(summary);
     assert_int_equal(H5Tget_nmembers(type), sizeof order / sizeof order[0]);
@@ -884,7 +885,7 @@ static void test_sweep_without_axes_has_one_point(void **state)
     assert_int_equal(read_u64_attr(f, "n_points"), 1);
     hid_t summary = H5Dopen2(f, "summary", H5P_DEFAULT);
     hid_t type = H5Dget_type(summary);
-    assert_int_equal(H5Tget_nmembers(type), 23); /* point, repeat and 21 metrics */
+    assert_int_equal(H5Tget_nmembers(type), 26); /* point, repeat and 24 metrics */
     H5Tclose(type);
     H5Dclose(summary);
     H5Fclose(f);
