@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config libgsl-dev libhdf5-dev libcmocka-dev
-  librandom123-dev libfyaml-dev libopenblas-dev zlib1g-dev libsuitesparse-dev libjson-c-dev libarchive-dev python3-h5py python3-matplotlib)
+  librandom123-dev libfyaml-dev libopenblas-dev zlib1g-dev libsuitesparse-dev libjson-c-dev libarchive-dev python3-h5py python3-matplotlib
+  python3-pandas)
 
 install_missing() {
   local missing=() p

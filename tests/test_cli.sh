@@ -281,6 +281,21 @@ if /usr/bin/python3 -c 'import h5py, matplotlib' 2>/dev/null; then
   check "report draws the plots" 0 "4 of 4 (point, repeat) runs" report "$tmp/res/full.h5"
   if [ -s "$tmp/res/full-accuracy.png" ]; then ok "report wrote full-accuracy.png"; else bad "report wrote no PNG"; fi
 fi
+# The pandas example of README.md and docs/results-format.md, as written there.
+if /usr/bin/python3 -c 'import h5py, pandas' 2>/dev/null; then
+  /usr/bin/python3 - "$tmp/res/full.h5" >"$tmp/pd" 2>&1 <<'PY'
+import sys
+import h5py, pandas as pd
+with h5py.File(sys.argv[1], "r") as f:
+    df = pd.DataFrame(f["summary"][()])
+df = df.apply(lambda c: c.str.decode("utf-8") if c.dtype == object else c)  # string columns
+print(df.groupby("hardware.adc.bits")["accuracy"].agg(["mean", "std"]))
+print(len(df), "rows")
+PY
+  if grep -q "4 rows" "$tmp/pd" && grep -q "hardware.adc.bits" "$tmp/pd"; then ok "the documented pandas example loads /summary"; else bad "pandas example: $(tail -2 "$tmp/pd")"; fi
+else
+  bad "python3-pandas is missing (memxbar.sh installs it)"
+fi
 # A learning method end to end on event data: POKER-DVS read from its tar.gz,
 # a LIF network trained with surrogate gradients on the event frames, then
 # evaluated on the crossbar — the same file at 1 and 2 threads.
