@@ -83,6 +83,23 @@ void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_
     pr->program_energy_j = s.energy_j;
 }
 
+/* The energy of a calibration's reads on layer mm (activity `stats`, once
+ * per chip), priced by energy/ like inference. OUT: *joules. */
+static mx_status price_reads(const mx_experiment_config *pc, const mx_matmul *mm,
+                             const mx_matmul_stats *stats, double *joules)
+{
+    mx_energy_layer hw;
+    mx_status st =
+        mx_energy_layer_describe(mm, &pc->hardware.energy, &pc->hardware.device, 0, 0, &hw);
+    if (st)
+        return st;
+    const mx_energy_counts counts = {.mm = *stats};
+    mx_energy_breakdown b;
+    mx_energy_cost(&pc->hardware.energy, &hw, &counts, 1.0, &b);
+    *joules = b.total_j;
+    return MX_OK;
+}
+
 mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_config *pc,
                                        mx_matmul *const *mm, size_t n_layers, uint64_t seed)
 {
@@ -99,17 +116,12 @@ mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_
         mx_status st = mx_drift_compensate(mm[l], seed, (uint64_t)l << 32, &r);
         if (st)
             return mx_fail_context(st, "drift compensation of layer %zu", l);
-        mx_energy_layer hw;
-        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0, 0,
-                                      &hw);
-        if (st)
+        double joules;
+        if ((st = price_reads(pc, mm[l], &r.stats, &joules)))
             return st;
-        const mx_energy_counts counts = {.mm = r.stats};
-        mx_energy_breakdown b;
-        mx_energy_cost(&pc->hardware.energy, &hw, &counts, 1.0, &b);
         alpha_sum += r.alpha;
         reads += (double)r.stats.reads;
-        energy += b.total_j;
+        energy += joules;
         n++;
     }
     pr->drift_alpha = n ? alpha_sum / (double)n : not_measured;
@@ -137,18 +149,13 @@ mx_status mx_method_column_calibration(mx_point_result *pr, const mx_experiment_
             st = mx_column_calibrate(mm[l], seed, ((uint64_t)l << 32) | (UINT64_C(1) << 31), &r);
         if (st)
             return mx_fail_context(st, "column calibration of layer %zu", l);
-        mx_energy_layer hw;
-        st = mx_energy_layer_describe(mm[l], &pc->hardware.energy, &pc->hardware.device, 0, 0,
-                                      &hw);
-        if (st)
+        double joules;
+        if ((st = price_reads(pc, mm[l], &r.stats, &joules)))
             return st;
-        const mx_energy_counts counts = {.mm = r.stats};
-        mx_energy_breakdown b;
-        mx_energy_cost(&pc->hardware.energy, &hw, &counts, 1.0, &b);
         dev_sq += r.gain_rms_dev * r.gain_rms_dev * (double)r.columns_fitted;
         fitted += r.columns_fitted;
         reads += (double)r.stats.reads;
-        energy += b.total_j;
+        energy += joules;
     }
     pr->colcal_gain_rms_dev = fitted ? sqrt(dev_sq / (double)fitted) : not_measured;
     pr->colcal_reads = reads;
