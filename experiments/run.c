@@ -298,6 +298,39 @@ static mx_status load_external(run_ctx *ctx, const mx_experiment_config *cfg, ne
     return add_entry(ctx, e, out);
 }
 
+static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
+                             mx_training_mode mode, net_entry **out);
+
+/* The next free entry, keyed `key` (it joins the list in add_entry). */
+static mx_status take_slot(run_ctx *ctx, const char *key, net_entry **e)
+{
+    if (ctx->n_nets == RUN_MAX_NETWORKS)
+        return mx_fail(MX_EINVAL, "sweep needs more than %d distinct trained networks",
+                       RUN_MAX_NETWORKS);
+    *e = &ctx->nets[ctx->n_nets];
+    snprintf((*e)->key, sizeof (*e)->key, "%s", key);
+    return MX_OK;
+}
+
+/* Fine-tuning (noise-aware, hardware-aware) starts from a copy of the plain
+ * network. Finding or training that one may take the entry taken for the
+ * fine-tuned network, so the entry is taken again afterwards. OUT: *e, an
+ * entry of its own holding the copy; *fine, training.train at the
+ * fine-tuning rate. */
+static mx_status start_fine_tuning(run_ctx *ctx, const mx_experiment_config *cfg,
+                                   const char *key, net_entry **e, mx_train_config *fine)
+{
+    net_entry *plain;
+    mx_status st = get_network(ctx, cfg, MX_TRAINING_PLAIN, &plain);
+    if (!st)
+        st = take_slot(ctx, key, e);
+    if (!st)
+        st = mx_mlp_clone(plain->mlp, &(*e)->mlp);
+    *fine = cfg->training.train;
+    fine->learning_rate = cfg->training.noise_learning_rate;
+    return st;
+}
+
 /* Find, load or train the network a config asks for. */
 static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
                              mx_training_mode mode, net_entry **out)
@@ -314,11 +347,9 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
             *out = &ctx->nets[i];
             return MX_OK;
         }
-    if (ctx->n_nets == RUN_MAX_NETWORKS)
-        return mx_fail(MX_EINVAL, "sweep needs more than %d distinct trained networks",
-                       RUN_MAX_NETWORKS);
-    net_entry *e = &ctx->nets[ctx->n_nets];
-    snprintf(e->key, sizeof e->key, "%s", key);
+    net_entry *e = NULL;
+    if ((st = take_slot(ctx, key, &e)))
+        return st;
     char path[1200];
     snprintf(path, sizeof path, "%s/net-%016llx.h5", ctx->cache_dir,
              (unsigned long long)mx_method_key_hash(key));
@@ -338,13 +369,9 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
         mx_clear_error();
         double t0 = mx_seconds_now();
         const size_t dim = ctx->train.dim;
+        mx_train_config fine;
         if (mode == MX_TRAINING_HARDWARE_AWARE) {
-            net_entry *plain;
-            st = get_network(ctx, cfg, MX_TRAINING_PLAIN, &plain);
-            if (st)
-                return st;
-            st = mx_mlp_clone(plain->mlp, &e->mlp);
-            if (st)
+            if ((st = start_fine_tuning(ctx, cfg, key, &e, &fine)))
                 return st;
             mx_hardware_aware hwa = training_hardware(cfg);
             char what[128];
@@ -352,27 +379,18 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
                      hwa.hw.device_params.d2d_sigma, hwa.hw.adc.bits);
             mx_log(MX_LOG_INFO, "%s: %zu epochs from the plain network", what,
                    cfg->training.noise_epochs);
-            mx_train_config fine = cfg->training.train;
-            fine.learning_rate = cfg->training.noise_learning_rate;
             st = mx_train_hardware_aware(e->mlp, &fine, 0, cfg->training.noise_epochs,
                                          ctx->train.x, ctx->train.y, ctx->train.n,
                                          derive_seed(cfg->seed, "seed.train-hwa", 0), &hwa, what,
                                          NULL);
         } else if (noise_aware) {
-            net_entry *plain;
-            st = get_network(ctx, cfg, MX_TRAINING_PLAIN, &plain);
-            if (st)
-                return st;
-            st = mx_mlp_clone(plain->mlp, &e->mlp);
-            if (st)
+            if ((st = start_fine_tuning(ctx, cfg, key, &e, &fine)))
                 return st;
             mx_noise_aware na = training_device(cfg);
             char what[96];
             snprintf(what, sizeof what, "training (noise-aware, sigma %g)", na.params.d2d_sigma);
             mx_log(MX_LOG_INFO, "%s: %zu epochs from the plain network", what,
                    cfg->training.noise_epochs);
-            mx_train_config fine = cfg->training.train;
-            fine.learning_rate = cfg->training.noise_learning_rate;
             st = mx_train(e->mlp, &fine, 0, cfg->training.noise_epochs,
                           ctx->train.x, ctx->train.y, ctx->train.n,
                           derive_seed(cfg->seed, "seed.train-noise", 0), &na, what, NULL);
