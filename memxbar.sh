@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config libgsl-dev libhdf5-dev libcmocka-dev
   librandom123-dev libfyaml-dev libopenblas-dev zlib1g-dev libsuitesparse-dev libjson-c-dev libarchive-dev python3-h5py python3-matplotlib
-  python3-pandas)
+  python3-pandas libopenmpi-dev openmpi-bin)
 
 install_missing() {
   local missing=() p

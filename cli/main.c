@@ -4,7 +4,9 @@
  * stderr logger and a progress bar, calls experiments/, prints the summary —
  * and is the only place that prints or exits. `sweep --resume` continues a
  * stopped sweep's .partial file; SIGINT stops after the current point and
- * prints the command that resumes. `report` prints a results file's summary
+ * prints the command that resumes. Under mpirun the sweep is spread over the
+ * ranks (cli/mpi.c, experiments/distribute.c): rank 0 prints the progress
+ * and the summary, the other ranks only their warnings. `report` prints a results file's summary
  * and draws its plots (scripts/plot_results.py).
  *
  * Test hooks, read only here: MEMXBAR_TEST_EXIT_AFTER_POINTS=n makes the
@@ -30,6 +32,7 @@
 #include "cli/crossbar.h"
 #include "cli/device.h"
 #include "cli/fsutil.h"
+#include "cli/mpi.h"
 #include "cli/progress.h"
 #include "core/core.h"
 #include "experiments/config.h"
@@ -354,6 +357,13 @@ static int cmd_sweep(int argc, char **argv)
         return 1;
     }
     opt.output_path = output;
+    const int rank = cli_mpi_rank();
+    char rank_prefix[32] = "";
+    if (rank > 0) { /* rank 0 shows the sweep; the others only their warnings */
+        out.quiet = 1;
+        snprintf(rank_prefix, sizeof rank_prefix, "rank %d: ", rank);
+        out.prefix = rank_prefix;
+    }
     cli_output_install(&out);
     signal(SIGINT, on_sigint);
     if (!out.quiet)
@@ -366,6 +376,13 @@ static int cmd_sweep(int argc, char **argv)
         mx_config_free(&cfg);
         return 2;
     }
+    if (cfg.experiment == MX_EXPERIMENT_ONLINE && mx_experiment_ranks() > 1) {
+        if (rank == 0)
+            fprintf(stderr, "memxbar: online-training runs in one process; run it without "
+                            "mpirun\n");
+        mx_config_free(&cfg);
+        return 2;
+    }
     if (cfg.experiment == MX_EXPERIMENT_ONLINE) {
         int online_code = run_online(&cfg, &opt, output);
         mx_config_free(&cfg);
@@ -374,7 +391,9 @@ static int cmd_sweep(int argc, char **argv)
     mx_run_report rep;
     st = mx_experiment_run(&cfg, &opt, &rep);
     int code = 0;
-    if (st == MX_EINTERRUPT) {
+    if (rank > 0) { /* rank 0 reports the sweep, failures included */
+        code = st ? 1 : 0;
+    } else if (st == MX_EINTERRUPT) {
         fprintf(stderr, "memxbar: %s; finished points are in %s.partial\n", mx_last_error(),
                 output);
         print_resume_command(stderr);
@@ -478,8 +497,13 @@ int main(int argc, char **argv)
         printf("memxbar %s (%s)\n", MX_VERSION, MX_GIT_DESCRIBE);
         return 0;
     }
-    if (!strcmp(argv[1], "sweep"))
-        return cmd_sweep(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "sweep")) {
+        if (cli_mpi_start(&argc, &argv) != 0)
+            return 1;
+        int code = cmd_sweep(argc - 2, argv + 2);
+        cli_mpi_end();
+        return code;
+    }
     if (!strcmp(argv[1], "device"))
         return cli_device(argc - 2, argv + 2);
     if (!strcmp(argv[1], "crossbar"))

@@ -40,7 +40,8 @@ static void on_log(void *user, mx_log_level level, const char *msg)
     if (level == MX_LOG_INFO && out->quiet)
         return;
     end_bar();
-    fprintf(stderr, "%s%s\n", level == MX_LOG_WARN ? "warning: " : "", msg);
+    fprintf(stderr, "%s%s%s\n", out->prefix ? out->prefix : "",
+            level == MX_LOG_WARN ? "warning: " : "", msg);
 }
 
 static void format_duration(double s, char *buf, size_t size)

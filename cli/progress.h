@@ -12,6 +12,7 @@ typedef struct cli_output {
     int quiet;        /* only warnings and errors */
     int verbose;      /* debug messages too */
     int tty;          /* stderr is a terminal: redraw one bar line */
+    const char *prefix; /* before every message (an MPI rank's "rank 1: "); NULL: none */
 } cli_output;
 
 void cli_output_install(cli_output *out);

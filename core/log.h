@@ -26,6 +26,10 @@ void mx_log(mx_log_level level, const char *fmt, ...)
 #endif
     ;
 void mx_progress(const char *what, size_t done, size_t total);
+/* Mute (1) or unmute (0) the progress reports of the calling thread only:
+ * a thread that drives work beside another one (a distributed sweep's local
+ * worker) keeps the terminal's one progress bar to the main thread. */
+void mx_progress_mute_thread(int muted);
 
 /* Seconds on the monotonic clock (an arbitrary origin): for the elapsed
  * times and ETAs that logs and results report. */

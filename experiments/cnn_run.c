@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "experiments/h5io.h"
+#include "experiments/weights.h"
 
 #define CNN_WEIGHTS_FORMAT "memxbar-cnn-weights"
 #define CNN_WEIGHTS_VERSION 1
@@ -246,7 +247,10 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
              : mx_fail(MX_ENOMEM, "cnn: out of memory");
     if (!st)
         st = mx_method_cache_path(ctx, "cnn", key, path, sizeof path);
+    /* Processes sharing the cache folder train each network once. */
+    const int lock = st ? -1 : mx_cache_lock(path);
     if (!st && mx_cnn_weights_load(path, key, *net) == MX_OK) {
+        mx_cache_unlock(lock);
         mx_log(MX_LOG_INFO, "cnn: trained network loaded from %s", path);
         mx_free(key);
         return MX_OK;
@@ -270,6 +274,7 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
         st = mx_cnn_weights_save(path, *net, key, NAN);
         *trained = 1;
     }
+    mx_cache_unlock(lock);
     mx_free(key);
     if (st) {
         mx_cnn_destroy(*net);

@@ -67,5 +67,11 @@ void mx_run_report_free(mx_run_report *r);
 
 /* Request a clean stop after the current point (async-signal-safe). */
 void mx_experiment_request_stop(void);
+/* Has mx_experiment_request_stop() been called since the last sweep started? */
+int mx_experiment_stop_requested(void);
+/* Ranks of the MPI job this process belongs to: 1 when memxbar is built
+ * without MPI or the program did not initialise MPI (no mpirun). With more,
+ * mx_experiment_run spreads the sweep over them (experiments/distribute.c). */
+int mx_experiment_ranks(void);
 
 #endif /* MX_EXPERIMENTS_H */

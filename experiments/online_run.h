@@ -73,8 +73,4 @@ mx_status mx_online_run(const mx_experiment_config *cfg, const mx_run_options *o
                         mx_online_report *report);
 void mx_online_report_free(mx_online_report *r);
 
-/* Has mx_experiment_request_stop() been called since the last sweep started?
- * (run.c keeps the flag.) */
-int mx_experiment_stop_requested(void);
-
 #endif /* MX_ONLINE_RUN_H */

@@ -1105,6 +1105,42 @@ int mx_results_has_point(const mx_results *r, size_t point, size_t repeat)
     return r->done[point * r->repeats + repeat];
 }
 
+static int row_order(const void *a, const void *b)
+{
+    uint64_t ka[2], kb[2]; /* point, repeat: the first two columns */
+    memcpy(ka, a, sizeof ka);
+    memcpy(kb, b, sizeof kb);
+    return ka[0] != kb[0] ? (ka[0] > kb[0]) - (ka[0] < kb[0]) : (ka[1] > kb[1]) - (ka[1] < kb[1]);
+}
+
+/* Put /summary in (point, repeat) order. Rows are appended as points
+ * finish; a distributed sweep (or a resumed one) finishes them out of
+ * order, and the complete file must equal a one-process run's. */
+static mx_status sort_summary(mx_results *r)
+{
+    if (r->n_rows < 2)
+        return MX_OK;
+    unsigned char *rows = mx_alloc(mx_size_mul((size_t)r->n_rows, r->row_bytes));
+    if (!rows)
+        return mx_fail(MX_ENOMEM, "%s: no memory to sort /summary", r->partial);
+    mx_status st = MX_OK;
+    if (H5Dread(r->summary, r->row_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
+        st = mx_fail(MX_EIO, "%s: cannot read /summary back to sort it", r->partial);
+    } else {
+        int sorted = 1;
+        for (hsize_t i = 1; i < r->n_rows && sorted; i++)
+            sorted = row_order(rows + (i - 1) * r->row_bytes, rows + i * r->row_bytes) < 0;
+        if (!sorted) {
+            qsort(rows, (size_t)r->n_rows, r->row_bytes, row_order);
+            if (H5Dwrite(r->summary, r->row_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0 ||
+                H5Fflush(r->file, H5F_SCOPE_GLOBAL) < 0)
+                st = mx_fail(MX_EIO, "%s: cannot write /summary back in point order", r->partial);
+        }
+    }
+    mx_free(rows);
+    return st;
+}
+
 mx_status mx_results_close(mx_results *r, int complete)
 {
     if (!r)
@@ -1118,6 +1154,8 @@ mx_status mx_results_close(mx_results *r, int complete)
                          "%s: cannot mark complete: %llu of %llu (point, repeat) rows written",
                          r->partial, (unsigned long long)r->n_rows,
                          (unsigned long long)expected);
+        else if ((st = sort_summary(r)) != MX_OK)
+            ;
         else if (mx_h5_attr_string(r->file, "status", "complete") < 0)
             st = mx_fail(MX_EIO, "%s: cannot set status to complete", r->partial);
     }
@@ -1355,4 +1393,145 @@ done:
     if (st != MX_OK)
         mx_results_table_free(out);
     return st;
+}
+
+/* ---- a point result as bytes (distributed sweeps) ---------------------- */
+
+/* The arrays a point result points to, and their lengths. */
+typedef struct result_array {
+    size_t field; /* offsetof the pointer in mx_point_result */
+    int len;      /* 0: timesteps, 1: n_layers, 2: n_layers × MX_ENERGY_N_COMPONENTS */
+} result_array;
+
+static const result_array result_arrays[] = {
+    {offsetof(mx_point_result, accuracy_vs_step), 0},
+    {offsetof(mx_point_result, layer_rel_rms_error), 1},
+    {offsetof(mx_point_result, layer_mean_error), 1},
+    {offsetof(mx_point_result, layer_clip_rate), 1},
+    {offsetof(mx_point_result, layer_adc_range_a), 1},
+    {offsetof(mx_point_result, layer_spike_rate), 1},
+    {offsetof(mx_point_result, layer_energy_parts_j), 2},
+    {offsetof(mx_point_result, layer_energy_j), 1},
+    {offsetof(mx_point_result, layer_latency_s), 1},
+    {offsetof(mx_point_result, layer_area_mm2), 1},
+};
+#define N_RESULT_ARRAYS (sizeof result_arrays / sizeof result_arrays[0])
+#define PACK_MAGIC 0x5250584du /* "MXPR" */
+#define PACK_NETWORK_BYTES 16
+
+static size_t array_len(const mx_point_result *p, int len)
+{
+    return len == 0 ? p->timesteps
+                    : len == 1 ? p->n_layers : p->n_layers * (size_t)MX_ENERGY_N_COMPONENTS;
+}
+
+static const double *array_at(const mx_point_result *p, size_t i)
+{
+    const double *a;
+    memcpy(&a, (const unsigned char *)p + result_arrays[i].field, sizeof a);
+    return a;
+}
+
+/* Header: magic, the struct's size (the same binary on every rank), the
+ * mask of arrays present. */
+typedef struct pack_header {
+    uint32_t magic, struct_bytes, present, network_bytes;
+} pack_header;
+
+mx_status mx_point_result_pack(const mx_point_result *res, void **out, size_t *out_bytes)
+{
+    *out = NULL;
+    *out_bytes = 0;
+    if (res->n_layers > MX_RESULTS_MAX_LAYERS || res->timesteps > ((size_t)1 << 24))
+        return mx_fail(MX_EINVAL, "point %zu: cannot pack %zu layers, %zu steps", res->point,
+                       res->n_layers, res->timesteps);
+    pack_header h = {PACK_MAGIC, (uint32_t)sizeof *res, 0, 0};
+    size_t bytes = sizeof h + sizeof *res;
+    for (size_t i = 0; i < N_RESULT_ARRAYS; i++)
+        if (array_at(res, i)) {
+            h.present |= 1u << i;
+            bytes += array_len(res, result_arrays[i].len) * sizeof(double);
+        }
+    if (res->network) {
+        h.network_bytes = (uint32_t)strlen(res->network);
+        if (h.network_bytes >= PACK_NETWORK_BYTES)
+            return mx_fail(MX_EINVAL, "point %zu: network name '%s' too long", res->point,
+                           res->network);
+        bytes += h.network_bytes;
+    }
+    unsigned char *buf = mx_alloc(bytes);
+    if (!buf)
+        return mx_fail(MX_ENOMEM, "point %zu: no memory to pack its result", res->point);
+    unsigned char *at = buf;
+    memcpy(at, &h, sizeof h);
+    at += sizeof h;
+    mx_point_result flat = *res; /* the pointers mean nothing on another rank */
+    flat.network = NULL;
+    for (size_t i = 0; i < N_RESULT_ARRAYS; i++)
+        memset((unsigned char *)&flat + result_arrays[i].field, 0, sizeof(double *));
+    memcpy(at, &flat, sizeof flat);
+    at += sizeof flat;
+    for (size_t i = 0; i < N_RESULT_ARRAYS; i++)
+        if (h.present & (1u << i)) {
+            size_t n = array_len(res, result_arrays[i].len) * sizeof(double);
+            memcpy(at, array_at(res, i), n);
+            at += n;
+        }
+    if (h.network_bytes)
+        memcpy(at, res->network, h.network_bytes);
+    *out = buf;
+    *out_bytes = bytes;
+    return MX_OK;
+}
+
+mx_status mx_point_result_unpack(const void *buf, size_t bytes, mx_point_result *out,
+                                 void **storage)
+{
+    *storage = NULL;
+    memset(out, 0, sizeof *out);
+    pack_header h;
+    const unsigned char *at = buf, *end = at + bytes;
+    if (bytes < sizeof h + sizeof *out)
+        return mx_fail(MX_EFORMAT, "packed point result: %zu bytes, too short", bytes);
+    memcpy(&h, at, sizeof h);
+    at += sizeof h;
+    if (h.magic != PACK_MAGIC || h.struct_bytes != sizeof *out ||
+        h.network_bytes >= PACK_NETWORK_BYTES || (h.present >> N_RESULT_ARRAYS) != 0)
+        return mx_fail(MX_EFORMAT, "packed point result: not from this memxbar binary (header "
+                                   "%08x, %u bytes)", h.magic, h.struct_bytes);
+    memcpy(out, at, sizeof *out);
+    at += sizeof *out;
+    if (out->n_layers > MX_RESULTS_MAX_LAYERS || out->timesteps > ((size_t)1 << 24))
+        return mx_fail(MX_EFORMAT, "packed point result: %zu layers, %zu steps", out->n_layers,
+                       out->timesteps);
+    size_t doubles = 0;
+    for (size_t i = 0; i < N_RESULT_ARRAYS; i++)
+        if (h.present & (1u << i))
+            doubles += array_len(out, result_arrays[i].len);
+    if ((size_t)(end - at) != doubles * sizeof(double) + h.network_bytes)
+        return mx_fail(MX_EFORMAT, "packed point result: %zu bytes, expected %zu", bytes,
+                       (size_t)(at - (const unsigned char *)buf) + doubles * sizeof(double) +
+                           h.network_bytes);
+    /* One block: the arrays, then the network name. */
+    unsigned char *block = mx_alloc(doubles * sizeof(double) + PACK_NETWORK_BYTES);
+    if (!block)
+        return mx_fail(MX_ENOMEM, "packed point result: out of memory");
+    double *d = (double *)(void *)block;
+    for (size_t i = 0; i < N_RESULT_ARRAYS; i++) {
+        if (!(h.present & (1u << i)))
+            continue;
+        size_t n = array_len(out, result_arrays[i].len);
+        memcpy(d, at, n * sizeof(double));
+        at += n * sizeof(double);
+        memcpy((unsigned char *)out + result_arrays[i].field, &d, sizeof d);
+        d += n;
+    }
+    if (h.network_bytes) {
+        char *name = (char *)d;
+        memcpy(name, at, h.network_bytes);
+        name[h.network_bytes] = '\0';
+        out->network = name;
+    }
+    *storage = block;
+    return MX_OK;
 }

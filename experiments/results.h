@@ -118,10 +118,22 @@ int mx_results_has_point(const mx_results *r, size_t point, size_t repeat);
  * disk before returning. point_cfg is the resolved config of that point. */
 mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *point_cfg,
                                  const mx_point_result *res);
-/* Close. With complete != 0, mark status "complete" and rename
- * <path>.partial to <path>; otherwise leave the .partial file (status
- * "incomplete"). Accepts NULL. */
+/* Close. With complete != 0, put /summary in (point, repeat) order (a
+ * distributed or resumed sweep appends its rows as points finish), mark
+ * status "complete" and rename <path>.partial to <path>; otherwise leave
+ * the .partial file (status "incomplete"). Accepts NULL. */
 mx_status mx_results_close(mx_results *r, int complete);
+
+/* A point result as one byte string, for a distributed sweep's workers to
+ * send to its writer (the same binary on every rank: the struct is copied
+ * as it is, its arrays and network name after it). OUT: *out (mx_free it)
+ * and *out_bytes. */
+mx_status mx_point_result_pack(const mx_point_result *res, void **out, size_t *out_bytes);
+/* The inverse: *out's arrays and network name point into *storage (one
+ * block; mx_free it when done with *out). MX_EFORMAT if the bytes are not a
+ * packed result of this binary. */
+mx_status mx_point_result_unpack(const void *buf, size_t bytes, mx_point_result *out,
+                                 void **storage);
 
 /* Read back /summary's accuracy column and row count (for tests and the
  * CLI summary). OUT: *n_rows, and up to `cap` accuracies. */

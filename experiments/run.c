@@ -33,6 +33,7 @@
 #include "experiments/method.h"
 #include "experiments/online_run.h"
 #include "experiments/results.h"
+#include "experiments/run_internal.h"
 #include "experiments/weights.h"
 #include "snn/snn.h"
 #include "snn/train.h"
@@ -53,7 +54,8 @@ static volatile sig_atomic_t stop_requested;
 
 void mx_experiment_request_stop(void) { stop_requested = 1; }
 
-/* Declared in experiments/online_run.h: the online runner shares the flag. */
+/* Declared in experiments/online_run.h (the online runner and the
+ * distributed sweep share the flag). */
 int mx_experiment_stop_requested(void) { return stop_requested != 0; }
 
 #define RUN_MAX_DIGITAL 64
@@ -75,6 +77,8 @@ typedef struct net_entry {
 
 typedef struct run_ctx {
     const mx_run_options *opt;
+    mx_run_emit_fn emit;         /* where a finished point goes (mx_run_ctx_open) */
+    void *emit_user;
     char cache_dir[1024];
     mx_dataset train, test;
     size_t n_test;
@@ -82,6 +86,13 @@ typedef struct run_ctx {
     size_t n_nets;
     mx_run_report *report;
 } run_ctx;
+
+/* The finished point, to the writer (this process's, or a distributed
+ * sweep's over MPI). */
+static mx_status emit_point(run_ctx *ctx, const mx_point_result *pr)
+{
+    return ctx->emit(ctx->emit_user, pr);
+}
 
 /* A 64-bit seed derived from the root seed for a named stage and an index. */
 static uint64_t derive_seed(uint64_t root, const char *stage, uint64_t index)
@@ -300,6 +311,9 @@ static mx_status load_external(run_ctx *ctx, const mx_experiment_config *cfg, ne
 
 static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
                              mx_training_mode mode, net_entry **out);
+static mx_status load_or_train(run_ctx *ctx, const mx_experiment_config *cfg,
+                               mx_training_mode mode, const char *key, const char *path,
+                               net_entry *e, net_entry **out);
 
 /* The next free entry, keyed `key` (it joins the list in add_entry). */
 static mx_status take_slot(run_ctx *ctx, const char *key, net_entry **e)
@@ -337,7 +351,6 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
 {
     if (mode == MX_TRAINING_NOISE_AWARE && !training_perturbs(cfg))
         mode = MX_TRAINING_PLAIN;
-    const int noise_aware = mode == MX_TRAINING_NOISE_AWARE;
     char key[RUN_KEY_BYTES];
     mx_status st = training_key(cfg, mode, key, sizeof key);
     if (st)
@@ -354,10 +367,27 @@ static mx_status get_network(run_ctx *ctx, const mx_experiment_config *cfg,
     snprintf(path, sizeof path, "%s/net-%016llx.h5", ctx->cache_dir,
              (unsigned long long)mx_method_key_hash(key));
 
-    double cached_acc = NAN;
     if (mode == MX_TRAINING_PLAIN && cfg->model.weights[0] != '\0')
         return load_external(ctx, cfg, e, out);
-    st = mx_weights_load(path, key, &e->mlp, &cached_acc);
+    /* Other processes may share the cache folder (a distributed sweep's
+     * ranks): the first to take the key's lock trains, the rest load. */
+    if (make_dir(ctx->cache_dir))
+        mx_clear_error(); /* then no lock and no cache: only costs time */
+    int lock = mx_cache_lock(path);
+    st = load_or_train(ctx, cfg, mode, key, path, e, out);
+    mx_cache_unlock(lock);
+    return st;
+}
+
+/* get_network's cache lookup, else training and saving (under the cache
+ * lock of `path`). */
+static mx_status load_or_train(run_ctx *ctx, const mx_experiment_config *cfg,
+                               mx_training_mode mode, const char *key, const char *path,
+                               net_entry *e, net_entry **out)
+{
+    const int noise_aware = mode == MX_TRAINING_NOISE_AWARE;
+    double cached_acc = NAN;
+    mx_status st = mx_weights_load(path, key, &e->mlp, &cached_acc);
     if (!st) {
         ctx->report->networks_cached++;
         mx_log(MX_LOG_INFO, "loaded trained network %s", path);
@@ -497,40 +527,55 @@ static void describe_point(const mx_experiment_config *base, const mx_experiment
     }
 }
 
-/* Write a finished (point, repeat) and add its row to the report. */
-static mx_status record_point(run_ctx *ctx, const mx_experiment_config *base,
-                              const mx_experiment_config *pc, const char *swept,
-                              mx_results *res, const mx_point_result *pr)
+/* The progress label of point k: "point 3/8 (sweep ETA ...) bits=4 ...". */
+static void point_label(const mx_experiment_config *base, const mx_experiment_config *pc,
+                        size_t k, const char *eta, char *what, size_t size)
 {
-    mx_status st = mx_results_write_point(res, pc, pr);
+    char swept[256];
+    describe_point(base, pc, swept, sizeof swept);
+    snprintf(what, size, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta, swept);
+}
+
+mx_status mx_run_record(const mx_experiment_config *cfg, mx_results *res, mx_run_report *rep,
+                        const mx_point_result *pr)
+{
+    mx_status st = mx_results_write_point(res, NULL, pr);
     if (st)
         return st;
-    mx_run_report *rep = ctx->report;
+    mx_experiment_config pc;
+    char swept[256] = "";
+    if (mx_config_point(cfg, pr->point, &pc) == MX_OK) {
+        describe_point(cfg, &pc, swept, sizeof swept);
+        mx_config_free(&pc);
+    }
+    mx_clear_error();
     mx_run_row *row = &rep->rows[rep->n_rows++];
     row->point = pr->point;
     row->repeat = pr->repeat;
     snprintf(row->swept, sizeof row->swept, "%s", swept);
-    row->network = pr->network;
+    /* a literal: pr->network may live in a received message */
+    row->network = pr->network && strcmp(pr->network, "ann") == 0 ? "ann" : "snn";
     row->accuracy = pr->accuracy;
     row->accuracy_snn_digital = pr->accuracy_snn_digital;
     row->accuracy_ann = pr->accuracy_ann;
     row->adc_clip_rate = pr->adc_clip_rate;
     row->energy_j = pr->energy_j;
     row->latency_s = pr->latency_s;
-    if (strcmp(pr->network, "ann") == 0)
+    rep->n_test = pr->n_test;
+    if (strcmp(row->network, "ann") == 0)
         mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar ANN %.2f %%, float ANN %.2f %%, "
                             "%.4g nJ and %.4g us per inference",
-               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               pr->point + 1, mx_config_n_points(cfg), swept, 100.0 * pr->accuracy,
                100.0 * pr->accuracy_ann, 1e9 * pr->energy_j, 1e6 * pr->latency_s);
     else if (isnan(pr->accuracy_ann)) /* a spiking network trained as one */
         mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
                             "%.4g nJ and %.4g us per inference",
-               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               pr->point + 1, mx_config_n_points(cfg), swept, 100.0 * pr->accuracy,
                100.0 * pr->accuracy_snn_digital, 1e9 * pr->energy_j, 1e6 * pr->latency_s);
     else
         mx_log(MX_LOG_INFO, "point %zu/%zu %s: crossbar SNN %.2f %%, digital SNN %.2f %%, "
                             "ANN %.2f %%, %.4g nJ and %.4g us per inference",
-               pr->point + 1, mx_config_n_points(base), swept, 100.0 * pr->accuracy,
+               pr->point + 1, mx_config_n_points(cfg), swept, 100.0 * pr->accuracy,
                100.0 * pr->accuracy_snn_digital, 100.0 * pr->accuracy_ann, 1e9 * pr->energy_j,
                1e6 * pr->latency_s);
     return MX_OK;
@@ -540,13 +585,10 @@ static mx_status record_point(run_ctx *ctx, const mx_experiment_config *base,
  * the crossbar (experiments/ann_run.c), written like an SNN point. */
 static mx_status run_ann_point(run_ctx *ctx, const mx_experiment_config *base,
                                const mx_experiment_config *pc, size_t k, size_t r,
-                               mx_results *res, const char *eta, const net_entry *e,
-                               size_t n_calib)
+                               const char *eta, const net_entry *e, size_t n_calib)
 {
-    char what[320], swept[256];
-    describe_point(base, pc, swept, sizeof swept);
-    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
-             swept);
+    char what[320];
+    point_label(base, pc, k, eta, what, sizeof what);
     mx_ann_point ap;
     double t0 = mx_seconds_now();
     mx_status st = mx_ann_point_run(e->mlp, pc, &ctx->train, n_calib, &ctx->test, ctx->n_test,
@@ -560,7 +602,7 @@ static mx_status run_ann_point(run_ctx *ctx, const mx_experiment_config *base,
     ap.pr.point = k;
     ap.pr.repeat = r;
     ap.pr.accuracy_ann = e->ann_accuracy;
-    return record_point(ctx, base, pc, swept, res, &ap.pr);
+    return emit_point(ctx, &ap.pr);
 }
 
 /* The learning method that runs a point, or NULL for the MLP conversion
@@ -584,12 +626,10 @@ static mx_method_point_fn method_for(const mx_experiment_config *pc)
  * conversion's points. */
 static mx_status run_method_point(run_ctx *ctx, const mx_experiment_config *base,
                                   const mx_experiment_config *pc, size_t k, size_t r,
-                                  mx_results *res, const char *eta, mx_method_point_fn fn)
+                                  const char *eta, mx_method_point_fn fn)
 {
-    char what[320], swept[256];
-    describe_point(base, pc, swept, sizeof swept);
-    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
-             swept);
+    char what[320];
+    point_label(base, pc, k, eta, what, sizeof what);
     const mx_method_ctx mc = {
         .train = &ctx->train,
         .test = &ctx->test,
@@ -624,7 +664,7 @@ static mx_status run_method_point(run_ctx *ctx, const mx_experiment_config *base
         mp->pr.repeat = r;
         mp->pr.eval_seconds = seconds - mp->seconds_training;
         mp->pr.accuracy_vs_step = mp->accuracy_vs_step;
-        st = record_point(ctx, base, pc, swept, res, &mp->pr);
+        st = emit_point(ctx, &mp->pr);
     }
     mx_method_point_free(mp);
     mx_free(mp);
@@ -651,12 +691,11 @@ static mx_status rebalance_point(const run_ctx *ctx, const mx_experiment_config 
 /* One (point, repeat): convert, program, calibrate, evaluate, write.
  * `eta` is the caller's estimate of the rest of the sweep, for the label. */
 static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
-                           const mx_experiment_config *pc, size_t k, size_t r, mx_results *res,
-                           const char *eta)
+                           const mx_experiment_config *pc, size_t k, size_t r, const char *eta)
 {
     mx_method_point_fn method = method_for(pc);
     if (method)
-        return run_method_point(ctx, base, pc, k, r, res, eta, method);
+        return run_method_point(ctx, base, pc, k, r, eta, method);
     const size_t n = ctx->n_test, T = pc->snn.timesteps;
     net_entry *e;
     mx_status st = get_network(ctx, pc, pc->training.mode, &e);
@@ -666,7 +705,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
                                ? pc->dataset.calibration_images
                                : ctx->train.n;
     if (pc->model.run_as == MX_RUN_AS_ANN)
-        return run_ann_point(ctx, base, pc, k, r, res, eta, e, n_calib);
+        return run_ann_point(ctx, base, pc, k, r, eta, e, n_calib);
     mx_snn *net = NULL;
     st = mx_snn_from_mlp(e->mlp, &pc->snn, ctx->train.x, n_calib, &net);
     if (st)
@@ -741,10 +780,8 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     mx_rebalance_report rb = {0};
     if (!st && pc->rebalance.mode != MX_REBALANCE_NONE)
         st = rebalance_point(ctx, pc, net, eval_seed, &rb);
-    char what[320], swept[256];
-    describe_point(base, pc, swept, sizeof swept);
-    snprintf(what, sizeof what, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta,
-             swept);
+    char what[320];
+    point_label(base, pc, k, eta, what, sizeof what);
     if (!st)
         st = evaluate(net, &ctx->test, n, eval_seed, 1, &ev, what);
     double eval_seconds = mx_seconds_now() - t0;
@@ -844,7 +881,7 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
         pr.colcal_reads = drift.colcal_reads;
         pr.colcal_energy_j = drift.colcal_energy_j;
         if (!st)
-            st = record_point(ctx, base, pc, swept, res, &pr);
+            st = emit_point(ctx, &pr);
     }
     for (size_t l = 0; l < L; l++)
         mx_matmul_destroy(mm[l]);
@@ -886,46 +923,12 @@ static mx_status load_data(run_ctx *ctx, const mx_experiment_config *cfg)
     return MX_OK;
 }
 
-mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_options *opt,
-                            mx_run_report *report)
+mx_status mx_run_validate(const mx_experiment_config *cfg)
 {
-    mx_run_report local = {0};
-    mx_run_report *rep = report ? report : &local;
-    memset(rep, 0, sizeof *rep);
-    if (cfg->experiment == MX_EXPERIMENT_ONLINE)
-        return mx_fail(MX_EINVAL, "experiment: online-training runs with mx_online_run, not "
-                                  "mx_experiment_run");
-    double t_start = mx_seconds_now();
-    if (opt->threads > 0)
-        omp_set_num_threads(opt->threads);
-    stop_requested = 0;
-
-    run_ctx *ctx = mx_calloc(1, sizeof *ctx); /* megabytes of keys: not on the stack */
-    if (!ctx)
-        return mx_fail(MX_ENOMEM, "sweep: out of memory");
-    ctx->opt = opt;
-    ctx->report = rep;
-    if (opt->cache_dir) {
-        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
-    } else { /* beside the results file */
-        const char *slash = strrchr(opt->output_path, '/');
-        if (slash)
-            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%.*s/cache",
-                     (int)(slash - opt->output_path), opt->output_path);
-        else
-            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "cache");
-    }
-
-    const size_t n_points = mx_config_n_points(cfg);
-    mx_results *res = NULL;
     mx_status st = mx_config_validate(cfg);
-    if (!st) {
-        rep->rows = mx_calloc(n_points * cfg->repeats, sizeof(mx_run_row));
-        st = rep->rows ? MX_OK : mx_fail(MX_ENOMEM, "out of memory");
-    }
     /* Resolve every point before any work, so a bad sweep fails at once —
      * including the device parameters noise-aware training will use. */
-    for (size_t k = 0; k < n_points && !st; k++) {
+    for (size_t k = 0; k < mx_config_n_points(cfg) && !st; k++) {
         mx_experiment_config pc;
         st = mx_config_point(cfg, k, &pc);
         if (!st && pc.training.mode == MX_TRAINING_NOISE_AWARE) {
@@ -944,38 +947,132 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
         }
         mx_config_free(&pc); /* a point owns its measured curve, if any */
     }
-    if (!st)
-        st = load_data(ctx, cfg);
-    if (!st) {
-        /* The results file's identity counts the test images actually
-         * evaluated, so --full and a test_limit differ. */
-        mx_experiment_config ident = *cfg;
-        if (opt->full)
-            ident.dataset.test_limit = 0;
-        st = opt->resume ? mx_results_resume(opt->output_path, &ident, &res)
-                         : mx_results_create(opt->output_path, &ident, &res);
-        if (!st)
-            rep->results_open = 1;
+    return st;
+}
+
+mx_status mx_run_ctx_open(const mx_experiment_config *cfg, const mx_run_options *opt,
+                          mx_run_report *rep, mx_run_emit_fn emit, void *emit_user,
+                          run_ctx **out)
+{
+    *out = NULL;
+    run_ctx *ctx = mx_calloc(1, sizeof *ctx); /* megabytes of keys: not on the stack */
+    if (!ctx)
+        return mx_fail(MX_ENOMEM, "sweep: out of memory");
+    ctx->opt = opt;
+    ctx->report = rep;
+    ctx->emit = emit;
+    ctx->emit_user = emit_user;
+    if (opt->cache_dir) {
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", opt->cache_dir);
+    } else { /* beside the results file */
+        const char *slash = strrchr(opt->output_path, '/');
+        if (slash)
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%.*s/cache",
+                     (int)(slash - opt->output_path), opt->output_path);
+        else
+            snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "cache");
     }
-    size_t runs_skipped = 0, runs_written = 0;
-    for (size_t k = 0; res && k < n_points; k++)
+    mx_status st = load_data(ctx, cfg);
+    if (st) {
+        mx_run_ctx_close(ctx);
+        return st;
+    }
+    *out = ctx;
+    return MX_OK;
+}
+
+void mx_run_ctx_close(run_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (size_t i = 0; i < ctx->n_nets; i++)
+        mx_mlp_destroy(ctx->nets[i].mlp);
+    mx_dataset_free(&ctx->train);
+    mx_dataset_free(&ctx->test);
+    mx_free(ctx);
+}
+
+mx_status mx_run_one(run_ctx *ctx, const mx_experiment_config *cfg, size_t k, size_t r,
+                     const char *eta)
+{
+    mx_experiment_config pc;
+    mx_status st = mx_config_point(cfg, k, &pc);
+    if (!st)
+        st = run_point(ctx, cfg, &pc, k, r, eta);
+    mx_config_free(&pc);
+    if (st)
+        mx_fail_context(st, "sweep point %zu", k + 1);
+    return st;
+}
+
+mx_status mx_run_results_open(const mx_experiment_config *cfg, const mx_run_options *opt,
+                              mx_results **res)
+{
+    /* The results file's identity counts the test images actually
+     * evaluated, so --full and a test_limit differ. */
+    mx_experiment_config ident = *cfg;
+    if (opt->full)
+        ident.dataset.test_limit = 0;
+    return opt->resume ? mx_results_resume(opt->output_path, &ident, res)
+                       : mx_results_create(opt->output_path, &ident, res);
+}
+
+mx_status mx_run_results_close(mx_results *res, mx_status st)
+{
+    mx_status cst = mx_results_close(res, st == MX_OK);
+    return st ? st : cst;
+}
+
+size_t mx_run_count_done(const mx_experiment_config *cfg, const mx_results *res)
+{
+    size_t done = 0;
+    for (size_t k = 0; k < mx_config_n_points(cfg); k++)
         for (size_t r = 0; r < cfg->repeats; r++)
-            runs_skipped += mx_results_has_point(res, k, r) != 0;
-    if (runs_skipped)
-        mx_log(MX_LOG_INFO, "resuming: %zu of %zu (point, repeat) runs already done",
-               runs_skipped, n_points * cfg->repeats);
-    const size_t n_runs = n_points * cfg->repeats;
+            done += mx_results_has_point(res, k, r) != 0;
+    if (done)
+        mx_log(MX_LOG_INFO, "resuming: %zu of %zu (point, repeat) runs already done", done,
+               mx_config_n_points(cfg) * cfg->repeats);
+    return done;
+}
+
+/* ---- one process ---------------------------------------------------------- */
+
+typedef struct serial_writer {
+    const mx_experiment_config *cfg;
+    const mx_run_options *opt;
+    mx_results *res;
+    mx_run_report *rep;
+    size_t written;
+} serial_writer;
+
+static mx_status serial_emit(void *user, const mx_point_result *pr)
+{
+    serial_writer *w = user;
+    mx_status st = mx_run_record(w->cfg, w->res, w->rep, pr);
+    if (!st && w->opt->point_written) /* the point is on disk now */
+        w->opt->point_written(w->opt->user, ++w->written);
+    return st;
+}
+
+static mx_status run_serial(const mx_experiment_config *cfg, const mx_run_options *opt,
+                            mx_run_report *rep)
+{
+    serial_writer w = {.cfg = cfg, .opt = opt, .rep = rep};
+    run_ctx *ctx = NULL;
+    mx_status st = mx_run_ctx_open(cfg, opt, rep, serial_emit, &w, &ctx);
+    if (!st && !(st = mx_run_results_open(cfg, opt, &w.res)))
+        rep->results_open = 1;
+    const size_t n_points = mx_config_n_points(cfg), n_runs = n_points * cfg->repeats;
+    const size_t runs_skipped = w.res ? mx_run_count_done(cfg, w.res) : 0;
     size_t runs_done = 0;
     const double sweep_started = mx_seconds_now();
-    for (size_t k = 0; k < n_points && !st; k++) {
-        mx_experiment_config pc;
-        st = mx_config_point(cfg, k, &pc);
+    for (size_t k = 0; k < n_points && !st; k++)
         for (size_t r = 0; r < cfg->repeats && !st; r++) {
-            if (mx_results_has_point(res, k, r))
+            if (mx_results_has_point(w.res, k, r))
                 continue; /* done by the run being resumed */
             if (stop_requested) {
                 st = mx_fail(MX_EINTERRUPT, "stopped after %zu of %zu (point, repeat) runs",
-                             runs_skipped + runs_written, n_runs);
+                             runs_skipped + w.written, n_runs);
                 break;
             }
             /* The rest of the sweep at the mean pace of the points so far,
@@ -988,29 +1085,38 @@ mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_option
                 snprintf(eta, sizeof eta, " (sweep ETA %dm%02ds)", (int)left / 60,
                          (int)left % 60);
             }
-            st = run_point(ctx, cfg, &pc, k, r, res, eta);
+            st = mx_run_one(ctx, cfg, k, r, eta);
             runs_done++;
-            if (st) {
-                mx_fail_context(st, "sweep point %zu", k + 1);
-            } else {
-                runs_written++;
-                if (opt->point_written) /* the point is on disk now */
-                    opt->point_written(opt->user, runs_written);
-            }
         }
-        mx_config_free(&pc);
+    if (ctx)
+        rep->n_test = ctx->n_test;
+    if (w.res)
+        st = mx_run_results_close(w.res, st);
+    mx_run_ctx_close(ctx);
+    return st;
+}
+
+mx_status mx_experiment_run(const mx_experiment_config *cfg, const mx_run_options *opt,
+                            mx_run_report *report)
+{
+    mx_run_report local = {0};
+    mx_run_report *rep = report ? report : &local;
+    memset(rep, 0, sizeof *rep);
+    if (cfg->experiment == MX_EXPERIMENT_ONLINE)
+        return mx_fail(MX_EINVAL, "experiment: online-training runs with mx_online_run, not "
+                                  "mx_experiment_run");
+    double t_start = mx_seconds_now();
+    if (opt->threads > 0)
+        omp_set_num_threads(opt->threads);
+    stop_requested = 0;
+    mx_status st = mx_run_validate(cfg);
+    if (!st) {
+        rep->rows = mx_calloc(mx_config_n_points(cfg) * cfg->repeats, sizeof(mx_run_row));
+        st = rep->rows ? MX_OK : mx_fail(MX_ENOMEM, "out of memory");
     }
-    rep->n_test = ctx->n_test;
-    if (res) {
-        mx_status cst = mx_results_close(res, st == MX_OK);
-        if (!st)
-            st = cst;
-    }
-    for (size_t i = 0; i < ctx->n_nets; i++)
-        mx_mlp_destroy(ctx->nets[i].mlp);
-    mx_dataset_free(&ctx->train);
-    mx_dataset_free(&ctx->test);
-    mx_free(ctx);
+    if (!st)
+        st = mx_experiment_ranks() > 1 ? mx_run_distributed(cfg, opt, rep)
+                                           : run_serial(cfg, opt, rep);
     rep->seconds_total = mx_seconds_now() - t_start;
     if (!report)
         mx_run_report_free(&local); /* a caller's report keeps the rows done so far */

@@ -34,6 +34,7 @@
 #include "crossbar/crossbar.h"
 #include "energy/energy.h"
 #include "experiments/h5io.h"
+#include "experiments/weights.h"
 
 #define STDP_FORMAT "memxbar-stdp"
 #define STDP_FORMAT_VERSION 1
@@ -334,6 +335,8 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
     mx_status st = training_key(pc, key, STDP_KEY_BYTES);
     if (!st)
         st = mx_method_cache_path(ctx, "stdp", key, path, sizeof path);
+    /* Processes sharing the cache folder train each network once. */
+    const int lock = st ? -1 : mx_cache_lock(path);
     if (!st)
         st = mx_stdp_create(&pc->stdp, ctx->train->dim, ctx->train->n_classes, dev,
                             &pc->hardware.device, ctx->train_seed, &net);
@@ -363,6 +366,7 @@ static mx_status get_network(const mx_experiment_config *pc, const mx_method_ctx
                        mp->seconds_training, (unsigned long long)mx_stdp_pulses(net), path);
         }
     }
+    mx_cache_unlock(lock);
     mx_free(key);
     if (st) {
         mx_stdp_destroy(net);

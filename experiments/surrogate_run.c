@@ -302,12 +302,15 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
     st = training_key(pc, key, KEY_BYTES);
     if (!st)
         st = mx_method_cache_path(ctx, "surrogate", key, path, sizeof path);
+    /* Processes sharing the cache folder train each network once. */
+    const int lock = st ? -1 : mx_cache_lock(path);
     if (!st)
         st = conv_for_dataset(c, tr, n_in, ctx->train_seed, cv);
     const size_t dense_in = *cv ? (*cv)->n_out : n_in;
     if (!st && mx_weights_load(path, key, net, NULL) == MX_OK) {
         if ((*net)->sizes[0] == dense_in && (*net)->sizes[(*net)->n_layers] == tr->n_classes &&
             (!*cv || conv_load(path, *cv) == MX_OK)) {
+            mx_cache_unlock(lock);
             mx_log(MX_LOG_INFO, "surrogate: trained network loaded from %s", path);
             mx_free(key);
             return MX_OK;
@@ -322,6 +325,7 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
     if (st) {
         mx_surrogate_conv_destroy(*cv);
         *cv = NULL;
+        mx_cache_unlock(lock);
         mx_free(key);
         return st;
     }
@@ -359,6 +363,7 @@ mx_status mx_surrogate_get_network(const mx_experiment_config *pc, const mx_meth
             st = conv_save(path, *cv);
         *trained = 1;
     }
+    mx_cache_unlock(lock);
     if (st) {
         mx_mlp_destroy(*net);
         *net = NULL;

@@ -12,6 +12,11 @@
  * bad file fails MX_EFORMAT naming the file and what was wrong. HDF5's own
  * error printing is switched off; every identifier opened is closed on every
  * path.
+ *
+ * Several processes may share one cache folder (the ranks of a distributed
+ * sweep, two sweeps at once): mx_cache_lock serialises the find-train-save
+ * of one training key across them, so a network is trained once and no two
+ * writers meet on its <path>.tmp.
  */
 #include "experiments/weights.h"
 #include "experiments/h5io.h"
@@ -21,8 +26,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define WEIGHTS_FORMAT "memxbar-weights"
 #define WEIGHTS_FORMAT_VERSION 1
@@ -381,4 +389,28 @@ done:
     if (ann_test_accuracy)
         *ann_test_accuracy = accuracy;
     return MX_OK;
+}
+
+/* ---- sharing the cache between processes -------------------------------- */
+
+int mx_cache_lock(const char *path)
+{
+    char lock[1200];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock)
+        return -1;
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1; /* a read-only cache: nothing will be written to it either */
+    while (flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    return fd;
+}
+
+void mx_cache_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
 }

@@ -27,4 +27,13 @@ mx_status mx_weights_save(const char *path, const mx_mlp *net, const char *key,
 mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **out,
                           double *ann_test_accuracy);
 
+/* Take the cache lock of the cache file `path` (flock on <path>.lock,
+ * waiting while another process or thread holds it): hold it from looking
+ * the network up to saving it, so processes sharing a cache folder train
+ * each network once. Returns the lock's descriptor, or -1 when the lock
+ * file cannot be made (then the caller goes on without it). */
+int mx_cache_lock(const char *path);
+/* Release a lock from mx_cache_lock (accepts -1). */
+void mx_cache_unlock(int fd);
+
 #endif /* MX_WEIGHTS_H */

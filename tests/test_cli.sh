@@ -5,9 +5,10 @@
 # exit non-zero with one line naming file:line:col, the field and what was
 # expected, and leave no results file; a tiny sweep on the UCI digits writes
 # a complete results file and prints the summary.
-#   test_cli.sh BUILD/memxbar
+#   test_cli.sh BUILD/memxbar SOURCE_ROOT
 set -u
 exe=$1
+src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -177,25 +178,7 @@ same_datasets() { # name a.h5 b.h5: every dataset equal (h5py), and the report t
     bad "$1: report tables differ"; diff "$tmp/ta" "$tmp/tb" | head -5; return
   fi
   if ! /usr/bin/python3 -c 'import h5py' 2>/dev/null; then ok "$1 (report tables equal; h5py missing, datasets unchecked)"; return; fi
-  /usr/bin/python3 - "$2" "$3" >"$tmp/cmp" 2>&1 <<'PY'
-import sys, h5py
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
-    return out
-a, b = datasets(sys.argv[1]), datasets(sys.argv[2])
-differ = sorted(set(a) ^ set(b))
-for name in sorted(set(a) & set(b)):
-    x, y = a[name], b[name]
-    cols = [c for c in x.dtype.names if c != "eval_seconds"] if x.dtype.names else None
-    same = x.dtype == y.dtype and x.shape == y.shape and (
-        all(x[c].tobytes() == y[c].tobytes() for c in cols) if cols else x.tobytes() == y.tobytes())
-    if not same:
-        differ.append(name)
-print("%d datasets; differ: %s" % (len(a), " ".join(differ) or "none"))
-sys.exit(1 if differ or len(a) < 20 else 0)
-PY
+  /usr/bin/python3 "$src/scripts/compare_results.py" --min-datasets 20 "$2" "$3" >"$tmp/cmp" 2>&1
   if [ $? -eq 0 ]; then ok "$1: $(cat "$tmp/cmp")"; else bad "$1: $(cat "$tmp/cmp")"; fi
 }
 wait_for_pause() { # stderr file: wait until the hook says it paused (the process may take a while)

@@ -242,7 +242,8 @@ static int remove_tmp_dir(void **state)
         "short.h5.partial", "flags.h5", "flags.h5.partial", "noaxes.h5", "noaxes.h5.partial",
         "w.h5", "w.h5.tmp", "junk.h5", "truncated.h5", "nan.h5", "shape.h5", "fmt.h5", "ver.h5",
         "nokey.h5", "bad.h5", "bad.h5.tmp", "oom.h5.partial", "reworded.h5.partial",
-        "table.h5", "table-part.h5.partial", "junk-table.h5", "empty-table.h5"};
+        "table.h5", "table-part.h5.partial", "junk-table.h5", "empty-table.h5", "unordered.h5",
+        "unordered.h5.partial"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tmp_path(names[i]));
     return rmdir(tmp_dir) == 0 ? 0 : -1;
@@ -741,6 +742,74 @@ static void test_complete_close_requires_every_row(void **state)
     assert_no_open_hdf5_ids();
 }
 
+/* A distributed sweep's points arrive in any order; the complete file's
+ * /summary is in (point, repeat) order all the same, each row with its own
+ * point's metrics. */
+static void test_complete_close_puts_rows_in_point_order(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("unordered.h5");
+    mx_experiment_config cfg;
+    sweep_config(&cfg);
+    mx_results *r = NULL;
+    assert_int_equal(mx_results_create(path, &cfg, &r), MX_OK);
+    static const size_t order[N_POINTS * N_REPEATS] = {5, 0, 7, 2, 3, 6, 1, 4};
+    for (size_t i = 0; i < N_POINTS * N_REPEATS; i++) {
+        fake_point fp;
+        fake_result(order[i] / N_REPEATS, order[i] % N_REPEATS, &fp);
+        assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_OK);
+    }
+    assert_int_equal(mx_results_close(r, 1), MX_OK);
+    mx_results_table t;
+    assert_int_equal(mx_results_read_table(path, &t), MX_OK);
+    assert_int_equal(t.n_rows, N_POINTS * N_REPEATS);
+    for (size_t i = 0; i < t.n_rows; i++) {
+        assert_int_equal(t.rows[i].point, i / N_REPEATS);
+        assert_int_equal(t.rows[i].repeat, i % N_REPEATS);
+        assert_true(t.rows[i].accuracy == 0.5 + 0.0625 * (double)i); /* exact */
+    }
+    mx_results_table_free(&t);
+    assert_no_open_hdf5_ids();
+}
+
+/* What a worker rank sends is what the writer gets: every scalar and array
+ * bit for bit; foreign or cut bytes are refused. */
+static void test_point_result_pack_round_trip(void **state)
+{
+    (void)state;
+    fake_point fp;
+    fake_result(3, 1, &fp);
+    double parts[N_LAYERS * MX_ENERGY_N_COMPONENTS];
+    for (size_t i = 0; i < N_LAYERS * MX_ENERGY_N_COMPONENTS; i++)
+        parts[i] = 1e-12 * (double)(i + 1);
+    fp.res.layer_energy_parts_j = parts;
+    fp.res.network = "ann";
+    fp.res.drift_alpha = NAN;
+    fp.res.rebalance_passes = 17;
+    void *buf = NULL, *storage = NULL;
+    size_t len = 0;
+    assert_int_equal(mx_point_result_pack(&fp.res, &buf, &len), MX_OK);
+    mx_point_result got;
+    assert_int_equal(mx_point_result_unpack(buf, len, &got, &storage), MX_OK);
+    assert_int_equal(got.point, 3);
+    assert_int_equal(got.repeat, 1);
+    assert_int_equal(got.rebalance_passes, 17);
+    assert_memory_equal(&got.accuracy, &fp.res.accuracy, sizeof got.accuracy);
+    assert_true(isnan(got.drift_alpha));
+    assert_string_equal(got.network, "ann");
+    assert_memory_equal(got.accuracy_vs_step, fp.accuracy_vs_step, sizeof fp.accuracy_vs_step);
+    assert_memory_equal(got.layer_spike_rate, fp.layer[4], sizeof fp.layer[4]);
+    assert_memory_equal(got.layer_energy_parts_j, parts, sizeof parts);
+    assert_null(got.layer_energy_j); /* absent stays absent */
+    mx_free(storage);
+    assert_int_equal(mx_point_result_unpack(buf, len - 1, &got, &storage), MX_EFORMAT);
+    assert_null(storage);
+    ((unsigned char *)buf)[0] ^= 1;
+    assert_int_equal(mx_point_result_unpack(buf, len, &got, &storage), MX_EFORMAT);
+    assert_null(storage);
+    mx_free(buf);
+}
+
 static void test_write_point_rejects_out_of_range_and_duplicates(void **state)
 {
     (void)state;
@@ -1141,6 +1210,8 @@ int main(void)
         cmocka_unit_test(test_resume_accepts_the_same_sweep_in_other_words),
         cmocka_unit_test(test_read_table_returns_rows_labels_and_status),
         cmocka_unit_test(test_complete_close_requires_every_row),
+        cmocka_unit_test(test_complete_close_puts_rows_in_point_order),
+        cmocka_unit_test(test_point_result_pack_round_trip),
         cmocka_unit_test(test_write_point_rejects_out_of_range_and_duplicates),
         cmocka_unit_test(test_create_in_missing_directory_fails_naming_the_path),
         cmocka_unit_test(test_create_rejects_bad_axes),
