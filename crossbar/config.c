@@ -37,6 +37,9 @@
 #define XBAR_MIN_COLUMN_CAL_VECTORS 3
 #define XBAR_MAX_COLUMN_CAL_VECTORS 4096
 #define XBAR_DEFAULT_COLUMN_CAL_DENSITY 0.1
+/* Fault-aware mapping: 4 spare outputs per 128-output tile, about 3 % extra
+ * columns, the order of the redundancy of fault-tolerant mapping studies. */
+#define XBAR_DEFAULT_SPARE_COLUMNS 4
 
 void mx_crossbar_config_default(mx_crossbar_config *c)
 {
@@ -69,6 +72,7 @@ void mx_crossbar_config_default(mx_crossbar_config *c)
         .column_cal = {.mode = MX_COLUMN_CAL_NONE,
                        .vectors = XBAR_DEFAULT_COLUMN_CAL_VECTORS,
                        .density = XBAR_DEFAULT_COLUMN_CAL_DENSITY},
+        .fault_map = {.mode = MX_FAULT_MAP_NONE, .spare_columns = XBAR_DEFAULT_SPARE_COLUMNS},
     };
     mx_wv_config_default(&c->write_verify);
 }
@@ -203,6 +207,19 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
     mx_status st = column_cal_validate(&c->column_cal);
     if (st)
         return st;
+    if (c->fault_map.mode != MX_FAULT_MAP_NONE && c->fault_map.mode != MX_FAULT_MAP_PARTNER &&
+        c->fault_map.mode != MX_FAULT_MAP_PERMUTE &&
+        c->fault_map.mode != MX_FAULT_MAP_SPARE_COLUMNS)
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: expected none, partner, permute or "
+                       "spare-columns, got %d",
+                       (int)c->fault_map.mode);
+    if (c->fault_map.mode == MX_FAULT_MAP_SPARE_COLUMNS &&
+        (c->fault_map.spare_columns < 1 || c->fault_map.spare_columns > XBAR_MAX_TILE))
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.spare_columns: expected an integer in [1, %d], "
+                       "got %d",
+                       XBAR_MAX_TILE, c->fault_map.spare_columns);
     /* The reference's settings matter (and are checked) only when it is measured. */
     if (c->drift.mode == MX_DRIFT_NONE)
         return MX_OK;

@@ -5,7 +5,9 @@
  * computes y ≈ W·x through every non-ideality on the way:
  *
  *   weights ──map (differential pairs, offset + reference column, or
- *   bit-sliced pairs)──► conductance targets ──program (devices/: open
+ *   bit-sliced pairs; optionally fault-aware: a cell test finds the stuck
+ *   cells and the layout avoids them, crossbar/fault_map.c)──► conductance
+ *   targets ──program (devices/: open
  *   loop, or open loop then write-verify; optional V/2 half-select disturb
  *   of a passive array)──► tiles of tile_rows ×
  *   tile_cols outputs ──row drive (DAC amplitude, binary spikes, bit-serial
@@ -126,6 +128,35 @@ typedef struct mx_column_cal_config {
                                 (0, 1]; 0.1 (as drift compensation: inside the ADC range) */
 } mx_column_cal_config;
 
+/* Fault-aware mapping (YAML hardware.fault_mapping.*; crossbar/fault_map.c,
+ * docs/crossbar.md). With a mode other than none, every physical cell is
+ * tested before the weights are written: a test-pattern write to g_max and a
+ * read, a write to g_min and a read (read noise included); a cell that reads
+ * below the window's middle after the g_max write is stuck low, above it
+ * after the g_min write stuck high. The weights are then written once in the
+ * layout the mode chooses; the stuck cells stay where they physically are. */
+typedef enum mx_fault_map_mode {
+    MX_FAULT_MAP_NONE,          /* no test, no remap (default) */
+    MX_FAULT_MAP_PARTNER,       /* differential and bit-sliced pairs: a stuck cell's
+                                   healthy partner is re-targeted so that G+ − G− is
+                                   as close to its target as the window allows */
+    MX_FAULT_MAP_PERMUTE,       /* logical rows (inputs) assigned to the physical rows
+                                   of their row tile, then logical columns (outputs)
+                                   to the physical columns of their column tile, each
+                                   by an optimal assignment minimising the squared
+                                   weight error the stuck cells cause */
+    MX_FAULT_MAP_SPARE_COLUMNS, /* spare_columns spare outputs per column tile: the
+                                   tile's outputs assigned optimally to its
+                                   tile_cols + spare_columns physical outputs */
+} mx_fault_map_mode;
+
+typedef struct mx_fault_map_config {
+    mx_fault_map_mode mode; /* MX_FAULT_MAP_NONE */
+    int spare_columns;      /* spare-columns: spare outputs per column tile (each with
+                               all of an output's families: a pair when
+                               differential), 1..65536; 4 */
+} mx_fault_map_config;
+
 typedef struct mx_crossbar_config {
     size_t tile_rows;        /* rows (inputs) per tile; 128 */
     size_t tile_cols;        /* outputs per tile (each output uses 2 physical columns
@@ -171,6 +202,7 @@ typedef struct mx_crossbar_config {
                                   default; the other fields' 0 already means "derived" */
     mx_drift_config drift;     /* drift compensation reference (crossbar/matmul.c) */
     mx_column_cal_config column_cal; /* per-column calibration (calibration/column_cal.h) */
+    mx_fault_map_config fault_map;   /* fault-aware mapping (crossbar/fault_map.c) */
 } mx_crossbar_config;
 
 /* Whether the crossbar config has any wire, terminal or access resistance
@@ -235,6 +267,31 @@ typedef struct mx_programming_stats {
 /* into += x, field by field. */
 void mx_programming_stats_add(mx_programming_stats *into, const mx_programming_stats *x);
 
+/* What fault-aware mapping cost and predicted (hardware.fault_mapping), per
+ * matmul; all 0 with mode none. The errors are predicted from the detected
+ * fault map with the stuck cells at the nominal bounds: per logical weight,
+ * ((achieved − intended)/w_abs_max)² of the weight the cells represent,
+ * summed over every weight (the offset reference column not included). */
+typedef struct mx_fault_map_stats {
+    uint64_t cells_tested;  /* physical cells tested, the spare columns included */
+    uint64_t stuck_low;     /* of which found stuck at g_min */
+    uint64_t stuck_high;    /* of which found stuck at g_max */
+    uint64_t test_writes;   /* test-pattern writes (2 per tested cell) */
+    uint64_t test_reads;    /* test reads (2 per tested cell) */
+    uint64_t spare_cells;   /* physical cells of the spare columns (area) */
+    uint64_t moved;         /* logical rows and columns not at their own position */
+    uint64_t weights;       /* logical weights the errors are summed over */
+    double time_serial_s;   /* test time, one cell at a time: Σ (nominal write pulse
+                               width + read_time_s) per test, s */
+    double energy_j;        /* test energy: one nominal pulse |V·I(V, G)|·t per
+                               write plus |V_r·I(V_r, G)|·t_read per read, J */
+    double sq_error_before; /* Σ squared relative weight error of the plain layout */
+    double sq_error_after;  /* the same for the layout (and partner targets) chosen */
+} mx_fault_map_stats;
+
+/* into += x, field by field. */
+void mx_fault_map_stats_add(mx_fault_map_stats *into, const mx_fault_map_stats *x);
+
 typedef struct mx_matmul mx_matmul;
 typedef struct mx_matmul_work mx_matmul_work;
 
@@ -248,10 +305,17 @@ typedef struct mx_matmul_work mx_matmul_work;
  * config gives them, are characterised once per matmul from `seed`
  * (mx_wv_characterise). The ADC starts uncalibrated: call
  * mx_matmul_set_adc_range() (or calibration/) before forward calls when
- * adc->kind != MX_ADC_NONE. Fails with MX_EINVAL (bad config, W not finite,
- * half_select with a device whose pulse response does not depend on
- * amplitude, write-verify with a device that has no pulse response or
- * together with half_select), MX_ENOMEM. */
+ * adc->kind != MX_ADC_NONE. With fault_map.mode != none every physical
+ * cell is first tested (writes replaying "device.program" and, for spare
+ * columns, "crossbar.spare_columns"; reads from "crossbar.fault_test"; same
+ * item) and the weights are written in the layout the mode chooses
+ * (crossbar/fault_map.c); the stream items are then physical rows, and the
+ * conductance arrays stay in logical order. Fails with MX_EINVAL (bad
+ * config, W not finite, half_select with a device whose pulse response does
+ * not depend on amplitude, write-verify with a device that has no pulse
+ * response or together with half_select, fault mapping with half_select,
+ * partner with the offset mapping, permute or spare-columns with wires),
+ * MX_ENOMEM. */
 mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
                            const mx_crossbar_config *xbar, const mx_device_type *device,
                            const mx_device_params *device_params, const mx_adc_config *adc,
@@ -284,6 +348,18 @@ void mx_matmul_programming_stats(const mx_matmul *mm, mx_programming_stats *out)
 /* RMS of (g − target)/(g_max − g_min) over every cell right after
  * programming, from mx_matmul_programming_stats. */
 double mx_programming_rms_error(const mx_programming_stats *s);
+/* What fault-aware mapping cost and predicted. OUT: *out (zero with mode none). */
+void mx_matmul_fault_map_stats(const mx_matmul *mm, mx_fault_map_stats *out);
+/* The fault map and layout fault-aware mapping chose (NULL with mode none):
+ * faults of family f at physical positions, (n_in, *cols) row-major, 0
+ * healthy, 1 stuck at g_min, 2 stuck at g_max; per-output families have
+ * *cols = n_out + n_col_tiles·S physical columns (column tile t's spares at
+ * n_out + t·S + s; S = spare_columns in spare-columns mode, else 0), the
+ * offset reference n_col_tiles. OUT row_of (n_in): the logical input at each
+ * physical row; col_of (*cols of family 0): the logical output at each
+ * physical column, SIZE_MAX where none. Any OUT pointer may be NULL. */
+const unsigned char *mx_matmul_fault_cells(const mx_matmul *mm, size_t f, size_t *cols,
+                                           const size_t **row_of, const size_t **col_of);
 /* Family f's programmed conductances, (n_in, *cols) row-major, siemens;
  * OUT cols: n_out, or n_col_tiles for the offset reference. f < n_families. */
 const float *mx_matmul_family(const mx_matmul *mm, size_t f, size_t *cols);

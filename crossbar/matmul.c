@@ -111,6 +111,18 @@
  * without the reference gets. This is the t0 read of Joshi et al. 2020's
  * global drift compensation, taken at programming as a chip takes it.
  *
+ * Fault-aware mapping (hardware.fault_mapping; crossbar/fault_map.c for the
+ * planner and its sources). Before anything is written, every physical cell
+ * is tested (fm_test_row: written to g_max and read, to g_min and read, the
+ * writes replaying the row's programming streams so they hit the very cells
+ * the weights will), the planner chooses a layout from the fault map, and
+ * program_row_mapped writes physical row p (stream item p) with logical row
+ * row_of[p]'s targets placed by col_of (spare columns after the regular
+ * ones, from "crossbar.spare_columns"), partner-compensated if asked, ages
+ * it in physical order and scatters the conductances to their logical
+ * slots. Rows and columns move only within their tiles, so holding the
+ * array in logical order is exact and the forward path needs no gather.
+ *
  * Output correction: y[o] = gain[o]·y[o] + offset[o] in weight units, after
  * the ADC and shift-and-add, in finish_output (both twins): a digital
  * multiply-add per column, as the affine correction of a chip's digital
@@ -135,6 +147,7 @@
 #include "crossbar/crossbar.h"
 
 #include "core/parallel.h"
+#include "crossbar/fault_map.h"
 
 #include <assert.h>
 #include <math.h>
@@ -197,6 +210,17 @@ struct mx_matmul {
     mx_matmul_stats drift_stats;     /* what the reference reads did */
     float *w_target;                 /* (n_out, n_in) W as given, kept for per-column
                                         calibration (column_cal.mode != none), or NULL */
+    /* Fault-aware mapping (xbar.fault_map.mode != none; crossbar/fault_map.h),
+     * else all NULL/0. */
+    unsigned char *fault_block;      /* the detected faults of every family */
+    unsigned char *fault[MM_MAX_FAMILIES]; /* family f's, (n_in, fm_width(f)) physical */
+    size_t fm_spares;                /* spare outputs per column tile */
+    size_t fm_cols;                  /* physical columns of a per-output family:
+                                        n_out + n_col_tiles·fm_spares */
+    size_t *row_of;                  /* (n_in) logical input at each physical row */
+    size_t *col_of;                  /* (fm_cols) logical output at each physical
+                                        column, SIZE_MAX where none */
+    mx_fault_map_stats fm_stats;     /* test cost and predicted errors */
 };
 
 struct mx_matmul_work {
@@ -274,6 +298,9 @@ void mx_matmul_destroy(mx_matmul *mm)
     mx_free(mm->corr_offset);
     mx_free(mm->drift_ref);
     mx_free(mm->w_target);
+    mx_free(mm->fault_block);
+    mx_free(mm->row_of);
+    mx_free(mm->col_of);
     mx_adc_release(&mm->adc);
     mx_free(mm);
 }
@@ -528,14 +555,25 @@ typedef struct program_ctx {
     int defer_age;              /* age in a pass of its own (age_row) after the drift
                                    reference has been read */
     mx_programming_stats *row_stats; /* (n_in) */
+    int fm;                     /* fault-aware mapping: rows are physical, written in
+                                   the planned layout (program_row_mapped) */
+    uint32_t spare_stream;      /* the spare columns' cells ("crossbar.spare_columns") */
+    mx_fault_map_stats *fm_row; /* (n_in) the cell test's cost per row, or NULL */
 } program_ctx;
 
 /* Per-thread scratch: one row's cell records for write-verify. */
+static size_t fm_scratch_floats(const mx_matmul *mm, int records);
+
 static mx_status program_state_create(const void *ctx, void **state)
 {
     const program_ctx *c = ctx;
     *state = NULL;
     const size_t cf = c->mm->device->cell_floats;
+    if (c->fm) {
+        *state = mx_alloc(fm_scratch_floats(c->mm, c->wv != NULL) * sizeof(float));
+        return *state ? MX_OK
+                      : mx_fail(MX_ENOMEM, "analog matmul: out of memory for a row's layout");
+    }
     if (!c->wv || cf == 0)
         return MX_OK;
     /* fam_cols ≤ n_out for every family (the offset reference has n_col_tiles). */
@@ -588,9 +626,13 @@ static mx_status program_verified(const mx_matmul *mm, const mx_wv_config *cfg, 
  * derive_read_row; there are at least as many read arrays as families), so
  * ageing sees them without an allocation; programming reads them back
  * unchanged. */
+static mx_status program_row_mapped(const program_ctx *c, float *scratch, size_t p);
+
 static mx_status program_row(const void *ctx, void *state, size_t j)
 {
     const program_ctx *c = ctx;
+    if (c->fm)
+        return program_row_mapped(c, state, j);
     mx_matmul *mm = c->mm;
     const size_t n_out = mm->n_out, cells = mm->n_in * n_out;
     const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)j;
@@ -633,11 +675,306 @@ static mx_status program_row(const void *ctx, void *state, size_t j)
     return MX_OK;
 }
 
+/* ---- fault-aware mapping (hardware.fault_mapping; crossbar/fault_map.c) -------- */
+
+/* Cells of family f in one physical row: the per-output families have
+ * fm_cols (the regular columns, then every column tile's spares); the
+ * offset reference its n_col_tiles. */
+static size_t fm_width(const mx_matmul *mm, size_t f)
+{
+    return mm->offset && f == 1 ? mm->n_col_tiles : mm->fm_cols;
+}
+
+/* One row's scratch: [cell records (fm_cols·cell_floats) when write-verify
+ * keeps them] logical targets (n_fam·n_out), physical targets and
+ * conductances (n_fam·fm_cols each). */
+static size_t fm_scratch_floats(const mx_matmul *mm, int records)
+{
+    const size_t rec = records ? mm->fm_cols * mm->device->cell_floats : 0;
+    return rec + mm->n_fam * (mm->n_out + 2 * mm->fm_cols);
+}
+
+/* Physical row p's targets in the planned layout, OUT tphys (n_fam·fm_cols;
+ * family f at f·fm_cols): logical row row_of[p]'s targets (scratch tlog,
+ * n_fam·n_out) placed by col_of, unused physical columns left erased at
+ * g_min, then (partner) each pair with one stuck cell compensated. */
+static void fm_row_targets(const program_ctx *c, size_t p, float *tlog, float *tphys)
+{
+    const mx_matmul *mm = c->mm;
+    const size_t n_out = mm->n_out, pc = mm->fm_cols, l = mm->row_of[p];
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const float *tl = tlog + f * n_out;
+        float *t = tphys + f * pc;
+        row_targets(mm, c->w, l, f, tlog + f * n_out);
+        if (mm->offset && f == 1) {
+            memcpy(t, tl, mm->n_col_tiles * sizeof(float));
+            continue;
+        }
+        for (size_t q = 0; q < pc; q++)
+            t[q] = mm->col_of[q] != SIZE_MAX ? tl[mm->col_of[q]] : (float)mm->dev.g_min_s;
+    }
+    if (mm->xbar.fault_map.mode != MX_FAULT_MAP_PARTNER)
+        return;
+    const mx_fm_layout bounds = {.g_min_s = mm->dev.g_min_s, .g_max_s = mm->dev.g_max_s};
+    for (size_t ch = 0; ch < mm->n_ch; ch++) {
+        const unsigned char *fp = mm->fault[2 * ch] + p * pc, *fn = mm->fault[2 * ch + 1] + p * pc;
+        float *tp = tphys + 2 * ch * pc, *tn = tphys + (2 * ch + 1) * pc;
+        for (size_t q = 0; q < pc; q++)
+            if (fp[q] || fn[q])
+                mx_fm_compensate(&bounds, &tp[q], &tn[q], fp[q], fn[q]);
+    }
+}
+
+/* Scatter physical row p's conductances gphys into the logical arrays. */
+static void fm_scatter(mx_matmul *mm, size_t p, const float *gphys)
+{
+    const size_t n_out = mm->n_out, pc = mm->fm_cols, l = mm->row_of[p];
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const float *g = gphys + f * pc;
+        if (mm->offset && f == 1) {
+            memcpy(mm->fam[1] + l * mm->n_col_tiles, g, mm->n_col_tiles * sizeof(float));
+            continue;
+        }
+        for (size_t q = 0; q < pc; q++)
+            if (mm->col_of[q] != SIZE_MAX)
+                mm->fam[f][l * n_out + mm->col_of[q]] = g[q];
+    }
+}
+
+/* Program physical row p (stream item p: the physical cells' own draws)
+ * with the planned layout: the regular columns of every family from
+ * "device.program" as without fault mapping, then the spare columns of
+ * every family from "crossbar.spare_columns"; write-verify draws its seeds
+ * from "crossbar.write_verify" in that order. Then ageing (physical order,
+ * "device.age"), the scatter to logical row row_of[p] and its read arrays. */
+static mx_status program_row_mapped(const program_ctx *c, float *scratch, size_t p)
+{
+    mx_matmul *mm = c->mm;
+    const size_t pc = mm->fm_cols, n_reg = mm->n_out, n_spare = pc - n_reg;
+    const size_t rec = c->wv ? pc * mm->device->cell_floats : 0;
+    float *tlog = scratch + rec, *tphys = tlog + mm->n_fam * mm->n_out;
+    float *gphys = tphys + mm->n_fam * pc;
+    const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)p;
+    const double t_s = mm->dev.t_inference_s;
+    const int ages = mm->device->age && t_s > 0.0;
+    const double inv_window = 1.0 / (mm->dev.g_max_s - mm->dev.g_min_s);
+    mx_programming_stats *ps = &c->row_stats[p];
+    mx_rng rng, spare_rng, age_rng, wv_rng;
+    mx_rng_init(&rng, c->seed, c->stream, item);
+    mx_rng_init(&spare_rng, c->seed, c->spare_stream, item);
+    mx_rng_init(&age_rng, c->seed, c->age_stream, item);
+    mx_rng_init(&wv_rng, c->seed, c->wv_stream, item);
+    fm_row_targets(c, p, tlog, tphys);
+    for (int part = 0; part < 2; part++) { /* regular columns, then spares */
+        for (size_t f = 0; f < mm->n_fam; f++) {
+            const int is_ref = mm->offset && f == 1;
+            const size_t q0 = part ? n_reg : 0;
+            const size_t n = is_ref ? (part ? 0 : mm->n_col_tiles) : (part ? n_spare : n_reg);
+            if (n == 0)
+                continue;
+            const float *t = tphys + f * pc + q0;
+            float *g = gphys + f * pc + q0;
+            mx_rng *r = part ? &spare_rng : &rng;
+            if (c->wv) {
+                const uint64_t hi = mx_rng_u32(&wv_rng), lo = mx_rng_u32(&wv_rng);
+                mx_status st = program_verified(mm, c->wv, t, g, n, r, hi << 32 | lo, scratch, ps);
+                if (st)
+                    return st;
+            } else {
+                mx_device_program(mm->device, &mm->dev, t, g, n, r);
+            }
+        }
+    }
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t width = fm_width(mm, f);
+        const int is_ref = mm->offset && f == 1;
+        const float *t = tphys + f * pc;
+        float *g = gphys + f * pc;
+        for (size_t q = 0; q < width; q++) {
+            if (!is_ref && mm->col_of[q] == SIZE_MAX)
+                continue; /* an unused cell holds no weight */
+            const double e = ((double)g[q] - (double)t[q]) * inv_window;
+            ps->sq_error += e * e;
+            ps->cells++;
+        }
+        if (ages && !c->defer_age)
+            mm->device->age(&mm->dev, t, g, g, width, t_s, &age_rng);
+    }
+    fm_scatter(mm, p, gphys);
+    if (!mm->eff_block)
+        derive_read_row(mm, mm->row_of[p]);
+    return MX_OK;
+}
+
+/* The deferred ageing of physical row p: the same targets, cells in the
+ * same physical order and the same stream item as program_row_mapped's
+ * inline ageing. Unused cells are aged too (their draws keep the others'
+ * aligned) from their target, and dropped. */
+static mx_status age_row_mapped(const program_ctx *c, float *scratch, size_t p)
+{
+    mx_matmul *mm = c->mm;
+    const size_t pc = mm->fm_cols, n_out = mm->n_out, l = mm->row_of[p];
+    float *tlog = scratch, *tphys = tlog + mm->n_fam * n_out, *gphys = tphys + mm->n_fam * pc;
+    mx_rng age_rng;
+    mx_rng_init(&age_rng, c->seed, c->age_stream, ((uint64_t)c->layer_id << 32) | (uint64_t)p);
+    fm_row_targets(c, p, tlog, tphys);
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t width = fm_width(mm, f);
+        float *g = gphys + f * pc;
+        const float *t = tphys + f * pc;
+        if (mm->offset && f == 1)
+            memcpy(g, mm->fam[1] + l * mm->n_col_tiles, width * sizeof(float));
+        else
+            for (size_t q = 0; q < width; q++)
+                g[q] = mm->col_of[q] != SIZE_MAX ? mm->fam[f][l * n_out + mm->col_of[q]] : t[q];
+        mm->device->age(&mm->dev, t, g, g, width, mm->dev.t_inference_s, &age_rng);
+    }
+    fm_scatter(mm, p, gphys);
+    if (!mm->eff_block)
+        derive_read_row(mm, l);
+    return MX_OK;
+}
+
+/* Per-thread scratch of the test: both patterns' conductances of one row. */
+static mx_status fm_test_state_create(const void *ctx, void **state)
+{
+    const program_ctx *c = ctx;
+    *state = mx_alloc(mx_size_mul(4 * c->mm->n_fam, c->mm->fm_cols) * sizeof(float));
+    return *state ? MX_OK : mx_fail(MX_ENOMEM, "analog matmul: out of memory for the cell test");
+}
+
+/* Test physical row p: every cell written to g_max and read, written to
+ * g_min and read. The writes replay the row's programming streams (the
+ * same physical cells, draw for draw: "device.program" for the regular
+ * columns, "crossbar.spare_columns" for the spares, families in order), so
+ * a cell found stuck here is stuck when the weights are written; the reads
+ * draw their noise from "crossbar.fault_test", same item. Stuck low: reads
+ * below the window's middle after the g_max write; stuck high: above it
+ * after the g_min write. The cost into fm_row[p]. */
+static mx_status fm_test_row(const void *ctx, void *state, size_t p)
+{
+    const program_ctx *c = ctx;
+    mx_matmul *mm = c->mm;
+    const mx_device_params *dp = &mm->dev;
+    const size_t pc = mm->fm_cols, n_reg = mm->n_out, n_spare = pc - n_reg;
+    const size_t plane = mm->n_fam * pc;
+    float *tgt = state, *g = tgt + plane, *rd = g + plane;
+    const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)p;
+    const double g_mid = 0.5 * (dp->g_min_s + dp->g_max_s), v_r = dp->iv.v_read_v;
+    mx_fault_map_stats *fs = &c->fm_row[p];
+    mx_rng read_rng;
+    mx_rng_init(&read_rng, c->seed, mx_stream_id("crossbar.fault_test"), item);
+    for (int high = 1; high >= 0; high--) {
+        const double v_w = high ? dp->pulse.v_ltp_v : dp->pulse.v_ltd_v;
+        const double w_s = high ? dp->pulse.width_ltp_s : dp->pulse.width_ltd_s;
+        mx_rng rng, spare_rng;
+        mx_rng_init(&rng, c->seed, c->stream, item);
+        mx_rng_init(&spare_rng, c->seed, c->spare_stream, item);
+        for (size_t i = 0; i < plane; i++)
+            tgt[i] = (float)(high ? dp->g_max_s : dp->g_min_s);
+        for (int part = 0; part < 2; part++)
+            for (size_t f = 0; f < mm->n_fam; f++) {
+                const int is_ref = mm->offset && f == 1;
+                const size_t q0 = part ? n_reg : 0;
+                const size_t n = is_ref ? (part ? 0 : mm->n_col_tiles) : (part ? n_spare : n_reg);
+                if (n)
+                    mx_device_program(mm->device, dp, tgt + f * pc + q0, g + f * pc + q0, n,
+                                      part ? &spare_rng : &rng);
+            }
+        for (size_t f = 0; f < mm->n_fam; f++) {
+            const size_t width = fm_width(mm, f);
+            unsigned char *fault = mm->fault[f] + p * width;
+            mm->device->read(dp, g + f * pc, rd + f * pc, width, &read_rng);
+            for (size_t q = 0; q < width; q++) {
+                const double gr = (double)rd[f * pc + q];
+                if (high && gr < g_mid)
+                    fault[q] = MX_FM_STUCK_LOW;
+                else if (!high && gr > g_mid && !fault[q])
+                    fault[q] = MX_FM_STUCK_HIGH;
+                fs->energy_j += fabs(v_w * mx_device_current(dp, (double)g[f * pc + q], v_w)) * w_s +
+                                fabs(v_r * mx_device_current(dp, gr, v_r)) * dp->read_time_s;
+            }
+            fs->cells_tested += high ? width : 0;
+            fs->test_writes += width;
+            fs->test_reads += width;
+            fs->time_serial_s += (double)width * (w_s + dp->read_time_s);
+        }
+    }
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        const size_t width = fm_width(mm, f);
+        const unsigned char *fault = mm->fault[f] + p * width;
+        for (size_t q = 0; q < width; q++) {
+            fs->stuck_low += fault[q] == MX_FM_STUCK_LOW;
+            fs->stuck_high += fault[q] == MX_FM_STUCK_HIGH;
+        }
+    }
+    return MX_OK;
+}
+
+/* Test every cell, plan the layout (crossbar/fault_map.c) and keep the
+ * cost. The read arrays, scratch until derive_read_row, hold the logical
+ * targets the planner needs (2·n_ch arrays of n_in·n_out: one per family). */
+static mx_status fm_test_and_plan(mx_matmul *mm, const program_ctx *pc)
+{
+    const size_t n_in = mm->n_in, n_out = mm->n_out, cells = n_in * n_out;
+    mx_fault_map_stats *row = mx_calloc(n_in, sizeof *row);
+    if (!row)
+        return mx_fail(MX_ENOMEM, "analog matmul: out of memory for the cell test");
+    program_ctx tc = *pc;
+    tc.fm_row = row;
+    static const mx_parallel_ops ops = {fm_test_state_create, program_state_destroy, fm_test_row};
+    mx_status st = mx_parallel_items(&ops, &tc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
+    mx_fault_map_stats *fs = &mm->fm_stats;
+    *fs = (mx_fault_map_stats){0};
+    for (size_t j = 0; j < n_in && !st; j++)
+        mx_fault_map_stats_add(fs, &row[j]);
+    mx_free(row);
+    if (st)
+        return st;
+    const float *target[MM_MAX_FAMILIES];
+    double ch_scale[MM_MAX_CHANNELS];
+    for (size_t f = 0; f < mm->n_fam; f++) {
+        float *t = mm->rd_block + f * cells;
+        for (size_t j = 0; j < n_in; j++)
+            row_targets(mm, pc->w, j, f, t + j * n_out);
+        target[f] = t;
+    }
+    for (size_t ch = 0; ch < mm->n_ch; ch++) {
+        if (mm->xbar.mapping == MX_MAPPING_BIT_SLICED) {
+            const int b = mm->xbar.slice_bits;
+            ch_scale[ch] = (ldexp(1.0, b) - 1.0) * mm->ch_weight[ch] /
+                           (ldexp(1.0, mm->xbar.slices * b) - 1.0);
+        } else {
+            ch_scale[ch] = mm->offset ? 2.0 : 1.0;
+        }
+    }
+    const mx_fm_layout L = {
+        .n_in = n_in,
+        .n_out = n_out,
+        .n_ch = mm->n_ch,
+        .offset = mm->offset,
+        .tile_rows = mm->xbar.tile_rows,
+        .tile_cols = mm->xbar.tile_cols,
+        .n_col_tiles = mm->n_col_tiles,
+        .spares = mm->fm_spares,
+        .g_min_s = mm->dev.g_min_s,
+        .g_max_s = mm->dev.g_max_s,
+        .ch_scale = ch_scale,
+        .target = target,
+        .fault = (const unsigned char *const *)mm->fault,
+    };
+    st = mx_fm_plan(&L, mm->xbar.fault_map.mode, mm->row_of, mm->col_of, &fs->sq_error_before,
+                    &fs->sq_error_after, &fs->moved);
+    fs->weights = (uint64_t)cells;
+    fs->spare_cells = (uint64_t)(n_in * (mm->fm_cols - n_out) * (mm->offset ? 1 : mm->n_fam));
+    return st;
+}
+
 /* Per-thread scratch of the deferred ageing pass: one family row's targets. */
 static mx_status age_state_create(const void *ctx, void **state)
 {
     const program_ctx *c = ctx;
-    *state = mx_alloc(c->mm->n_out * sizeof(float));
+    *state = mx_alloc((c->fm ? fm_scratch_floats(c->mm, 0) : c->mm->n_out) * sizeof(float));
     return *state ? MX_OK : mx_fail(MX_ENOMEM, "analog matmul: out of memory for ageing");
 }
 
@@ -650,6 +987,8 @@ static mx_status age_row(const void *ctx, void *state, size_t j)
     const program_ctx *c = ctx;
     mx_matmul *mm = c->mm;
     float *t = state;
+    if (c->fm)
+        return age_row_mapped(c, t, j);
     mx_rng age_rng;
     mx_rng_init(&age_rng, c->seed, c->age_stream, ((uint64_t)c->layer_id << 32) | (uint64_t)j);
     for (size_t f = 0; f < mm->n_fam; f++) {
@@ -786,10 +1125,15 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
         .wv_stream = mx_stream_id("crossbar.write_verify"),
         .defer_age = mm->xbar.drift.mode != MX_DRIFT_NONE,
         .row_stats = row_stats,
+        .fm = mm->fault_block != NULL,
+        .spare_stream = mx_stream_id("crossbar.spare_columns"),
     };
     static const mx_parallel_ops ops = {program_state_create, program_state_destroy,
                                         program_row};
-    mx_status st = mx_parallel_items(&ops, &pc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
+    /* Fault-aware mapping: test the cells and plan the layout first. */
+    mx_status st = pc.fm ? fm_test_and_plan(mm, &pc) : MX_OK;
+    if (!st)
+        st = mx_parallel_items(&ops, &pc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
     mm->prog = (mx_programming_stats){0};
     for (size_t j = 0; j < n_in && !st; j++) /* row order: same sums at any thread count */
         mx_programming_stats_add(&mm->prog, &row_stats[j]);
@@ -857,6 +1201,24 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         if (st)
             return mx_fail_context(st, "hardware.programming");
     }
+    const mx_fault_map_mode fm_mode = xbar->fault_map.mode;
+    if (fm_mode != MX_FAULT_MAP_NONE && xbar->half_select != MX_HALF_SELECT_OFF)
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: fault-aware mapping with "
+                       "hardware.crossbar.half_select v-half is not modelled (the test writes "
+                       "would disturb too); use half_select off");
+    if (fm_mode == MX_FAULT_MAP_PARTNER && xbar->mapping == MX_MAPPING_OFFSET)
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: partner needs a differential or bit-sliced "
+                       "mapping (the offset mapping's cells have no partner); use permute or "
+                       "spare-columns");
+    if ((fm_mode == MX_FAULT_MAP_PERMUTE || fm_mode == MX_FAULT_MAP_SPARE_COLUMNS) &&
+        mx_crossbar_has_wires(xbar))
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: %s with wire resistances is not modelled "
+                       "(the tile circuit would need the physical positions); use partner, or "
+                       "r_*_ohm 0",
+                       fm_mode == MX_FAULT_MAP_PERMUTE ? "permute" : "spare-columns");
     if (mx_crossbar_has_wires(xbar) && device_params->iv.kind != MX_IV_LINEAR)
         return mx_fail(MX_EINVAL,
                        "hardware.crossbar.r_*_ohm: wire, terminal and access resistances need a "
@@ -933,6 +1295,23 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         mm->g_diff[c] = mm->rd_block + 2 * c * cells;
         mm->g_sq[c] = mm->rd_block + (2 * c + 1) * cells;
     }
+    if (fm_mode != MX_FAULT_MAP_NONE) {
+        mm->fm_spares = fm_mode == MX_FAULT_MAP_SPARE_COLUMNS ? (size_t)xbar->fault_map.spare_columns
+                                                              : 0;
+        mm->fm_cols = n_out + mx_size_mul(mm->n_col_tiles, mm->fm_spares);
+        size_t total = 0;
+        for (size_t f = 0; f < n_fam; f++)
+            total += mx_size_mul(n_in, fm_width(mm, f));
+        mm->fault_block = mx_calloc(total, 1);
+        mm->row_of = mx_alloc(n_in * sizeof(size_t));
+        mm->col_of = mx_alloc(mm->fm_cols * sizeof(size_t));
+        if (!mm->fault_block || !mm->row_of || !mm->col_of) {
+            mx_matmul_destroy(mm);
+            return mx_fail(MX_ENOMEM, "analog matmul: out of memory for the fault map");
+        }
+        for (size_t f = 0, off = 0; f < n_fam; off += n_in * fm_width(mm, f), f++)
+            mm->fault[f] = mm->fault_block + off;
+    }
     st = map_and_program(mm, w, seed, layer_id);
     if (st) {
         mx_matmul_destroy(mm);
@@ -1001,6 +1380,40 @@ void mx_programming_stats_add(mx_programming_stats *into, const mx_programming_s
 void mx_matmul_programming_stats(const mx_matmul *mm, mx_programming_stats *out)
 {
     *out = mm->prog;
+}
+
+void mx_fault_map_stats_add(mx_fault_map_stats *into, const mx_fault_map_stats *x)
+{
+    into->cells_tested += x->cells_tested;
+    into->stuck_low += x->stuck_low;
+    into->stuck_high += x->stuck_high;
+    into->test_writes += x->test_writes;
+    into->test_reads += x->test_reads;
+    into->spare_cells += x->spare_cells;
+    into->moved += x->moved;
+    into->weights += x->weights;
+    into->time_serial_s += x->time_serial_s;
+    into->energy_j += x->energy_j;
+    into->sq_error_before += x->sq_error_before;
+    into->sq_error_after += x->sq_error_after;
+}
+
+void mx_matmul_fault_map_stats(const mx_matmul *mm, mx_fault_map_stats *out)
+{
+    *out = mm->fm_stats;
+}
+
+const unsigned char *mx_matmul_fault_cells(const mx_matmul *mm, size_t f, size_t *cols,
+                                           const size_t **row_of, const size_t **col_of)
+{
+    assert(f < mm->n_fam);
+    if (row_of)
+        *row_of = mm->row_of;
+    if (col_of)
+        *col_of = mm->col_of;
+    if (cols)
+        *cols = mm->fault_block ? fm_width(mm, f) : 0;
+    return mm->fault_block ? mm->fault[f] : NULL;
 }
 
 double mx_programming_rms_error(const mx_programming_stats *s)

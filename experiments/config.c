@@ -147,6 +147,7 @@ _Static_assert(sizeof(mx_programming_mode) == sizeof(int), "enum fields are stor
 _Static_assert(sizeof(mx_wv_schedule) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_drift_mode) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(mx_column_cal_mode) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(mx_fault_map_mode) == sizeof(int), "enum fields are stored as int");
 
 static const choice dataset_names[] = {
     {"mnist", 0}, {"fashion-mnist", 0}, {"digits", 0}, {"poker-dvs", 0}, {NULL, 0}};
@@ -184,6 +185,11 @@ static const choice drift_modes[] = {{"none", MX_DRIFT_NONE},
                                      {NULL, 0}};
 static const choice column_cal_modes[] = {
     {"none", MX_COLUMN_CAL_NONE}, {"gain-offset", MX_COLUMN_CAL_GAIN_OFFSET}, {NULL, 0}};
+static const choice fault_map_modes[] = {{"none", MX_FAULT_MAP_NONE},
+                                         {"partner", MX_FAULT_MAP_PARTNER},
+                                         {"permute", MX_FAULT_MAP_PERMUTE},
+                                         {"spare-columns", MX_FAULT_MAP_SPARE_COLUMNS},
+                                         {NULL, 0}};
 static const choice wv_schedules[] = {
     {"fixed", MX_WV_FIXED}, {"incremental-amplitude", MX_WV_INCREMENTAL_AMPLITUDE},
     {"incremental-width", MX_WV_INCREMENTAL_WIDTH}, {NULL, 0}};
@@ -947,6 +953,23 @@ static const field fields[] = {
      .offset = OFF(hardware.crossbar.column_cal.density), .bounds = LO | HI | LO_OPEN,
      .min = 0, .max = 1, .from_module = true, .unit = "fraction", .def = "0.1",
      .doc = "fraction of a reference vector's rows driven at full scale (binary vectors)"},
+    {.path = "hardware.fault_mapping.mode", .kind = FIELD_ENUM,
+     .offset = OFF(hardware.crossbar.fault_map.mode), .choices = fault_map_modes,
+     .from_module = true, .unit = "-", .def = "none",
+     .doc = "fault-aware mapping: every cell is first tested (written to g_max and read, to "
+            "g_min and read) to find the stuck cells, then the weights are written once in a "
+            "layout that avoids them: partner (a stuck cell's healthy partner in its "
+            "differential pair re-targeted to keep G+ - G-; differential and bit-sliced), "
+            "permute (rows, then columns, assigned within their tiles by a minimum-error "
+            "matching; not with wire resistances) or spare-columns (each column tile's "
+            "outputs assigned to its columns plus spare_columns spares); not with half_select "
+            "v-half; cost in the /summary fault_* columns (docs/calibration.md)"},
+    {.path = "hardware.fault_mapping.spare_columns", .kind = FIELD_INT,
+     .offset = OFF(hardware.crossbar.fault_map.spare_columns), .bounds = LO | HI, .min = 1,
+     .max = 65536, .from_module = true, .unit = "outputs per column tile", .def = "4",
+     .doc = "spare-columns: spare outputs per column tile (each with all of an output's "
+            "cells: a pair when differential); they are tested and their cells counted in "
+            "fault_spare_cells"},
 
     {.path = "hardware.adc.type", .kind = FIELD_ENUM, .offset = OFF(hardware.adc.kind),
      .choices = adc_kinds, .from_module = true, .unit = "-", .def = "uniform",
@@ -2283,6 +2306,31 @@ static mx_status check_cross(const mx_experiment_config *cfg, const field **blam
                        "hardware.programming.mode: expected open-loop with "
                        "hardware.crossbar.half_select v-half (the disturb of verify trains is "
                        "not modelled), got write-verify");
+    }
+    const mx_fault_map_mode fm = cfg->hardware.crossbar.fault_map.mode;
+    if (fm != MX_FAULT_MAP_NONE && cfg->hardware.crossbar.half_select != MX_HALF_SELECT_OFF) {
+        blame[0] = field_find("hardware.fault_mapping.mode");
+        blame[1] = field_find("hardware.crossbar.half_select");
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: expected none with "
+                       "hardware.crossbar.half_select v-half (the disturb of the test writes is "
+                       "not modelled)");
+    }
+    if (fm == MX_FAULT_MAP_PARTNER && cfg->hardware.crossbar.mapping == MX_MAPPING_OFFSET) {
+        blame[0] = field_find("hardware.fault_mapping.mode");
+        blame[1] = field_find("hardware.crossbar.mapping");
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: expected permute or spare-columns with "
+                       "hardware.crossbar.mapping offset (its cells have no partner), got partner");
+    }
+    if ((fm == MX_FAULT_MAP_PERMUTE || fm == MX_FAULT_MAP_SPARE_COLUMNS) &&
+        mx_crossbar_has_wires(&cfg->hardware.crossbar)) {
+        blame[0] = field_find("hardware.fault_mapping.mode");
+        blame[1] = field_find("hardware.crossbar.r_wire_ohm");
+        return mx_fail(MX_EINVAL,
+                       "hardware.fault_mapping.mode: expected none or partner with wire "
+                       "resistances (hardware.crossbar.r_*_ohm; the tile circuit needs the "
+                       "physical positions)");
     }
     if (d->stuck_at_gmin_frac + d->stuck_at_gmax_frac > 1.0) {
         blame[0] = field_find("hardware.device.stuck_at_gmax");

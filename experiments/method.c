@@ -61,14 +61,34 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
 void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers)
 {
     mx_programming_stats s = {0};
+    mx_fault_map_stats fm = {0};
+    int fault_mapped = 0;
     for (size_t l = 0; l < n_layers; l++) {
         if (!mm[l])
             continue;
         mx_programming_stats x;
         mx_matmul_programming_stats(mm[l], &x);
         mx_programming_stats_add(&s, &x);
+        mx_fault_map_stats f;
+        mx_matmul_fault_map_stats(mm[l], &f);
+        mx_fault_map_stats_add(&fm, &f);
+        fault_mapped |= mx_matmul_config(mm[l])->fault_map.mode != MX_FAULT_MAP_NONE;
     }
     const double not_priced = (double)NAN;
+    if (fault_mapped && fm.weights > 0) {
+        pr->fault_stuck_cells = (double)(fm.stuck_low + fm.stuck_high);
+        pr->fault_test_reads = (double)fm.test_reads;
+        pr->fault_spare_cells = (double)fm.spare_cells;
+        pr->fault_moved = (double)fm.moved;
+        pr->fault_time_s = fm.time_serial_s;
+        pr->fault_energy_j = fm.energy_j;
+        pr->fault_weight_rms_before = sqrt(fm.sq_error_before / (double)fm.weights);
+        pr->fault_weight_rms_after = sqrt(fm.sq_error_after / (double)fm.weights);
+    } else {
+        pr->fault_stuck_cells = pr->fault_test_reads = pr->fault_spare_cells = not_priced;
+        pr->fault_moved = pr->fault_time_s = pr->fault_energy_j = not_priced;
+        pr->fault_weight_rms_before = pr->fault_weight_rms_after = not_priced;
+    }
     pr->program_rms_error = s.cells ? mx_programming_rms_error(&s) : not_priced;
     pr->program_cells_verified = (size_t)s.verified;
     if (s.verified == 0) {

@@ -58,6 +58,17 @@ typedef struct mx_point_result {
     double program_rms_error;         /* RMS (g − target)/(g_max − g_min) over every
                                          programmed cell, right after programming
                                          (before ageing); both modes */
+    /* Fault-aware mapping (hardware.fault_mapping; summed over the layers by
+     * mx_method_programming_cost). Mode none: all NaN. */
+    double fault_stuck_cells;         /* cells the test found stuck, low and high */
+    double fault_test_reads;          /* test reads (2 per tested cell; as many writes) */
+    double fault_spare_cells;         /* cells of the spare columns */
+    double fault_moved;               /* logical rows and columns moved by the layout */
+    double fault_time_s;              /* test time, one cell at a time, s */
+    double fault_energy_j;            /* test write and read energy, J */
+    double fault_weight_rms_before;   /* predicted RMS weight error / w_abs_max of the
+                                         plain layout over every weight */
+    double fault_weight_rms_after;    /* the same for the chosen layout */
     /* Drift compensation (hardware.drift_compensation; summed over the layers
      * by mx_method_drift_compensation). Mode none: all three NaN. */
     double drift_alpha;               /* mean over layers of the global factor

@@ -36,7 +36,7 @@ check "ADC bits 0" 1 "bits0.yaml:3:11: hardware.adc.bits: expected an integer in
 cfg bits17 'hardware: {adc: {bits: 17}}\n'
 check "ADC bits 17" 1 "hardware.adc.bits: expected an integer in [1, 16], got 17" sweep "$tmp/bits17.yaml" -o "$tmp/o.h5"
 cfg unknown 'hardware:\n  adcc: {bits: 4}\n'
-check "unknown key" 1 "unknown.yaml:2:3: hardware.adcc: unknown key (expected one of: device, crossbar, programming, drift_compensation, column_calibration, adc, readout, energy)" sweep "$tmp/unknown.yaml" -o "$tmp/o.h5"
+check "unknown key" 1 "unknown.yaml:2:3: hardware.adcc: unknown key (expected one of: device, crossbar, programming, drift_compensation, column_calibration, fault_mapping, adc, readout, energy)" sweep "$tmp/unknown.yaml" -o "$tmp/o.h5"
 cfg type 'snn: {timesteps: "ten"}\n'
 check "wrong type" 1 'snn.timesteps: expected an integer in [1, 100000], got the string "ten"' sweep "$tmp/type.yaml" -o "$tmp/o.h5"
 cfg sigma 'hardware: {device: {d2d_sigma: -0.1}}\n'

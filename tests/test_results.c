@@ -309,7 +309,11 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
                                         "program_cells_verified", "program_converged_fraction",
                                         "program_pulses", "program_verify_reads",
                                         "program_time_s", "program_energy_j",
-                                        "program_rms_error", "drift_alpha", "drift_reads",
+                                        "program_rms_error", "fault_stuck_cells",
+                                        "fault_test_reads", "fault_spare_cells", "fault_moved",
+                                        "fault_time_s", "fault_energy_j",
+                                        "fault_weight_rms_before", "fault_weight_rms_after",
+                                        "drift_alpha", "drift_reads",
                                         "drift_energy_j", "colcal_gain_rms_dev",
                                         "colcal_reads", "colcal_energy_j", "rebalance_passes",
                                         "rebalance_energy_j"};
@@ -954,7 +958,7 @@ static void test_sweep_without_axes_has_one_point(void **state)
     assert_int_equal(read_u64_attr(f, "n_points"), 1);
     hid_t summary = H5Dopen2(f, "summary", H5P_DEFAULT);
     hid_t type = H5Dget_type(summary);
-    assert_int_equal(H5Tget_nmembers(type), 26); /* point, repeat and 24 metrics */
+    assert_int_equal(H5Tget_nmembers(type), 34); /* point, repeat and 32 metrics */
     H5Tclose(type);
     H5Dclose(summary);
     H5Fclose(f);
