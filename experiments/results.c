@@ -31,13 +31,16 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mx_build_config.h"
 
@@ -563,6 +566,35 @@ static void note_file_size(mx_results *r)
     r->file_bytes = size;
 }
 
+/* Clear the way for a new <path>.partial without harming one that another
+ * process is writing. A writer holds HDF5's exclusive flock(2) on its file
+ * until it closes it; creating with H5F_ACC_TRUNC would truncate that file
+ * before HDF5 even tries its lock (measured: a second sweep to the same
+ * output wiped the first one's finished points). So: take the old file's
+ * lock ourselves, non-blocking — busy means another sweep owns it — and
+ * remove it while holding the lock; the new file is then created with
+ * H5F_ACC_EXCL, so two sweeps starting at once cannot both create it. */
+static mx_status claim_partial(const mx_results *r)
+{
+    int fd = open(r->partial, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? MX_OK
+                               : mx_fail(MX_EIO, "%s: cannot open the old file to replace it "
+                                                 "(%s)", r->partial, strerror(errno));
+    mx_status st = MX_OK;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        st = errno == EWOULDBLOCK
+                 ? mx_fail(MX_EIO, "%s: another process is writing it (a sweep to the same "
+                                   "output still running?); wait for it or choose another "
+                                   "output", r->partial)
+                 : mx_fail(MX_EIO, "%s: cannot lock the old file (%s)", r->partial,
+                           strerror(errno));
+    else if (unlink(r->partial) != 0)
+        st = mx_fail(MX_EIO, "%s: cannot remove the old file (%s)", r->partial, strerror(errno));
+    close(fd); /* releases the lock */
+    return st;
+}
+
 mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
                             mx_results **out)
 {
@@ -574,11 +606,18 @@ mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
     if (st != MX_OK)
         return st;
 
+    if ((st = claim_partial(r)) != MX_OK) {
+        free_results(r);
+        return st;
+    }
     errno = 0;
-    r->file = H5Fcreate(r->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    r->file = H5Fcreate(r->partial, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (r->file < 0) {
-        st = mx_fail(MX_EIO, "%s: cannot create HDF5 file (%s)", r->partial,
-                     mx_h5_errno_text(errno, "directory missing or not writable?"));
+        st = errno == EEXIST
+                 ? mx_fail(MX_EIO, "%s: another process created it just now (two sweeps to "
+                                   "the same output?)", r->partial)
+                 : mx_fail(MX_EIO, "%s: cannot create HDF5 file (%s)", r->partial,
+                           mx_h5_errno_text(errno, "directory missing or not writable?"));
         close_handles(r);
         free_results(r);
         return st;

@@ -256,6 +256,66 @@ truncate -s "$(($(stat -c %s "$tmp/res/t.h5.partial") * 6 / 10))" "$tmp/res/t.h5
 check "resume refuses a truncated .partial" 1 "truncated, corrupt or read-only?" sweep "$tmp/res.yaml" -o "$tmp/res/t.h5" --cache "$tmp/cache" --resume
 if grep -q "resume with:" "$tmp/err"; then bad "a refused .partial still gets a resume hint"; else ok "no resume hint for a refused .partial"; fi
 
+# A second sweep to the same output while the first still writes it is
+# refused, and the first one's .partial is untouched (HDF5's truncating
+# create wiped it before trying its lock, until results.c took the lock
+# first); resuming it is refused too.
+MEMXBAR_TEST_PAUSE_AFTER_POINTS=2 "$exe" sweep "$tmp/res.yaml" -o "$tmp/res/l.h5" --cache "$tmp/cache" -q >"$tmp/out1" 2>"$tmp/err1" &
+pid=$!
+if wait_for_pause "$tmp/err1"; then
+  cp "$tmp/res/l.h5.partial" "$tmp/res/l-before"
+  check "a second sweep to an output being written is refused" 1 "another process is writing it" sweep "$tmp/res.yaml" -o "$tmp/res/l.h5" --cache "$tmp/cache"
+  check "resuming an output being written is refused" 1 "locked by another process" sweep "$tmp/res.yaml" -o "$tmp/res/l.h5" --cache "$tmp/cache" --resume
+  if cmp -s "$tmp/res/l-before" "$tmp/res/l.h5.partial"; then ok "the running sweep's .partial is untouched"; else bad "the running sweep's .partial changed"; fi
+  kill -INT "$pid"
+else
+  bad "the sweep to be locked out never paused"
+fi
+wait "$pid"
+code=$?
+"$exe" report "$tmp/res/l.h5.partial" --no-plot >"$tmp/rep" 2>&1
+if [ "$code" -eq 130 ] && grep -q "2 of 4 (point, repeat) runs (sweep incomplete)" "$tmp/rep"; then
+  ok "the first sweep keeps its 2 points and stops cleanly"
+else
+  bad "the locked-out sweep's owner (exit $code): $(tail -1 "$tmp/rep")"
+fi
+
+# Read-only results, as an unprivileged user (root writes anything; as root
+# the test runs memxbar as nobody with setpriv): a folder that cannot be
+# written fails at once naming the file; a read-only .partial is refused on
+# resume and left as it was; report reads it.
+as_user=()
+[ "$(id -u)" -eq 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+ro="$tmp/ro"
+mkdir -p "$ro/dir" && cp "$tmp/res/l.h5.partial" "$ro/r.h5.partial" && chmod 444 "$ro/r.h5.partial" &&
+  chmod 555 "$ro/dir" && chmod 755 "$ro" && chmod 711 "$tmp"
+if "${as_user[@]}" "$exe" --version >/dev/null 2>&1 && "${as_user[@]}" test -r "$tmp/res.yaml"; then
+  "${as_user[@]}" "$exe" sweep "$tmp/res.yaml" -o "$ro/dir/x.h5" --cache "$tmp/cache" -q >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  if [ "$code" -eq 1 ] && grep -q "x.h5.partial: cannot create HDF5 file (Permission denied)" "$tmp/err" && [ -z "$(ls "$ro/dir")" ]; then
+    ok "a read-only results folder fails naming the file"
+  else
+    bad "read-only folder (exit $code): $(tail -1 "$tmp/err")"
+  fi
+  cp "$ro/r.h5.partial" "$tmp/r-before"
+  "${as_user[@]}" "$exe" sweep "$tmp/res.yaml" -o "$ro/r.h5" --cache "$tmp/cache" --resume -q >"$tmp/out" 2>"$tmp/err"
+  code=$?
+  if [ "$code" -eq 1 ] && grep -q "r.h5.partial: cannot open for writing (Permission denied)" "$tmp/err" &&
+     cmp -s "$tmp/r-before" "$ro/r.h5.partial"; then
+    ok "a read-only .partial is refused on resume and left as it was"
+  else
+    bad "read-only .partial (exit $code): $(tail -1 "$tmp/err")"
+  fi
+  if "${as_user[@]}" "$exe" report "$ro/r.h5.partial" --no-plot 2>&1 | grep -q "2 of 4 (point, repeat) runs"; then
+    ok "report reads a read-only results file"
+  else
+    bad "report of a read-only file"
+  fi
+else
+  echo "skipped: read-only results (nobody cannot run $exe or read $tmp)"
+fi
+chmod 700 "$tmp"; chmod -R u+w "$ro"
+
 # memxbar report: the table from the file, and the plots beside it.
 check "report prints the summary table" 0 "bits=6" report "$tmp/res/full.h5" --no-plot
 check "report of a missing file" 1 "nope.h5: cannot open" report "$tmp/res/nope.h5" --no-plot
