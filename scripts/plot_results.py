@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
@@ -113,6 +114,24 @@ def pareto(points):
     return front
 
 
+def label_spots(ax, spots, radius_px=12):
+    """Label points with their first-axis value; points closer on screen than
+    radius_px (of any series) share one label, so labels do not overprint."""
+    ax.autoscale_view()
+    clusters = []  # [x_px, y_px, first point, labels]
+    for ev, av, name in spots:
+        x, y = ax.transData.transform((ev, av))
+        for c in clusters:
+            if abs(c[0] - x) < radius_px and abs(c[1] - y) < radius_px:
+                if name not in c[3]:
+                    c[3].append(name)
+                break
+        else:
+            clusters.append([x, y, (ev, av), [name]])
+    for _, _, at, names in clusters:
+        ax.annotate(", ".join(names), at, textcoords="offset points", xytext=(5, -10), fontsize=7)
+
+
 def energy_plot(path, s, x_axis, others, numeric):
     """Accuracy against energy per inference: one series per combination of
     the other swept fields, each point labelled with the first axis' value,
@@ -124,6 +143,7 @@ def energy_plot(path, s, x_axis, others, numeric):
         groups[key][x].append((1e9 * row["energy_j"], 100.0 * row["accuracy"]))
     fig, ax = plt.subplots(figsize=(7.5, 5))
     everything = []
+    spots = []
     for key, pts in sorted(groups.items()):
         xs = sorted(pts)
         e = np.array([np.mean([p[0] for p in pts[x]]) for x in xs])
@@ -132,13 +152,20 @@ def energy_plot(path, s, x_axis, others, numeric):
         aa = [np.std([p[1] for p in pts[x]], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
         label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar"
         ax.errorbar(e, a, xerr=ea, yerr=aa, marker="o", capsize=3, label=label)
-        for xv, ev, av in zip(xs, e, a):
-            ax.annotate(text(xv), (ev, av), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        spots += [(ev, av, text(xv)) for xv, ev, av in zip(xs, e, a)]
         everything += list(zip(e, a))
     front = pareto(everything)
+    # the front's points ringed, so a front of one point still shows
+    ax.plot([p[0] for p in front], [p[1] for p in front], ls="none", marker="o", ms=11,
+            mfc="none", mec="black", mew=1.2, label="Pareto front")
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1,
-            ls="--", label="Pareto front")
+            ls="--")
     ax.set_xscale("log")
+    # energies often span less than a decade: label the minor ticks too
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.LogFormatterSciNotation(labelOnlyBase=False,
+                                                                           minor_thresholds=(2, 0.5)))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    label_spots(ax, spots)
     ax.set_xlabel("energy per inference (nJ)")
     ax.set_ylabel("test accuracy of the crossbar network (%)")
     ax.set_title(f"{path}: point labels = {x_axis.split('.')[-1]}", fontsize=10)
