@@ -10,6 +10,7 @@
  */
 #include "experiments/online_run.h"
 #include "experiments/h5io.h"
+#include "experiments/results.h"
 
 #include <hdf5.h>
 
@@ -436,12 +437,14 @@ static void swept_text(const mx_experiment_config *cfg, const mx_experiment_conf
         return;
     }
     size_t used = 0;
+    const char *paths[MX_SWEEP_MAX_AXES];
+    for (size_t a = 0; a < cfg->n_axes; a++)
+        paths[a] = cfg->axes[a].path;
     for (size_t a = 0; a < cfg->n_axes && used < size; a++) {
         char value[MX_CONFIG_VALUE_BYTES + 64];
         if (mx_config_get(pc, cfg->axes[a].path, value, sizeof value))
             snprintf(value, sizeof value, "?");
-        const char *leaf = strrchr(cfg->axes[a].path, '.');
-        leaf = leaf ? leaf + 1 : cfg->axes[a].path;
+        const char *leaf = mx_results_axis_label(paths, cfg->n_axes, a);
         int n = snprintf(buf + used, size - used, "%s%s=%s", a ? " " : "", leaf, value);
         used += n > 0 ? (size_t)n : 0;
     }

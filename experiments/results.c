@@ -1294,6 +1294,28 @@ void mx_results_table_free(mx_results_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Does `path` end with the dotted suffix `suffix` (whole components)? */
+static int ends_with_component(const char *path, const char *suffix)
+{
+    size_t lp = strlen(path), ls = strlen(suffix);
+    return lp >= ls && !strcmp(path + lp - ls, suffix) && (lp == ls || path[lp - ls - 1] == '.');
+}
+
+const char *mx_results_axis_label(const char *const *paths, size_t n, size_t a)
+{
+    const char *p = paths[a];
+    for (const char *at = p + strlen(p); at > p; at--) {
+        if (at[-1] != '.')
+            continue;
+        int shared = 0;
+        for (size_t b = 0; b < n && !shared; b++)
+            shared = b != a && ends_with_component(paths[b], at);
+        if (!shared)
+            return at;
+    }
+    return p;
+}
+
 /* Fill out->rows from the raw /summary rows `buf` (n rows of the native
  * compound type mtype). */
 static mx_status table_from_rows(const char *path, hid_t mtype, const unsigned char *buf,
@@ -1303,6 +1325,20 @@ static mx_status table_from_rows(const char *path, hid_t mtype, const unsigned c
     const int n_members = H5Tget_nmembers(mtype);
     if (n_members < 0 || row_bytes == 0)
         return mx_fail(MX_EFORMAT, "%s: /summary has no columns", path);
+    /* The swept columns' labels: the shortest unambiguous end of each path. */
+    char names[MX_SWEEP_MAX_AXES][MX_CONFIG_NAME_BYTES];
+    const char *paths[MX_SWEEP_MAX_AXES];
+    size_t n_swept = 0;
+    for (int m = 0; m < n_members && n_swept < MX_SWEEP_MAX_AXES; m++) {
+        char *name = H5Tget_member_name(mtype, (unsigned)m);
+        if (name && !is_reserved_column(name)) {
+            snprintf(names[n_swept], sizeof names[0], "%s", name);
+            paths[n_swept] = names[n_swept];
+            n_swept++;
+        }
+        if (name)
+            H5free_memory(name);
+    }
     for (size_t i = 0; i < n; i++) {
         mx_results_row *row = &out->rows[i];
         const unsigned char *raw = buf + i * row_bytes;
@@ -1350,8 +1386,10 @@ static mx_status table_from_rows(const char *path, hid_t mtype, const unsigned c
             else if (!strcmp(name, "n_test"))
                 row->n_test = (size_t)u;
             else if (!known && !is_reserved_column(name)) { /* a swept field */
-                const char *dot = strrchr(name, '.');
-                const char *label = dot ? dot + 1 : name;
+                const char *label = name;
+                for (size_t a = 0; a < n_swept; a++)
+                    if (!strcmp(paths[a], name))
+                        label = mx_results_axis_label(paths, n_swept, a);
                 size_t used = strlen(row->swept);
                 char *dst = row->swept + used;
                 size_t room = sizeof row->swept - used;

@@ -146,6 +146,12 @@ mx_status mx_point_result_pack(const mx_point_result *res, void **out, size_t *o
 mx_status mx_point_result_unpack(const void *buf, size_t bytes, mx_point_result *out,
                                  void **storage);
 
+/* How a swept field is named in labels: the shortest end of paths[a]
+ * (whole dotted components) that no other of the n paths ends with —
+ * "bits" beside "d2d_sigma", but "programming.mode" beside
+ * "fault_mapping.mode". Points into paths[a]. */
+const char *mx_results_axis_label(const char *const *paths, size_t n, size_t a);
+
 /* Read back /summary's accuracy column and row count (for tests and the
  * CLI summary). OUT: *n_rows, and up to `cap` accuracies. */
 mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *accuracy,

@@ -516,12 +516,14 @@ static void describe_point(const mx_experiment_config *base, const mx_experiment
                            char *buf, size_t size)
 {
     buf[0] = '\0';
+    const char *paths[MX_SWEEP_MAX_AXES];
+    for (size_t a = 0; a < base->n_axes; a++)
+        paths[a] = base->axes[a].path;
     for (size_t a = 0; a < base->n_axes; a++) {
         char value[128];
         if (mx_config_get(pc, base->axes[a].path, value, sizeof value))
             snprintf(value, sizeof value, "?");
-        const char *name = strrchr(base->axes[a].path, '.');
-        name = name ? name + 1 : base->axes[a].path;
+        const char *name = mx_results_axis_label(paths, base->n_axes, a);
         size_t used = strlen(buf);
         snprintf(buf + used, size - used, "%s%s=%s", a ? " " : "", name, value);
     }

@@ -54,7 +54,7 @@ def load(h5py, np, label, path):
     others = [n for n in axes if n not in (cs, cb)]
     groups = defaultdict(lambda: defaultdict(lambda: ([], [])))
     for row in s:
-        name = " ".join([label] + [f"{o.split('.')[-1]}={text(row[o])}" for o in others])
+        name = " ".join([label] + [f"{mx_plot.axis_label(o, others)}={text(row[o])}" for o in others])
         key = (float(row[cs]) if cs else float("nan"), int(row[cb]) if cb else -1)
         groups[name][key][0].append(100.0 * float(row["accuracy"]))
         groups[name][key][1].append(100.0 * float(row["accuracy_snn_digital"]))

@@ -31,3 +31,16 @@ def attr(obj, name, default=""):
 def units(ds):
     """A dataset's `units` attribute ("" when it has none)."""
     return attr(ds, "units")
+
+
+def axis_label(path, paths):
+    """How a swept field is named in a legend: the shortest end of its dotted
+    path (whole components) that no other swept path ends with, as memxbar's
+    own tables name it ("bits", but "programming.mode" beside
+    "fault_mapping.mode")."""
+    parts = path.split(".")
+    for k in range(1, len(parts) + 1):
+        tail = ".".join(parts[-k:])
+        if not any(p != path and (p == tail or p.endswith("." + tail)) for p in paths):
+            return tail
+    return path

@@ -9,6 +9,7 @@ and accuracy against time step for every point. Writes PNGs beside the file.
 Needs Debian's python3-h5py and python3-matplotlib (installed by memxbar.sh);
 run it with /usr/bin/python3.
 """
+import os
 import sys
 from collections import defaultdict
 
@@ -19,6 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mx_plot import axis_label  # noqa: E402
 
 METRICS = ("accuracy", "accuracy_snn_digital", "accuracy_ann", "adc_clip_rate",
            "n_test", "eval_seconds", "point", "repeat", "energy_j", "latency_s", "area_mm2")
@@ -60,7 +64,7 @@ def main(path):
             xs = sorted(pts)
             mean = [np.mean(pts[x]) for x in xs]
             err = [np.std(pts[x], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
-            label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar SNN"
+            label = ", ".join(f"{axis_label(o, axes)}={k}" for o, k in zip(others, key)) or "crossbar SNN"
             ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, label=label)
         digital = 100.0 * float(np.max(s["accuracy_snn_digital"]))
         ax.axhline(digital, color="gray", ls="--", lw=1,
@@ -85,7 +89,7 @@ def main(path):
             for r in sorted(f["points"][k], key=int):
                 g = f["points"][k][r]
                 acc = 100.0 * g["accuracy_vs_step"][()]
-                label = ", ".join(f"{a.split('.')[-1]}={text(g.attrs[a])}" for a in axes if a in g.attrs)
+                label = ", ".join(f"{axis_label(a, axes)}={text(g.attrs[a])}" for a in axes if a in g.attrs)
                 ax.plot(np.arange(1, len(acc) + 1), acc, lw=1, label=label if r == "0" else None)
         ax.set_xlabel("time step")
         ax.set_ylabel("accuracy using spikes so far (%)")
@@ -150,7 +154,7 @@ def energy_plot(path, s, x_axis, others, numeric):
         a = np.array([np.mean([p[1] for p in pts[x]]) for x in xs])
         ea = [np.std([p[0] for p in pts[x]], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
         aa = [np.std([p[1] for p in pts[x]], ddof=1) if len(pts[x]) > 1 else 0.0 for x in xs]
-        label = ", ".join(f"{o.split('.')[-1]}={k}" for o, k in zip(others, key)) or "crossbar"
+        label = ", ".join(f"{axis_label(o, others + [x_axis])}={k}" for o, k in zip(others, key)) or "crossbar"
         ax.errorbar(e, a, xerr=ea, yerr=aa, marker="o", capsize=3, label=label)
         spots += [(ev, av, text(xv)) for xv, ev, av in zip(xs, e, a)]
         everything += list(zip(e, a))
@@ -168,7 +172,7 @@ def energy_plot(path, s, x_axis, others, numeric):
     label_spots(ax, spots)
     ax.set_xlabel("energy per inference (nJ)")
     ax.set_ylabel("test accuracy of the crossbar network (%)")
-    ax.set_title(f"{path}: point labels = {x_axis.split('.')[-1]}", fontsize=10)
+    ax.set_title(f"{path}: point labels = {axis_label(x_axis, others + [x_axis])}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     out = path.rsplit(".", 1)[0] + "-energy.png"

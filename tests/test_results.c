@@ -814,6 +814,22 @@ static void test_point_result_pack_round_trip(void **state)
     mx_free(buf);
 }
 
+/* Labels name a swept field by the shortest unambiguous end of its path. */
+static void test_axis_label_is_the_shortest_unambiguous_suffix(void **state)
+{
+    (void)state;
+    const char *const paths[] = {"hardware.programming.mode", "hardware.fault_mapping.mode",
+                                 "hardware.adc.bits", "training.mode", "seed"};
+    assert_string_equal(mx_results_axis_label(paths, 5, 0), "programming.mode");
+    assert_string_equal(mx_results_axis_label(paths, 5, 1), "fault_mapping.mode");
+    assert_string_equal(mx_results_axis_label(paths, 5, 2), "bits");
+    assert_string_equal(mx_results_axis_label(paths, 5, 3), "training.mode");
+    assert_string_equal(mx_results_axis_label(paths, 5, 4), "seed");
+    const char *const nested[] = {"a.b.c", "b.c"}; /* one path ends the other */
+    assert_string_equal(mx_results_axis_label(nested, 2, 0), "a.b.c");
+    assert_string_equal(mx_results_axis_label(nested, 2, 1), "b.c");
+}
+
 static void test_write_point_rejects_out_of_range_and_duplicates(void **state)
 {
     (void)state;
@@ -1216,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_complete_close_requires_every_row),
         cmocka_unit_test(test_complete_close_puts_rows_in_point_order),
         cmocka_unit_test(test_point_result_pack_round_trip),
+        cmocka_unit_test(test_axis_label_is_the_shortest_unambiguous_suffix),
         cmocka_unit_test(test_write_point_rejects_out_of_range_and_duplicates),
         cmocka_unit_test(test_create_in_missing_directory_fails_naming_the_path),
         cmocka_unit_test(test_create_rejects_bad_axes),
