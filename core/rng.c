@@ -10,6 +10,11 @@
 
 #include <Random123/philox.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define RNG_HAVE_AVX2_KERNELS 1
+#endif
+
 #define FNV1A_OFFSET_BASIS 2166136261u
 #define FNV1A_PRIME 16777619u
 
@@ -107,4 +112,426 @@ void mx_rng_permutation(mx_rng *r, size_t *order, size_t n)
         order[i - 1] = order[k];
         order[k] = t;
     }
+}
+
+/* ---- block-wise normals: mx_rng_normal_fill_fast ----------------------------------
+ *
+ * Philox4x32-10 written out over a batch of consecutive blocks, as structure
+ * of arrays so the compiler vectorises across blocks (the same words as
+ * Random123's philox4x32, checked by tests/test_rng.c), then Box-Muller in
+ * float with polynomial log, sin and cos in place of libm's double ones.
+ * Only IEEE +, −, ×, ÷ and sqrt are used, and ISO C builds do not contract
+ * to FMA, so the baseline and AVX2 builds of the body give the same bits.
+ *
+ * Accuracy of the transform (against double libm's Box-Muller of the same
+ * words over 2^18 normals, tests/test_rng.c: within 8 float ulps of
+ * max(1, r)): the log is Cephes' logf (S. L. Moshier,
+ * Cephes Math Library, 1984-1992: degree-9 minimax on [√½ − 1, √2 − 1]),
+ * ≈ 1 ulp; sin and cos are Cephes' sinf/cosf minimax polynomials on
+ * [−π/4, π/4], reached exactly: θ = 2π·u2 with u2 = (k + ½)·2^−24, k the
+ * top 24 bits, so the quadrant q = round(4·u2) and u2 − q/4 are exact.
+ * u1 = (w + ½)·2^−32 keeps the 32-bit tail of the double transform
+ * (|z| ≤ √(2·33·ln 2) = 6.77). The result is within a few float ulps of
+ * the double Box-Muller of the same words — not the same bits as
+ * mx_rng_normal, which keeps its values. */
+
+#define BATCH_BLOCKS 64
+
+#if defined(__GNUC__)
+#define RNG_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define RNG_ALWAYS_INLINE inline
+#endif
+
+static RNG_ALWAYS_INLINE void philox_batch_body(const uint32_t key[2], const uint32_t ctr[4],
+                                                size_t nb, uint32_t *restrict w0,
+                                                uint32_t *restrict w1, uint32_t *restrict w2,
+                                                uint32_t *restrict w3)
+{
+    for (size_t b = 0; b < nb; b++) {
+        uint32_t c0 = ctr[0] + (uint32_t)b, c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+        uint32_t k0 = key[0], k1 = key[1];
+        for (int round = 0; round < 10; round++) {
+            const uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0;
+            const uint64_t p1 = (uint64_t)PHILOX_M4x32_1 * c2;
+            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c1 = (uint32_t)p1;
+            c3 = (uint32_t)p0;
+            c0 = n0;
+            c2 = n2;
+            k0 += PHILOX_W32_0;
+            k1 += PHILOX_W32_1;
+        }
+        w0[b] = c0;
+        w1[b] = c1;
+        w2[b] = c2;
+        w3[b] = c3;
+    }
+}
+
+#ifdef RNG_HAVE_AVX2_KERNELS
+/* Philox4x32-10 for 8 consecutive blocks at once, one block per 32-bit
+ * lane (AVX2 has no 32×32 → 64 multiply of all 8 lanes: the even lanes'
+ * products come from one _mm256_mul_epu32, the odd lanes' from a second on
+ * the inputs shifted down, and the halves are blended back). Integer
+ * arithmetic only: the very words of philox_batch_body, tested against
+ * Random123 in tests/test_rng.c. */
+__attribute__((target("avx2"))) static inline void mulhilo8(__m256i m, __m256i c, __m256i *hi,
+                                                            __m256i *lo)
+{
+    const __m256i even = _mm256_mul_epu32(c, m);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), m);
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xaa);
+}
+
+__attribute__((target("avx2"))) static inline void philox8_avx2(const uint32_t key[2],
+                                                                uint32_t ctr0, uint32_t ctr1,
+                                                                uint32_t ctr2, uint32_t ctr3,
+                                                                __m256i out[4])
+{
+    const __m256i m0 = _mm256_set1_epi32((int)PHILOX_M4x32_0);
+    const __m256i m1 = _mm256_set1_epi32((int)PHILOX_M4x32_1);
+    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int)ctr0),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i c1 = _mm256_set1_epi32((int)ctr1), c2 = _mm256_set1_epi32((int)ctr2);
+    __m256i c3 = _mm256_set1_epi32((int)ctr3);
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; round++) {
+        __m256i hi0, lo0, hi1, lo1;
+        mulhilo8(m0, c0, &hi0, &lo0);
+        mulhilo8(m1, c2, &hi1, &lo1);
+        c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
+        c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
+        c1 = lo1;
+        c3 = lo0;
+        k0 += PHILOX_W32_0;
+        k1 += PHILOX_W32_1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* philox_batch_body's structure of arrays, 8 blocks per step. */
+__attribute__((target("avx2"))) static void philox_batch_avx2(const uint32_t key[2],
+                                                              const uint32_t ctr[4], size_t nb,
+                                                              uint32_t *restrict w0,
+                                                              uint32_t *restrict w1,
+                                                              uint32_t *restrict w2,
+                                                              uint32_t *restrict w3)
+{
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i c[4];
+        philox8_avx2(key, ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3], c);
+        _mm256_storeu_si256((__m256i *)(w0 + b), c[0]);
+        _mm256_storeu_si256((__m256i *)(w1 + b), c[1]);
+        _mm256_storeu_si256((__m256i *)(w2 + b), c[2]);
+        _mm256_storeu_si256((__m256i *)(w3 + b), c[3]);
+    }
+    if (b < nb) {
+        const uint32_t rest[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
+        philox_batch_body(key, rest, nb - b, w0 + b, w1 + b, w2 + b, w3 + b);
+    }
+}
+#endif
+
+/* ln(1 + m)·… Cephes logf's kernel: ln(2^e·(1 + m)) for m in
+ * [√½ − 1, √2 − 1]. */
+static RNG_ALWAYS_INLINE float log_kernel_f(float m, float fe)
+{
+    const float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return m + y + 0.693359375f * fe;
+}
+
+/* The kernel's arguments (m, e) for ln(x), x in (0, 1] (Cephes logf's
+ * reduction). */
+static RNG_ALWAYS_INLINE void log_unit_reduce(float x, float *m_out, float *fe_out)
+{
+    union { float f; uint32_t u; } bits = {x};
+    int e = (int)((bits.u >> 23) & 0xffu) - 126;
+    bits.u = (bits.u & 0x007fffffu) | 0x3f000000u; /* mantissa in [0.5, 1) */
+    float m = bits.f;
+    if (m < 0.707106781186547524f) {
+        e -= 1;
+        m = m + m - 1.0f;
+    } else {
+        m = m - 1.0f;
+    }
+    *m_out = m;
+    *fe_out = (float)e;
+}
+
+/* ln u1 for u1 = (a + ½)·2^−32. Near 1 the float u1 would round away the
+ * information, so there ln(1 − d) is taken from d = (2^32 − a − ½)·2^−32
+ * itself (exact to a float rounding) through the same kernel, as
+ * log_kernel_f(−d, 0). The kernel is a pure function of its arguments, so
+ * the arguments are selected and the kernel evaluated once (the same value
+ * as evaluating both and selecting the result, at half the work). */
+static RNG_ALWAYS_INLINE float log_u01_f(uint32_t a)
+{
+    const float d = ((float)(~a) + 0.5f) * 0x1p-32f;
+    float m, fe;
+    log_unit_reduce(((float)a + 0.5f) * 0x1p-32f, &m, &fe);
+    const int near_one = d <= 0.29289321881f;
+    return log_kernel_f(near_one ? -d : m, near_one ? 0.0f : fe);
+}
+
+static RNG_ALWAYS_INLINE void box_muller_f(uint32_t a, uint32_t b, float *z0, float *z1)
+{
+    const float r = sqrtf(-2.0f * log_u01_f(a));
+    const float u2 = (float)(b >> 8) * 0x1p-24f + 0x1p-25f;
+    const float qf = (float)(int32_t)(4.0f * u2 + 0.5f); /* 0..4 */
+    const int q = (int)qf & 3;
+    const float x = (u2 - 0.25f * qf) * 6.28318530717958648f; /* [−π/4, π/4] */
+    const float zz = x * x;
+    const float s = ((-1.9515295891e-4f * zz + 8.3321608736e-3f) * zz - 1.6666654611e-1f) * zz * x + x;
+    const float c = ((2.443315711809948e-5f * zz - 1.388731625493765e-3f) * zz +
+                     4.166664568298827e-2f) * zz * zz - 0.5f * zz + 1.0f;
+    /* (cos θ, sin θ) from the quadrant: θ = q·π/2 + x. */
+    const float cq = q == 0 ? c : q == 1 ? -s : q == 2 ? -c : s;
+    const float sq = q == 0 ? s : q == 1 ? c : q == 2 ? -s : -c;
+    *z0 = r * cq;
+    *z1 = r * sq;
+}
+
+typedef void (*philox_soa_fn)(const uint32_t key[2], const uint32_t ctr[4], size_t nb,
+                              uint32_t *restrict w0, uint32_t *restrict w1,
+                              uint32_t *restrict w2, uint32_t *restrict w3);
+
+static void philox_batch_base(const uint32_t key[2], const uint32_t ctr[4], size_t nb,
+                              uint32_t *restrict w0, uint32_t *restrict w1, uint32_t *restrict w2,
+                              uint32_t *restrict w3)
+{
+    philox_batch_body(key, ctr, nb, w0, w1, w2, w3);
+}
+
+static RNG_ALWAYS_INLINE void normal_batch_body(const uint32_t key[2], const uint32_t ctr[4],
+                                                size_t nb, float *restrict out,
+                                                philox_soa_fn philox)
+{
+    uint32_t w0[BATCH_BLOCKS], w1[BATCH_BLOCKS], w2[BATCH_BLOCKS], w3[BATCH_BLOCKS];
+    float z0[BATCH_BLOCKS], z1[BATCH_BLOCKS], z2[BATCH_BLOCKS], z3[BATCH_BLOCKS];
+    philox(key, ctr, nb, w0, w1, w2, w3);
+    for (size_t b = 0; b < nb; b++) {
+        box_muller_f(w0[b], w1[b], &z0[b], &z1[b]);
+        box_muller_f(w2[b], w3[b], &z2[b], &z3[b]);
+    }
+    for (size_t b = 0; b < nb; b++) {
+        out[4 * b] = z0[b];
+        out[4 * b + 1] = z1[b];
+        out[4 * b + 2] = z2[b];
+        out[4 * b + 3] = z3[b];
+    }
+}
+
+static void normal_batch_base(const uint32_t key[2], const uint32_t ctr[4], size_t nb,
+                              float *restrict out)
+{
+    normal_batch_body(key, ctr, nb, out, philox_batch_base);
+}
+
+#ifdef RNG_HAVE_AVX2_KERNELS
+__attribute__((target("avx2"))) static void normal_batch_avx2(const uint32_t key[2],
+                                                              const uint32_t ctr[4], size_t nb,
+                                                              float *restrict out)
+{
+    normal_batch_body(key, ctr, nb, out, philox_batch_avx2);
+}
+
+/* philox8_avx2 over 16 lanes (AVX-512F). */
+__attribute__((target("avx512f"))) static inline void mulhilo16(__m512i m, __m512i c,
+                                                                __m512i *hi, __m512i *lo)
+{
+    const __m512i even = _mm512_mul_epu32(c, m);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m);
+    *lo = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64(odd, 32));
+    *hi = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 32), odd);
+}
+
+__attribute__((target("avx512f"))) static void philox_batch_avx512(const uint32_t key[2],
+                                                                   const uint32_t ctr[4],
+                                                                   size_t nb,
+                                                                   uint32_t *restrict w0,
+                                                                   uint32_t *restrict w1,
+                                                                   uint32_t *restrict w2,
+                                                                   uint32_t *restrict w3)
+{
+    const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M4x32_0);
+    const __m512i m1 = _mm512_set1_epi32((int)PHILOX_M4x32_1);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t b = 0;
+    for (; b + 16 <= nb; b += 16) {
+        __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(ctr[0] + (uint32_t)b)), lane);
+        __m512i c1 = _mm512_set1_epi32((int)ctr[1]), c2 = _mm512_set1_epi32((int)ctr[2]);
+        __m512i c3 = _mm512_set1_epi32((int)ctr[3]);
+        uint32_t k0 = key[0], k1 = key[1];
+        for (int round = 0; round < 10; round++) {
+            __m512i hi0, lo0, hi1, lo1;
+            mulhilo16(m0, c0, &hi0, &lo0);
+            mulhilo16(m1, c2, &hi1, &lo1);
+            c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+            c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+            c1 = lo1;
+            c3 = lo0;
+            k0 += PHILOX_W32_0;
+            k1 += PHILOX_W32_1;
+        }
+        _mm512_storeu_si512((void *)(w0 + b), c0);
+        _mm512_storeu_si512((void *)(w1 + b), c1);
+        _mm512_storeu_si512((void *)(w2 + b), c2);
+        _mm512_storeu_si512((void *)(w3 + b), c3);
+    }
+    if (b < nb) {
+        const uint32_t rest[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
+        philox_batch_body(key, rest, nb - b, w0 + b, w1 + b, w2 + b, w3 + b);
+    }
+}
+
+/* The same body for AVX-512 (F, VL, DQ: 16 float lanes, the native unsigned
+ * conversions; FMA is not contracted in ISO C, so the same IEEE operations
+ * and the same bits as the other two builds, checked against them). */
+__attribute__((target("avx512f,avx512vl,avx512dq"))) static void
+normal_batch_avx512(const uint32_t key[2], const uint32_t ctr[4], size_t nb, float *restrict out)
+{
+    normal_batch_body(key, ctr, nb, out, philox_batch_avx512);
+}
+#endif
+
+/* nb ≤ BATCH_BLOCKS consecutive blocks from ctr, interleaved as Random123
+ * gives them (4 words per block). Integer-only: every build the same bits. */
+static RNG_ALWAYS_INLINE void words_batch_body(const uint32_t key[2], const uint32_t ctr[4],
+                                               size_t nb, uint32_t *restrict out)
+{
+    uint32_t w0[BATCH_BLOCKS], w1[BATCH_BLOCKS], w2[BATCH_BLOCKS], w3[BATCH_BLOCKS];
+    philox_batch_body(key, ctr, nb, w0, w1, w2, w3);
+    for (size_t b = 0; b < nb; b++) {
+        out[4 * b] = w0[b];
+        out[4 * b + 1] = w1[b];
+        out[4 * b + 2] = w2[b];
+        out[4 * b + 3] = w3[b];
+    }
+}
+
+static void words_batch_base(const uint32_t key[2], const uint32_t ctr[4], size_t nb,
+                             uint32_t *restrict out)
+{
+    words_batch_body(key, ctr, nb, out);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* 8 blocks per step, transposed from one block per lane to Random123's
+ * order (4 words per block) in registers. */
+__attribute__((target("avx2"))) static void words_batch_avx2(const uint32_t key[2],
+                                                             const uint32_t ctr[4], size_t nb,
+                                                             uint32_t *restrict out)
+{
+    size_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i c[4];
+        philox8_avx2(key, ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3], c);
+        const __m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]); /* blocks 0 1 | 4 5, words 0 1 */
+        const __m256i t1 = _mm256_unpackhi_epi32(c[0], c[1]); /* blocks 2 3 | 6 7 */
+        const __m256i t2 = _mm256_unpacklo_epi32(c[2], c[3]); /* words 2 3 */
+        const __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
+        const __m256i u0 = _mm256_unpacklo_epi64(t0, t2); /* block 0 | block 4 */
+        const __m256i u1 = _mm256_unpackhi_epi64(t0, t2); /* block 1 | block 5 */
+        const __m256i u2 = _mm256_unpacklo_epi64(t1, t3); /* block 2 | block 6 */
+        const __m256i u3 = _mm256_unpackhi_epi64(t1, t3); /* block 3 | block 7 */
+        __m256i *o = (__m256i *)(out + 4 * b);
+        _mm256_storeu_si256(o, _mm256_permute2x128_si256(u0, u1, 0x20));
+        _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+        _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+        _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+    }
+    if (b < nb) {
+        const uint32_t rest[4] = {ctr[0] + (uint32_t)b, ctr[1], ctr[2], ctr[3]};
+        words_batch_body(key, rest, nb - b, out + 4 * b);
+    }
+}
+#endif
+
+typedef void (*words_batch_fn)(const uint32_t *, const uint32_t *, size_t, uint32_t *);
+
+static words_batch_fn words_batch_kernel(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        return words_batch_avx2;
+#endif
+    return words_batch_base;
+}
+
+void mx_rng_philox_words(mx_rng *r, uint32_t *out, size_t n_blocks)
+{
+    const words_batch_fn batch = words_batch_kernel();
+    while (n_blocks > 0) {
+        const size_t nb = n_blocks < BATCH_BLOCKS ? n_blocks : BATCH_BLOCKS;
+        batch(r->key, r->ctr, nb, out);
+        r->ctr[0] += (uint32_t)nb;
+        out += 4 * nb;
+        n_blocks -= nb;
+    }
+    r->pos = 4;
+}
+
+void mx_rng_u32_fill(mx_rng *r, uint32_t *out, size_t n)
+{
+    size_t i = 0;
+    while (i < n && r->pos < 4) /* the rest of the current block first */
+        out[i++] = r->buf[r->pos++];
+    const size_t whole = (n - i) / 4;
+    if (whole > 0) { /* leaves pos = 4: the next word starts a new block, as it would */
+        mx_rng_philox_words(r, out + i, whole);
+        i += 4 * whole;
+    }
+    if (i < n) { /* 1..3 words of one more block, the rest kept for the next draw */
+        mx_rng_refill(r);
+        while (i < n)
+            out[i++] = r->buf[r->pos++];
+    }
+}
+
+void mx_rng_normal_fill_fast(mx_rng *r, float *out, size_t n)
+{
+    void (*batch)(const uint32_t *, const uint32_t *, size_t, float *) = normal_batch_base;
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        batch = normal_batch_avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        batch = normal_batch_avx512;
+#endif
+    float tail[4];
+    while (n > 0) {
+        const size_t whole = n / 4 < BATCH_BLOCKS ? n / 4 : BATCH_BLOCKS;
+        if (whole > 0) {
+            batch(r->key, r->ctr, whole, out);
+            r->ctr[0] += (uint32_t)whole;
+            out += 4 * whole;
+            n -= 4 * whole;
+        } else { /* 1..3 left: one more block, the rest of it unused */
+            batch(r->key, r->ctr, 1, tail);
+            r->ctr[0] += 1;
+            for (size_t i = 0; i < n; i++)
+                out[i] = tail[i];
+            n = 0;
+        }
+    }
+    r->pos = 4;
 }

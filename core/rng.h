@@ -64,6 +64,27 @@ double mx_rng_normal(mx_rng *r);
  * mx_rng_normal, written to a block. */
 void mx_rng_normal_fill(mx_rng *r, float *out, size_t n);
 
+/* Fill out[0..n) with N(0, 1) draws, fast: whole Philox blocks from the
+ * next one on (any partly used block is skipped, as mx_rng_block), each
+ * block's words (w0, w1, w2, w3) giving out[4i..4i+3] by Box-Muller in
+ * float, (w0, w1) → (r·cos θ, r·sin θ), (w2, w3) likewise, with r =
+ * √(−2 ln((w0 + ½)·2^−32)), θ = 2π·((w1 >> 8) + ½)·2^−24. ⌈n/4⌉ blocks
+ * per call (a fixed count). Vectorised (AVX2 where the CPU has it, the
+ * same bits either way); values within a few float ulps of the exact
+ * transform of the same words, not those of mx_rng_normal (core/rng.c
+ * gives the accuracy; tests/test_rng.c the Kolmogorov–Smirnov check). */
+void mx_rng_normal_fill_fast(mx_rng *r, float *out, size_t n);
+
+/* The raw words of the next n_blocks whole blocks (any partly used block
+ * skipped), 4 per block in order: what n_blocks calls of mx_rng_block give. */
+void mx_rng_philox_words(mx_rng *r, uint32_t *out, size_t n_blocks);
+
+/* out[0..n) = the next n words of the stream: the same values, and the same
+ * stream state after, as n calls of mx_rng_u32 (the rest of a partly used
+ * block first, then whole blocks computed in vectorised batches, then part
+ * of one more block whose remaining words the next draw takes). */
+void mx_rng_u32_fill(mx_rng *r, uint32_t *out, size_t n);
+
 /* order ← a uniformly random permutation of 0..n−1 (Fisher–Yates; each
  * swap index from one 32-bit draw by multiply-shift range reduction, so its
  * probability is 1/i to within a relative i/2^32: 1.4e-5 at 60 000). One

@@ -237,6 +237,7 @@ struct mx_matmul_work {
     unsigned char *tile_active; /* (n_row_tiles) */
     float *rows;          /* (n_fam, n_out) one row's read conductances (reference) */
     double *y_acc;        /* (n_out) digital shift-and-add accumulator */
+    float *noise;         /* (max(n_out, n_col_tiles)) N(0, 1) draws of one read */
     double pass_power_w;  /* read power of the driven rows of this pass, W:
                              Σ_active |V_j·φ(V_j)|·g_row_sum[j] */
 };
@@ -1556,6 +1557,7 @@ void mx_matmul_work_destroy(mx_matmul_work *w)
     mx_free(w->tile_active);
     mx_free(w->rows);
     mx_free(w->y_acc);
+    mx_free(w->noise);
     mx_free(w);
 }
 
@@ -1593,8 +1595,10 @@ mx_status mx_matmul_work_create(const mx_matmul *mm, mx_matmul_work **out)
     w->tile_active = mx_calloc(mm->n_row_tiles, 1);
     w->rows = mx_calloc(mm->n_fam * mm->n_out, sizeof(float));
     w->y_acc = mx_calloc(mm->n_out, sizeof(double));
+    w->noise = mx_calloc(mm->n_out > mm->n_col_tiles ? mm->n_out : mm->n_col_tiles,
+                         sizeof(float));
     if (!w->v || !w->active || !w->code || !w->acc || !w->var || !w->acc_ref || !w->var_ref ||
-        !w->tile_active || !w->rows || !w->y_acc) {
+        !w->tile_active || !w->rows || !w->y_acc || !w->noise) {
         mx_matmul_work_destroy(w);
         return mx_fail(MX_ENOMEM, "analog matmul workspace: out of memory");
     }
@@ -1722,18 +1726,22 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
             float *acc = w->acc + c * ch_stride + t * n_out;
             float *var = w->var + c * ch_stride + t * n_out;
             if (noise_sigma > 0.0) {
+                /* One fast block-wise fill per tile read (core/rng.h). */
+                mx_rng_normal_fill_fast(read_rng, w->noise, n_out);
                 for (size_t o = 0; o < n_out; o++)
-                    acc[o] += (float)(noise_sigma * sqrt((double)var[o]) * mx_rng_normal(read_rng));
+                    acc[o] += (float)(noise_sigma * sqrt((double)var[o]) * (double)w->noise[o]);
                 /* A shared reference column's noise: one draw, every column. */
-                if (mm->offset && !mm->ref_digital)
+                if (mm->offset && !mm->ref_digital) {
+                    mx_rng_normal_fill_fast(read_rng, w->noise, n_ct);
                     for (size_t ct = 0; ct < n_ct; ct++) {
                         const float e = (float)(noise_sigma * sqrt((double)var_ref[ct]) *
-                                                mx_rng_normal(read_rng));
+                                                (double)w->noise[ct]);
                         const size_t o0 = ct * tile_cols;
                         const size_t o1 = o0 + tile_cols < n_out ? o0 + tile_cols : n_out;
                         for (size_t o = o0; o < o1; o++)
                             acc[o] -= e;
                     }
+                }
             }
             if (rec)
                 record(rec, acc, n_out);
@@ -1748,10 +1756,12 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
             partial_sums += n_out;
         }
         if (mm->ref_digital) {
-            if (noise_sigma > 0.0)
+            if (noise_sigma > 0.0) {
+                mx_rng_normal_fill_fast(read_rng, w->noise, n_ct);
                 for (size_t ct = 0; ct < n_ct; ct++)
                     acc_ref[ct] += (float)(noise_sigma * sqrt((double)var_ref[ct]) *
-                                           mx_rng_normal(read_rng));
+                                           (double)w->noise[ct]);
+            }
             if (rec)
                 record(rec, acc_ref, n_ct);
             clipped += mx_adc_convert_bank(&mm->adc, acc_ref, n_ct,
@@ -1777,13 +1787,29 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
 }
 
 /* Per-cell read of every row in each active tile through the device's read
- * function: the plain sum the fast path must agree with. */
-static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *read_rng)
+ * function: the plain sum the fast path must agree with. With fast_noise
+ * (the noise = per-cell mode of mx_matmul_forward, for a device whose read
+ * is mx_device_read_relative) the same model draws its normals block-wise
+ * (mx_rng_normal_fill_fast): the same distribution, other values than the
+ * reference twin's mx_rng_normal. */
+/* The element-wise loops of the differential per-cell read, dispatched by
+ * ISA (defined with the row-block kernels below). */
+typedef struct per_cell_kernels {
+    void (*read_relative)(const float *restrict g, const float *restrict z, double sigma,
+                          float *restrict out, size_t n);
+    void (*axpy_diff)(float *restrict acc, float v, const float *restrict gp,
+                      const float *restrict gn, size_t n);
+} per_cell_kernels;
+static const per_cell_kernels *per_cell_kernel_set(void);
+
+static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *read_rng,
+                                int fast_noise)
 {
     const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows;
     const size_t n_ct = mm->n_col_tiles, tile_cols = mm->xbar.tile_cols;
     const size_t ch_stride = mm->n_row_tiles * n_out;
     const int noisy = mm->dev.read_noise_sigma > 0.0;
+    const per_cell_kernels *kern = per_cell_kernel_set();
     const float *g[MM_MAX_FAMILIES];
     for (size_t t = 0; t < mm->n_row_tiles; t++) {
         size_t j0 = t * tile_rows, j1 = j0 + tile_rows < mm->n_in ? j0 + tile_rows : mm->n_in;
@@ -1797,7 +1823,14 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
             for (size_t f = 0; f < mm->n_fam; f++) {
                 const size_t cols = fam_cols(mm, f);
                 g[f] = read_family(mm, f) + j * cols;
-                if (noisy) {
+                if (noisy && fast_noise) {
+                    /* mx_device_read_relative's model, g·(1 + σ·ξ) clamped at 0,
+                     * with ξ from one block-wise fill per row and family. */
+                    float *gr = w->rows + f * n_out;
+                    mx_rng_normal_fill_fast(read_rng, w->noise, cols);
+                    kern->read_relative(g[f], w->noise, mm->dev.read_noise_sigma, gr, cols);
+                    g[f] = gr;
+                } else if (noisy) {
                     mm->device->read(&mm->dev, g[f], w->rows + f * n_out, cols, read_rng);
                     g[f] = w->rows + f * n_out;
                 }
@@ -1809,8 +1842,7 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
                 float *acc = w->acc + c * ch_stride + t * n_out;
                 const float *gp = g[2 * c], *gn = g[2 * c + 1];
                 if (!mm->offset)
-                    for (size_t o = 0; o < n_out; o++)
-                        acc[o] += v * (gp[o] - gn[o]);
+                    kern->axpy_diff(acc, v, gp, gn, n_out);
                 else if (!mm->ref_digital)
                     for (size_t o = 0; o < n_out; o++)
                         acc[o] += v * (gp[o] - gn[o / tile_cols]);
@@ -1825,37 +1857,192 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
     }
 }
 
-/* The event-driven accumulation of one pass's driven rows. */
+/* ---- row-block kernels --------------------------------------------------------------
+ *
+ * acc[o] += v_0·g_0[o], then += v_1·g_1[o], ... for up to MM_ROW_BLOCK rows
+ * per sweep of acc: per element the very float operations, in the very
+ * order, of one pass per row (v·g rounded, then added; ISO C builds do not
+ * contract to FMA), so every value is bit-identical to the row-at-a-time
+ * loop — only acc stays in registers across the block instead of being
+ * loaded and stored once per row. The body is compiled twice: for the
+ * baseline ISA and, on x86-64, for AVX2 (no FMA enabled), chosen at run
+ * time; both give the same bits. */
+#define MM_ROW_BLOCK 8
+
+#if defined(__GNUC__)
+#define MM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MM_ALWAYS_INLINE inline
+#endif
+
+static MM_ALWAYS_INLINE void axpy_rows_body(float *restrict acc, const float *const *g,
+                                            const float *v, size_t k, size_t n)
+{
+    size_t i = 0;
+    if (k == 8) {
+        const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2];
+        const float *restrict g3 = g[3], *restrict g4 = g[4], *restrict g5 = g[5];
+        const float *restrict g6 = g[6], *restrict g7 = g[7];
+        const float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+        const float v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
+        for (size_t o = 0; o < n; o++) {
+            float a = acc[o];
+            a += v0 * g0[o];
+            a += v1 * g1[o];
+            a += v2 * g2[o];
+            a += v3 * g3[o];
+            a += v4 * g4[o];
+            a += v5 * g5[o];
+            a += v6 * g6[o];
+            a += v7 * g7[o];
+            acc[o] = a;
+        }
+        return;
+    }
+    for (; i + 4 <= k; i += 4) {
+        const float *restrict g0 = g[i], *restrict g1 = g[i + 1];
+        const float *restrict g2 = g[i + 2], *restrict g3 = g[i + 3];
+        const float v0 = v[i], v1 = v[i + 1], v2 = v[i + 2], v3 = v[i + 3];
+        for (size_t o = 0; o < n; o++) {
+            float a = acc[o];
+            a += v0 * g0[o];
+            a += v1 * g1[o];
+            a += v2 * g2[o];
+            a += v3 * g3[o];
+            acc[o] = a;
+        }
+    }
+    for (; i < k; i++) {
+        const float *restrict g0 = g[i];
+        const float v0 = v[i];
+        for (size_t o = 0; o < n; o++)
+            acc[o] += v0 * g0[o];
+    }
+}
+
+static void axpy_rows_base(float *restrict acc, const float *const *g, const float *v, size_t k,
+                           size_t n)
+{
+    axpy_rows_body(acc, g, v, k, n);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2"))) static void axpy_rows_avx2(float *restrict acc,
+                                                           const float *const *g,
+                                                           const float *v, size_t k, size_t n)
+{
+    axpy_rows_body(acc, g, v, k, n);
+}
+#endif
+
+typedef void (*axpy_rows_fn)(float *restrict acc, const float *const *g, const float *v, size_t k,
+                             size_t n);
+
+static axpy_rows_fn axpy_rows_kernel(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        return axpy_rows_avx2;
+#endif
+    return axpy_rows_base;
+}
+
+/* ---- per-cell kernels -----------------------------------------------------------------
+ *
+ * The two loops of accumulate_per_cell's differential read, element-wise
+ * and written once: mx_device_read_relative's g·(1 + σ·ξ) clamped at 0 (in
+ * double, one rounding to float), and acc += v·(g+ − g−). Compiled for the
+ * baseline ISA, AVX2 and AVX-512 (F, VL, DQ), chosen at run time: the same
+ * IEEE operations per element in every build (no FMA contraction in ISO
+ * C), so the same bits — only more lanes per instruction. */
+static MM_ALWAYS_INLINE void read_relative_body(const float *restrict g, const float *restrict z,
+                                                double sigma, float *restrict out, size_t n)
+{
+    for (size_t o = 0; o < n; o++) {
+        const double gn = (double)g[o] * (1.0 + sigma * (double)z[o]);
+        out[o] = gn < 0.0 ? 0.0f : (float)gn;
+    }
+}
+
+static MM_ALWAYS_INLINE void axpy_diff_body(float *restrict acc, float v, const float *restrict gp,
+                                            const float *restrict gn, size_t n)
+{
+    for (size_t o = 0; o < n; o++)
+        acc[o] += v * (gp[o] - gn[o]);
+}
+
+#define MM_PER_CELL_VARIANT(suffix, attr)                                                          \
+    attr static void read_relative_##suffix(const float *restrict g, const float *restrict z,     \
+                                            double sigma, float *restrict out, size_t n)          \
+    {                                                                                              \
+        read_relative_body(g, z, sigma, out, n);                                                   \
+    }                                                                                              \
+    attr static void axpy_diff_##suffix(float *restrict acc, float v, const float *restrict gp,   \
+                                        const float *restrict gn, size_t n)                       \
+    {                                                                                              \
+        axpy_diff_body(acc, v, gp, gn, n);                                                         \
+    }                                                                                              \
+    static const per_cell_kernels per_cell_##suffix = {read_relative_##suffix, axpy_diff_##suffix};
+
+MM_PER_CELL_VARIANT(base, )
+#if defined(__GNUC__) && defined(__x86_64__)
+MM_PER_CELL_VARIANT(avx2, __attribute__((target("avx2"))))
+MM_PER_CELL_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx512dq"))))
+#endif
+
+static const per_cell_kernels *per_cell_kernel_set(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+        return &per_cell_avx512;
+    if (__builtin_cpu_supports("avx2"))
+        return &per_cell_avx2;
+#endif
+    return &per_cell_base;
+}
+
+/* The event-driven accumulation of one pass's driven rows, in blocks of up
+ * to MM_ROW_BLOCK consecutive driven rows of one row tile. */
 static void accumulate_active(const mx_matmul *mm, mx_matmul_work *w, size_t n_active, int noisy)
 {
     const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows, n_ct = mm->n_col_tiles;
     const size_t ch_stride = mm->n_row_tiles * n_out;
     const float *g_ref = mm->offset ? read_family(mm, 1) : NULL;
-    for (size_t a = 0; a < n_active; a++) {
-        const size_t j = w->active[a], t = j / tile_rows;
-        const float v = w->v[j], v2 = v * v;
+    const axpy_rows_fn axpy_rows = axpy_rows_kernel();
+    for (size_t a = 0; a < n_active;) {
+        const size_t t = w->active[a] / tile_rows;
+        size_t k = 1;
+        while (k < MM_ROW_BLOCK && a + k < n_active && w->active[a + k] / tile_rows == t)
+            k++;
+        float v[MM_ROW_BLOCK], v2[MM_ROW_BLOCK];
+        const float *rows[MM_ROW_BLOCK];
+        for (size_t i = 0; i < k; i++) {
+            v[i] = w->v[w->active[a + i]];
+            v2[i] = v[i] * v[i];
+        }
         w->tile_active[t] = 1;
         for (size_t c = 0; c < mm->n_ch; c++) {
-            const float *gd = mm->g_diff[c] + j * n_out;
-            float *acc = w->acc + c * ch_stride + t * n_out;
-            for (size_t o = 0; o < n_out; o++)
-                acc[o] += v * gd[o];
+            for (size_t i = 0; i < k; i++)
+                rows[i] = mm->g_diff[c] + w->active[a + i] * n_out;
+            axpy_rows(w->acc + c * ch_stride + t * n_out, rows, v, k, n_out);
             if (noisy) {
-                const float *gs = mm->g_sq[c] + j * n_out;
-                float *var = w->var + c * ch_stride + t * n_out;
-                for (size_t o = 0; o < n_out; o++)
-                    var[o] += v2 * gs[o];
+                for (size_t i = 0; i < k; i++)
+                    rows[i] = mm->g_sq[c] + w->active[a + i] * n_out;
+                axpy_rows(w->var + c * ch_stride + t * n_out, rows, v2, k, n_out);
             }
         }
-        if (g_ref) {
-            const float *gr = g_ref + j * n_ct;
-            if (mm->ref_digital)
-                for (size_t ct = 0; ct < n_ct; ct++)
-                    w->acc_ref[t * n_ct + ct] += v * gr[ct];
-            if (noisy)
-                for (size_t ct = 0; ct < n_ct; ct++)
-                    w->var_ref[t * n_ct + ct] += v2 * (gr[ct] * gr[ct]);
-        }
+        if (g_ref)
+            for (size_t i = 0; i < k; i++) {
+                const float *gr = g_ref + w->active[a + i] * n_ct;
+                if (mm->ref_digital)
+                    for (size_t ct = 0; ct < n_ct; ct++)
+                        w->acc_ref[t * n_ct + ct] += v[i] * gr[ct];
+                if (noisy)
+                    for (size_t ct = 0; ct < n_ct; ct++)
+                        w->var_ref[t * n_ct + ct] += v2[i] * (gr[ct] * gr[ct]);
+            }
+        a += k;
     }
 }
 
@@ -1893,7 +2080,7 @@ void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, f
         const size_t n_active = drive_rows(mm, w, x, p);
         count_drive(w, n_active, stats);
         if (per_cell) {
-            accumulate_per_cell(mm, w, read_rng);
+            accumulate_per_cell(mm, w, read_rng, mm->device->read == mx_device_read_relative);
             convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, rec);
         } else {
             accumulate_active(mm, w, n_active, sigma > 0.0);
@@ -1908,7 +2095,7 @@ void mx_matmul_forward_reference(const mx_matmul *mm, mx_matmul_work *w, const f
 {
     for (size_t p = 0; p < mm->n_passes; p++) {
         count_drive(w, drive_rows(mm, w, x, p), stats);
-        accumulate_per_cell(mm, w, read_rng);
+        accumulate_per_cell(mm, w, read_rng, 0);
         convert_tiles(mm, w, pass_weight(mm, p), 0.0, read_rng, stats, NULL);
     }
     finish_output(mm, w, y);

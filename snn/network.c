@@ -65,6 +65,8 @@ struct mx_snn_state {
     float *cur[MX_SNN_MAX_LAYERS];     /* input current this step, (n_out) */
     float *ref[MX_SNN_MAX_LAYERS];     /* digital reference W·s, (n_out) */
     uint32_t *count;                   /* output spike counts */
+    uint64_t *enc_threshold;           /* (n_in) the encoder's Bernoulli thresholds */
+    uint32_t *enc_words;               /* (n_in) one step's encoder words */
     mx_matmul_work *mw[MX_SNN_MAX_LAYERS];
     const mx_matmul *mw_owner[MX_SNN_MAX_LAYERS];
 };
@@ -330,6 +332,8 @@ void mx_snn_state_destroy(mx_snn_state *s)
     for (size_t l = 0; l <= MX_SNN_MAX_LAYERS; l++)
         mx_free(s->spk[l]);
     mx_free(s->count);
+    mx_free(s->enc_threshold);
+    mx_free(s->enc_words);
     mx_free(s);
 }
 
@@ -352,7 +356,9 @@ mx_status mx_snn_state_create(const mx_snn *net, mx_snn_state **out)
         ok &= s->spk[l] != NULL;
     }
     s->count = mx_calloc(net->sizes[net->n_layers], sizeof(uint32_t));
-    ok &= s->count != NULL;
+    s->enc_threshold = mx_calloc(net->sizes[0], sizeof(uint64_t));
+    s->enc_words = mx_calloc(net->sizes[0], sizeof(uint32_t));
+    ok &= s->count && s->enc_threshold && s->enc_words;
     if (!ok) {
         mx_snn_state_destroy(s);
         return mx_fail(MX_ENOMEM, "snn state: out of memory");
@@ -367,18 +373,124 @@ static mx_status layer_work(const mx_snn *net, mx_snn_state *s, size_t l)
     return mx_matmul_work_follow(net->mm[l], &s->mw[l], &s->mw_owner[l]);
 }
 
-/* y = W·s for binary s, event-driven over the spikes. */
+/* ---- the digital matmul's row-block kernel ------------------------------------------
+ *
+ * y[o] += r_0[o], then += r_1[o], ... for up to SNN_ROW_BLOCK rows per sweep
+ * of y: per element the very additions, in the very order, of one pass per
+ * row, so the sum is bit-identical to the row-at-a-time loop; only y stays
+ * in registers across the block (the same scheme as crossbar/matmul.c's
+ * axpy_rows). Compiled for the baseline ISA and, on x86-64, for AVX2 (no
+ * FMA: nothing to contract here anyway), chosen at run time; the same bits
+ * either way. */
+#define SNN_ROW_BLOCK 8
+
+#if defined(__GNUC__)
+#define SNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SNN_ALWAYS_INLINE inline
+#endif
+
+static SNN_ALWAYS_INLINE void add_rows_body(float *restrict y, const float *const *r, size_t k,
+                                            size_t n)
+{
+    size_t i = 0;
+    if (k == 8) {
+        const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2];
+        const float *restrict r3 = r[3], *restrict r4 = r[4], *restrict r5 = r[5];
+        const float *restrict r6 = r[6], *restrict r7 = r[7];
+        for (size_t o = 0; o < n; o++) {
+            float a = y[o];
+            a += r0[o];
+            a += r1[o];
+            a += r2[o];
+            a += r3[o];
+            a += r4[o];
+            a += r5[o];
+            a += r6[o];
+            a += r7[o];
+            y[o] = a;
+        }
+        return;
+    }
+    for (; i + 4 <= k; i += 4) {
+        const float *restrict r0 = r[i], *restrict r1 = r[i + 1];
+        const float *restrict r2 = r[i + 2], *restrict r3 = r[i + 3];
+        for (size_t o = 0; o < n; o++) {
+            float a = y[o];
+            a += r0[o];
+            a += r1[o];
+            a += r2[o];
+            a += r3[o];
+            y[o] = a;
+        }
+    }
+    for (; i < k; i++) {
+        const float *restrict r0 = r[i];
+        for (size_t o = 0; o < n; o++)
+            y[o] += r0[o];
+    }
+}
+
+static void add_rows_base(float *restrict y, const float *const *r, size_t k, size_t n)
+{
+    add_rows_body(y, r, k, n);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2"))) static void add_rows_avx2(float *restrict y,
+                                                          const float *const *r, size_t k,
+                                                          size_t n)
+{
+    add_rows_body(y, r, k, n);
+}
+#endif
+
+typedef void (*add_rows_fn)(float *restrict y, const float *const *r, size_t k, size_t n);
+
+static add_rows_fn add_rows_kernel(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+        return add_rows_avx2;
+#endif
+    return add_rows_base;
+}
+
+/* y = W·s for binary s, event-driven over the spikes: from y = +0, the rows
+ * of the inputs that spiked added in ascending input order. */
 static void digital_matmul(const mx_snn *net, size_t l, const float *spikes, float *y)
 {
     const size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
+    const add_rows_fn add_rows = add_rows_kernel();
+    const float *rows[SNN_ROW_BLOCK];
+    size_t k = 0;
     memset(y, 0, n_out * sizeof(float));
     for (size_t i = 0; i < n_in; i++) {
         if (spikes[i] == 0.0f)
             continue;
-        const float *row = net->wt[l] + i * n_out;
-        for (size_t o = 0; o < n_out; o++)
-            y[o] += row[o];
+        rows[k++] = net->wt[l] + i * n_out;
+        if (k == SNN_ROW_BLOCK) {
+            add_rows(y, rows, k, n_out);
+            k = 0;
+        }
     }
+    if (k > 0)
+        add_rows(y, rows, k, n_out);
+}
+
+/* The index of the first value that is not finite, n if all are. */
+static size_t first_not_finite(const float *x, size_t n)
+{
+    /* A branch-free scan first (x − x is 0 exactly for finite x). */
+    int bad = 0;
+    for (size_t o = 0; o < n; o++)
+        bad |= (x[o] - x[o]) != 0.0f;
+    if (!bad)
+        return n;
+    for (size_t o = 0; o < n; o++)
+        if (!isfinite(x[o]))
+            return o;
+    return n;
 }
 
 static int predict(const uint32_t *count, const float *v, size_t n)
@@ -421,9 +533,17 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
     mx_rng_init_named(&cmp, rng_seed, "snn.comparator", item);
     const int integrate_readout = net->readout.kind == MX_READOUT_INTEGRATE;
     const float decay = (float)mx_neuron_decay(&net->cfg);
+    /* Rate encoders: the Bernoulli thresholds once per example (encoder.c). */
+    const int rate_coded = net->cfg.encoder != MX_ENCODER_CURRENT;
+    if (rate_coded)
+        mx_encode_thresholds(&net->cfg, intensity, net->sizes[0], s->enc_threshold);
     int last = 0;
     for (size_t t = 0; t < net->cfg.timesteps; t++) {
-        mx_encode_step(&net->cfg, intensity, net->sizes[0], &enc, s->spk[0]);
+        if (rate_coded)
+            (void)mx_encode_step_thresholds(s->enc_threshold, net->sizes[0], &enc, s->enc_words,
+                                            s->spk[0]);
+        else
+            mx_encode_step(&net->cfg, intensity, net->sizes[0], &enc, s->spk[0]);
         for (size_t l = 0; l < L; l++) {
             const size_t n_out = net->sizes[l + 1];
             mx_snn_layer_stats *ls = stats ? &stats[l] : NULL;
@@ -443,10 +563,10 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
             } else {
                 digital_matmul(net, l, s->spk[l], s->cur[l]);
             }
-            for (size_t o = 0; o < n_out; o++)
-                if (!isfinite(s->cur[l][o]))
-                    return mx_fail(MX_ENUMERIC, "snn: layer %zu input current %zu is not finite "
-                                                "at step %zu", l, o, t);
+            const size_t bad = first_not_finite(s->cur[l], n_out);
+            if (bad < n_out)
+                return mx_fail(MX_ENUMERIC, "snn: layer %zu input current %zu is not finite "
+                                            "at step %zu", l, bad, t);
             if (cur_sum && cur_sum[l])
                 for (size_t o = 0; o < n_out; o++)
                     cur_sum[l][o] += (double)s->cur[l][o];
@@ -471,9 +591,11 @@ static mx_status run(const mx_snn *net, mx_snn_state *s, const float *intensity,
             continue; /* the output layer was not simulated */
         for (size_t k = 0; k < n_cls; k++)
             s->count[k] += (uint32_t)s->spk[L][k];
-        last = predict(s->count, s->v[L - 1], n_cls);
-        if (pred_per_step)
-            pred_per_step[t] = last;
+        if (pred_per_step || t + 1 == net->cfg.timesteps) { /* only these are read */
+            last = predict(s->count, s->v[L - 1], n_cls);
+            if (pred_per_step)
+                pred_per_step[t] = last;
+        }
     }
     if (pred)
         *pred = last;

@@ -95,6 +95,15 @@ size_t mx_neuron_step(size_t n, float *v, const float *input, float decay, float
 void mx_encode_step(const mx_snn_config *c, const float *intensity, size_t n, mx_rng *rng,
                     float *spikes_out);
 
+/* The rate encoders split in two, for a loop over the steps of one example
+ * (not for the current encoder): threshold[0..n) once per example, then per
+ * step mx_encode_step_thresholds (words: scratch of n) — the same spikes
+ * and the same stream position as mx_encode_step. Returns the spike count. */
+void mx_encode_thresholds(const mx_snn_config *c, const float *intensity, size_t n,
+                          uint64_t *threshold);
+size_t mx_encode_step_thresholds(const uint64_t *threshold, size_t n, mx_rng *rng,
+                                 uint32_t *words, float *spikes_out);
+
 /* ---- network ---- */
 
 typedef struct mx_snn mx_snn;

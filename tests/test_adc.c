@@ -1119,10 +1119,81 @@ static void test_column_multiplexing_leaves_values_unchanged(void **state)
         }
 }
 
+/* The uniform quantiser's loop as it was written before its per-ISA
+ * dispatch (scalar here: the test is built at -O0 under the sanitizers and
+ * at -O3 otherwise): the vectorised builds must give the same bits and the
+ * same clip count for every current — on the grid, half a step around it,
+ * far outside, signed zeros, subnormals, ±inf and NaN. */
+static size_t uniform_convert_plain(const mx_adc *adc, float *current_a, size_t n)
+{
+    const float inv_step = (float)(1.0 / adc->step_a);
+    const float step = (float)adc->step_a;
+    const float kmin = (float)adc->code_min, kmax = (float)adc->code_max;
+    const float lo = kmin - 1.0f, hi = kmax + 1.0f;
+    size_t clipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        const volatile float x = current_a[i];
+        float q = x * inv_step;
+        q = q > lo ? q : lo;
+        q = q < hi ? q : hi;
+        float k = (float)(int32_t)q;
+        k = k > q ? k - 1.0f : k;
+        clipped += (k < kmin) | (k > kmax);
+        k = k > kmin ? k : kmin;
+        k = k < kmax ? k : kmax;
+        current_a[i] = (k + 0.5f) * step + (x - x);
+    }
+    return clipped;
+}
+
+static void test_uniform_conversion_equals_the_plain_loop_bit_for_bit(void **state)
+{
+    (void)state;
+    enum { N = 20011 }; /* odd: every vector remainder */
+    float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+    for (int polarity = 0; polarity < 2; polarity++)
+        for (int bits = 1; bits <= 12; bits += 3) {
+            mx_adc_config c;
+            mx_adc_config_default(&c);
+            c.bits = bits;
+            c.polarity = polarity ? MX_ADC_UNSIGNED : MX_ADC_SIGNED;
+            mx_adc adc;
+            assert_int_equal(mx_adc_init(&adc, &c, 3e-5), MX_OK);
+            mx_rng r;
+            mx_rng_init_named(&r, 19, "test.adc_bits", (uint64_t)(bits + 100 * polarity));
+            for (size_t i = 0; i < N; i++) {
+                const double u = 2.0 * mx_rng_uniform(&r) - 1.0;
+                const double k = floor(u * (double)(adc.code_max + 2));
+                switch (i % 6) {
+                case 0: a[i] = (float)(u * 4e-5); break;                   /* in and out of range */
+                case 1: a[i] = (float)(k * adc.step_a); break;             /* on the grid */
+                case 2: a[i] = (float)((k + 0.5) * adc.step_a); break;     /* code centres */
+                case 3: a[i] = nextafterf((float)(k * adc.step_a), 0.0f); break;
+                case 4: a[i] = (float)(u * 1e30); break;                   /* far outside */
+                default: a[i] = (float)(u * 1e-41); break;                 /* subnormal */
+                }
+            }
+            a[0] = 0.0f;
+            a[1] = -0.0f;
+            a[2] = INFINITY;
+            a[3] = -INFINITY;
+            a[4] = NAN;
+            memcpy(b, a, N * sizeof(float));
+            const size_t clip_fast = mx_adc_convert(&adc, a, N);
+            const size_t clip_plain = uniform_convert_plain(&adc, b, N);
+            assert_int_equal(clip_fast, clip_plain);
+            assert_memory_equal(a, b, N * sizeof(float));
+            mx_adc_release(&adc);
+        }
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults_are_an_8_bit_uniform_adc),
+        cmocka_unit_test(test_uniform_conversion_equals_the_plain_loop_bit_for_bit),
         cmocka_unit_test(test_config_validation_rejects_bits_outside_1_to_16),
         cmocka_unit_test(test_config_validation_rejects_percentile_outside_0_to_100),
         cmocka_unit_test(test_config_validation_rejects_an_unknown_kind),

@@ -124,6 +124,71 @@ static void test_poisson_encoder_rate_matches_exponential_waiting_time(void **st
     assert_within_sigma(count / steps, p, sqrt(p * (1 - p) / steps), 4.0);
 }
 
+/* The encoder as it was written before the per-example thresholds (one
+ * expm1 and one mx_rng_bernoulli per input per step, an extra word where
+ * the Bernoulli draws none): the split encoder must give the same spikes
+ * and leave the stream where this leaves it. */
+static void encode_step_plain(const mx_snn_config *c, const float *intensity, size_t n,
+                              mx_rng *rng, float *spikes_out)
+{
+    const int poisson = c->encoder == MX_ENCODER_POISSON;
+    const double rate_dt = c->max_rate_hz * c->dt_s;
+    for (size_t i = 0; i < n; i++) {
+        double p = (double)intensity[i];
+        if (poisson)
+            p = -expm1(-p * rate_dt);
+        spikes_out[i] = (float)mx_rng_bernoulli(rng, p);
+        if (p <= 0.0 || p >= 1.0)
+            (void)mx_rng_u32(rng);
+    }
+}
+
+static void test_encoder_fast_paths_equal_the_plain_encoder_bit_for_bit(void **state)
+{
+    (void)state;
+    enum { N = 301, STEPS = 60 }; /* N odd: steps start mid-block */
+    float intensity[N], plain[N], fast[N], split[N];
+    uint64_t thr[N];
+    uint32_t words[N];
+    mx_rng g;
+    mx_rng_init_named(&g, 3, "test.intensity", 0);
+    for (size_t i = 0; i < N; i++) { /* zeros, ones, runs of equal values, > 1, < 0 */
+        const double u = mx_rng_uniform(&g);
+        intensity[i] = u < 0.3 ? 0.0f : u < 0.4 ? 1.0f : u < 0.45 ? 1.5f : u < 0.5 ? -0.25f
+                     : u < 0.6 && i > 0 ? intensity[i - 1] : (float)mx_rng_uniform(&g);
+    }
+    intensity[7] = -0.0f;
+    for (int kind = 0; kind < 2; kind++) {
+        mx_snn_config c;
+        mx_snn_config_default(&c);
+        c.encoder = kind ? MX_ENCODER_POISSON : MX_ENCODER_BERNOULLI;
+        c.max_rate_hz = kind ? 900.0 : c.max_rate_hz;
+        c.dt_s = 1e-3;
+        mx_rng a, b, d;
+        mx_rng_init_named(&a, 11, "snn.encode", 5);
+        mx_rng_init_named(&b, 11, "snn.encode", 5);
+        mx_rng_init_named(&d, 11, "snn.encode", 5);
+        mx_encode_thresholds(&c, intensity, N, thr);
+        size_t total = 0;
+        for (int t = 0; t < STEPS; t++) {
+            encode_step_plain(&c, intensity, N, &a, plain);
+            mx_encode_step(&c, intensity, N, &b, fast);
+            const size_t k = mx_encode_step_thresholds(thr, N, &d, words, split);
+            assert_memory_equal(plain, fast, sizeof plain);
+            assert_memory_equal(plain, split, sizeof plain);
+            size_t count = 0;
+            for (size_t i = 0; i < N; i++)
+                count += plain[i] != 0.0f;
+            assert_int_equal(k, count);
+            total += count;
+        }
+        assert_true(total > 0);
+        const uint32_t next = mx_rng_u32(&a);
+        assert_int_equal(mx_rng_u32(&b), next);
+        assert_int_equal(mx_rng_u32(&d), next);
+    }
+}
+
 static void test_snn_config_rejects_bad_values_with_field_names(void **state)
 {
     (void)state;
@@ -355,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_if_neuron_rate_equals_input_with_reset_by_subtraction),
         cmocka_unit_test(test_bernoulli_encoder_rate_matches_intensity),
+        cmocka_unit_test(test_encoder_fast_paths_equal_the_plain_encoder_bit_for_bit),
         cmocka_unit_test(test_poisson_encoder_rate_matches_exponential_waiting_time),
         cmocka_unit_test(test_snn_config_rejects_bad_values_with_field_names),
     };
