@@ -204,10 +204,12 @@ static void print_summary(const mx_experiment_config *cfg, const mx_run_report *
                         r->adc_clip_rate, r->energy_j);
     }
     printf("\n%zu points x %zu repeats on %zu test images in %.1f s (training %.1f s, %zu "
-           "networks trained, %zu from cache; evaluation %.1f s)\nresults: %s\n",
+           "networks trained, %zu from cache; programming %.1f s; calibration %.1f s; "
+           "evaluation %.1f s; writing %.1f s)\nresults: %s\n",
            mx_config_n_points(cfg), cfg->repeats, rep->n_test, rep->seconds_total,
            rep->seconds_training, rep->networks_trained, rep->networks_cached,
-           rep->seconds_eval, output);
+           rep->seconds_programming, rep->seconds_calibration, rep->seconds_eval,
+           rep->seconds_writing, output);
 }
 
 /* NeuroSim V3.0's software baseline for the 400-100-10 MLP (paper-tables.md §7). */

@@ -320,15 +320,18 @@ static int by_point(const void *a, const void *b)
 /* The workers' counters, summed over the ranks onto rank 0. */
 static void reduce_counts(const mx_run_report *mine, mx_run_report *rep, int rank)
 {
-    double in[4] = {mine->seconds_training, mine->seconds_eval,
-                    (double)mine->networks_trained, (double)mine->networks_cached};
-    double out[4] = {0};
-    MPI_Reduce(in, out, 4, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    double in[6] = {mine->seconds_training, mine->seconds_eval,
+                    (double)mine->networks_trained, (double)mine->networks_cached,
+                    mine->seconds_programming, mine->seconds_calibration};
+    double out[6] = {0};
+    MPI_Reduce(in, out, 6, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0) {
         rep->seconds_training = out[0];
         rep->seconds_eval = out[1];
         rep->networks_trained = (size_t)out[2];
         rep->networks_cached = (size_t)out[3];
+        rep->seconds_programming = out[4];
+        rep->seconds_calibration = out[5];
     }
 }
 

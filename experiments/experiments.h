@@ -50,6 +50,11 @@ typedef struct mx_run_report {
     mx_run_row *rows;        /* owned; free with mx_run_report_free */
     size_t n_test;
     double seconds_total, seconds_training, seconds_eval;
+    double seconds_programming;  /* programming the crossbars (MLP conversion points;
+                                    the learning methods count it in seconds_eval) */
+    double seconds_calibration;  /* ADC ranges, drift and column calibration, threshold
+                                    re-balancing (MLP conversion points, as above) */
+    double seconds_writing;      /* writing and flushing the points to the results file */
     size_t networks_trained, networks_cached;
     int results_open;        /* the results file was created or reopened (a
                                 failure after this leaves a .partial to resume) */

@@ -541,7 +541,9 @@ static void point_label(const mx_experiment_config *base, const mx_experiment_co
 mx_status mx_run_record(const mx_experiment_config *cfg, mx_results *res, mx_run_report *rep,
                         const mx_point_result *pr)
 {
+    const double t0 = mx_seconds_now();
     mx_status st = mx_results_write_point(res, NULL, pr);
+    rep->seconds_writing += mx_seconds_now() - t0;
     if (st)
         return st;
     mx_experiment_config pc;
@@ -760,11 +762,13 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     mx_adc_config adc = pc->hardware.adc;
     if (integrate)
         adc.kind = MX_ADC_NONE;
+    const double t_program = mx_seconds_now();
     if (!st)
         st = mx_snn_program_crossbars(net, &pc->hardware.crossbar, dev, &pc->hardware.device,
                                       &adc, hw_seed, mm);
     if (!st)
         st = mx_snn_set_readout(net, &pc->hardware.readout, hw_seed);
+    const double t_calibrate = mx_seconds_now();
     double range_a[MX_SNN_MAX_LAYERS] = {0};
     /* ADC ranges, then drift compensation (digital, after the ADC), in
      * rounds until every layer's ADC has seen compensated inputs. */
@@ -782,12 +786,15 @@ static mx_status run_point(run_ctx *ctx, const mx_experiment_config *base,
     mx_rebalance_report rb = {0};
     if (!st && pc->rebalance.mode != MX_REBALANCE_NONE)
         st = rebalance_point(ctx, pc, net, eval_seed, &rb);
+    const double t_evaluate = mx_seconds_now();
     char what[320];
     point_label(base, pc, k, eta, what, sizeof what);
     if (!st)
         st = evaluate(net, &ctx->test, n, eval_seed, 1, &ev, what);
     double eval_seconds = mx_seconds_now() - t0;
-    ctx->report->seconds_eval += eval_seconds;
+    ctx->report->seconds_programming += t_calibrate - t_program;
+    ctx->report->seconds_calibration += t_evaluate - t_calibrate;
+    ctx->report->seconds_eval += eval_seconds - (t_evaluate - t_program);
 
     if (!st) {
         double rel_rms[MX_SNN_MAX_LAYERS], mean_err[MX_SNN_MAX_LAYERS], clip[MX_SNN_MAX_LAYERS],
