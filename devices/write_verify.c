@@ -118,7 +118,13 @@
 #define WV_W_MAX_NOMINAL 10.0
 #define WV_DEFAULT_TOLERANCE 0.01
 #define WV_DEFAULT_MAX_ITERATIONS 20
-#define WV_DEFAULT_MAX_PULSES 1000000
+/* Default cap of a train (max_pulses_per_iteration 0): the pulses that cross
+ * the whole window this many times at the characterised nominal step. The
+ * step estimate halves whenever a train's change is lost in the read noise,
+ * so a cell that does not move (stuck, or pinned at a bound) asked for ever
+ * longer trains: before this cap a stuck cell took up to 10^6 pulses per
+ * train, and 3 % stuck cells made write-verify cost 10^5 pulses per cell. */
+#define WV_DEFAULT_WINDOW_CROSSINGS 2.0
 #define WV_DEFAULT_GAIN 0.7
 /* OpenMP chunk of cells: dynamic models cost one ODE solve per cell. */
 #define WV_CHUNK 8
@@ -144,6 +150,7 @@ struct mx_wv {
     uint32_t stream_read, stream_pulse;
     double window_s;
     double prior_frac[2];
+    int32_t max_count[2]; /* cap of a train's pulses: [0] potentiating, [1] depressing */
     float *target_s;   /* (n) */
     mx_wv_cell *rep;   /* (n) */
     wv_state *st;      /* (n) */
@@ -160,7 +167,7 @@ void mx_wv_config_default(mx_wv_config *c)
         .max_iterations = WV_DEFAULT_MAX_ITERATIONS,
         .schedule = MX_WV_FIXED,
         .pulses_per_iteration = 0,
-        .max_pulses_per_iteration = WV_DEFAULT_MAX_PULSES,
+        .max_pulses_per_iteration = 0,
         .gain = WV_DEFAULT_GAIN,
         .step_ltp_frac = 0.0,
         .step_ltd_frac = 0.0,
@@ -193,10 +200,10 @@ mx_status mx_wv_config_validate(const mx_wv_config *c)
                        "write_verify.schedule: expected fixed, incremental-amplitude or "
                        "incremental-width, got %d",
                        (int)c->schedule);
-    if (c->max_pulses_per_iteration < 1)
+    if (c->max_pulses_per_iteration < 0)
         return mx_fail(MX_EINVAL,
-                       "write_verify.max_pulses_per_iteration: expected a pulse count >= 1, "
-                       "got %d",
+                       "write_verify.max_pulses_per_iteration: expected a pulse count >= 1, or "
+                       "0 for the window crossed twice at the nominal step, got %d",
                        c->max_pulses_per_iteration);
     if (!(isfinite(c->gain) && c->gain > 0.0 && c->gain <= 1.0))
         return mx_fail(MX_EINVAL,
@@ -416,6 +423,12 @@ mx_status mx_wv_init(const mx_wv_config *cfg, const mx_device_type *type,
             return st;
         }
     }
+    for (int k = 0; k < 2; k++) {
+        const double crossing = ceil(WV_DEFAULT_WINDOW_CROSSINGS / wv->prior_frac[k]);
+        wv->max_count[k] = cfg->max_pulses_per_iteration > 0 ? cfg->max_pulses_per_iteration
+                           : crossing < (double)INT32_MAX ? (int32_t)crossing
+                                                          : INT32_MAX;
+    }
     memcpy(wv->target_s, g_target_s, n * sizeof *wv->target_s);
     for (size_t i = 0; i < n; i++) {
         wv->st[i] = (wv_state){.step_s = {wv->prior_frac[0] * wv->window_s,
@@ -525,7 +538,7 @@ static void cell_round(mx_wv *wv, size_t i, uint64_t item)
             count = c->pulses_per_iteration;
         } else {
             double want = nearbyint(c->gain * fabs(err) / s->step_s[d > 0 ? 0 : 1]);
-            count = (int32_t)clampd(want, 1.0, (double)c->max_pulses_per_iteration);
+            count = (int32_t)clampd(want, 1.0, (double)wv->max_count[d > 0 ? 0 : 1]);
         }
         double v_v, w_s;
         schedule_pulse(wv, d, s->ramp, &v_v, &w_s);

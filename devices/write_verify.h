@@ -50,7 +50,11 @@ typedef struct mx_wv_config {
                                   cell's step estimate), clamped to
                                   [1, max_pulses_per_iteration]; ≥ 1 = always
                                   that many (classic one-pulse ISPP: 1); 0 */
-    int max_pulses_per_iteration; /* cap of the estimated count, 1..2^31−1; 1000000 */
+    int max_pulses_per_iteration; /* cap of the estimated count, 1..2^31−1; 0 = the
+                                  pulses that cross the window twice at the
+                                  characterised nominal step, ceil(2/step_frac)
+                                  per polarity (a cell that does not move — stuck
+                                  — is not hammered by ever longer trains); 0 */
     double gain;               /* the estimated count is round(gain·|error|/step):
                                   under-relaxation against overshoot, in (0, 1]; 0.7 */
     double step_ltp_frac;      /* the programmer's prior of the conductance change

@@ -514,6 +514,46 @@ static void test_time_and_energy_match_a_hand_computation(void **state)
     mx_wv_destroy(wv);
 }
 
+/* A stuck cell never moves, so every verify read shows no change and the
+ * step estimate keeps halving: by default a train is capped at the pulses
+ * that cross the window twice at the nominal step (before the cap, such a
+ * cell took up to 10^6 pulses per train). */
+static void test_a_stuck_cell_is_not_hammered(void **state)
+{
+    (void)state;
+    const mx_device_type *type = mx_device_lookup("step");
+    mx_device_params p;
+    assert_true(device_setup(type, &p, 0, 0.0));
+    p.step.dw_min = 0.1;
+    p.stuck_at_gmax_frac = 1.0; /* every cell stuck at g_max */
+    const double w = p.g_max_s - p.g_min_s;
+    mx_wv_config cfg;
+    mx_wv_config_default(&cfg);
+    cfg.step_ltp_frac = cfg.step_ltd_frac = 0.1; /* cap ceil(2 / 0.1) = 20 per train */
+    enum { N = 4 };
+    float cells[N * MX_DEVICE_CELL_FLOATS_MAX], g[N], start[N], target[N];
+    for (size_t i = 0; i < N; i++) {
+        start[i] = (float)p.g_max_s;
+        target[i] = (float)(p.g_min_s + 0.3 * w);
+    }
+    assert_int_equal(mx_wv_program_open_loop(type, &p, cells, g, start, N, SEED), MX_OK);
+    float g0[N];
+    memcpy(g0, g, sizeof g0);
+    mx_wv *wv = NULL;
+    assert_int_equal(mx_wv_init(&cfg, type, &p, cells, g, target, N, SEED, &wv), MX_OK);
+    mx_wv_totals t;
+    mx_wv_run(wv, &t);
+    const mx_wv_cell *c = mx_wv_cells(wv);
+    for (size_t i = 0; i < N; i++) {
+        assert_false(c[i].converged);
+        assert_int_equal(c[i].trains, cfg.max_iterations);
+        assert_true(c[i].pulses > cfg.max_iterations);           /* it did try harder */
+        assert_true(c[i].pulses <= 20 * (int64_t)cfg.max_iterations); /* but within the cap */
+        assert_true(g[i] == g0[i] && (double)g[i] > p.g_min_s + 0.5 * w); /* never moved */
+    }
+    mx_wv_destroy(wv);
+}
+
 static void run_threads(const mx_device_type *type, const mx_device_params *p,
                         const mx_wv_config *cfg, int threads, float *g, mx_wv_totals *t)
 {
@@ -601,7 +641,7 @@ static void iter_zero(mx_wv_config *c) { c->max_iterations = 0; }
 static void iter_huge(mx_wv_config *c) { c->max_iterations = MX_WV_MAX_ITERATIONS + 1; }
 static void sched_bad(mx_wv_config *c) { c->schedule = (mx_wv_schedule)7; }
 static void ppi_neg(mx_wv_config *c) { c->pulses_per_iteration = -1; }
-static void maxp_zero(mx_wv_config *c) { c->max_pulses_per_iteration = 0; }
+static void maxp_negative(mx_wv_config *c) { c->max_pulses_per_iteration = -1; }
 static void ltp_big(mx_wv_config *c) { c->step_ltp_frac = 2.0; }
 static void ltd_neg(mx_wv_config *c) { c->step_ltd_frac = -0.1; }
 static void vstart_neg(mx_wv_config *c) { c->v_start_v = -1.0; }
@@ -632,7 +672,7 @@ static void test_bad_config_names_the_field(void **state)
         {"write_verify.max_iterations", iter_huge},
         {"write_verify.schedule", sched_bad},
         {"write_verify.pulses_per_iteration", ppi_neg},
-        {"write_verify.max_pulses_per_iteration", maxp_zero},
+        {"write_verify.max_pulses_per_iteration", maxp_negative},
         {"write_verify.step_ltp_frac", ltp_big},
         {"write_verify.step_ltd_frac", ltd_neg},
         {"write_verify.v_start_v", vstart_neg},
@@ -853,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_incremental_schedules_ramp_and_reset_on_polarity_flips),
         cmocka_unit_test(test_binary_cell_switches_once_the_amplitude_ramp_is_high_enough),
         cmocka_unit_test(test_time_and_energy_match_a_hand_computation),
+        cmocka_unit_test(test_a_stuck_cell_is_not_hammered),
         cmocka_unit_test(test_same_seed_gives_the_same_bits_at_1_and_2_threads),
         cmocka_unit_test(test_quantiles_match_a_hand_sort),
         cmocka_unit_test(test_bad_config_names_the_field),
