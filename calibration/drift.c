@@ -26,6 +26,12 @@
  * - No offset is estimated: drift scales conductances, and both cells of a
  *   pair scale, so the error is a gain (the hook takes an offset for the
  *   per-column calibration of issue 7 item 3).
+ * - Scheduled recalibration (drift.h): a recalibration at age a_c reads the
+ *   calibration vectors at a_c against the t0 reference, which is never
+ *   re-taken until the chip is reprogrammed: the reference is the scale the
+ *   weights were mapped to, what every later measurement is held to. It
+ *   goes through the ADC the evaluation uses (calibrated at t in this flow),
+ *   so a period that divides the age gives the bits of τ_c = 0.
  */
 #include "calibration/drift.h"
 
@@ -35,11 +41,13 @@ mx_status mx_drift_compensate(mx_matmul *mm, uint64_t seed, uint64_t item_base,
                               mx_drift_result *out)
 {
     const mx_drift_mode mode = mx_matmul_config(mm)->drift.mode;
-    mx_drift_result r = {.mode = mode, .alpha = 1.0};
+    mx_drift_result r = {.mode = mode, .alpha = 1.0, .measured_age_s = (double)NAN};
     if (out)
         *out = r;
     if (mode == MX_DRIFT_NONE)
         return MX_OK;
+    mx_time_schedule sched;
+    mx_matmul_time_schedule(mm, &sched);
     mx_drift_reference ref;
     mx_matmul_drift_reference(mm, &ref);
     if (ref.vectors == 0 || !(ref.abs_sum > 0.0))
@@ -51,6 +59,19 @@ mx_status mx_drift_compensate(mx_matmul *mm, uint64_t seed, uint64_t item_base,
     mx_status st = mx_matmul_set_output_correction(mm, NULL, NULL);
     if (st)
         return st;
+    if (!sched.recalibrated) { /* the t0 reference only: nothing measured since */
+        r.stats = ref.stats;
+        r.forward_calls = ref.vectors;
+        r.abs_sum_t0 = r.abs_sum_t = ref.abs_sum;
+        if (out)
+            *out = r;
+        return MX_OK;
+    }
+    /* A recalibration before now reads the array as it was then. */
+    const int earlier = sched.recal_age_s < sched.age_s;
+    if (earlier && (st = mx_matmul_set_age(mm, sched.recal_age_s)))
+        return st;
+    r.measured_age_s = sched.recal_age_s;
     const size_t n_in = mx_matmul_n_in(mm), n_out = mx_matmul_n_out(mm);
     float *x = mx_alloc(n_in * sizeof(float)), *y = mx_alloc(n_out * sizeof(float));
     double *now = mx_calloc(n_out, sizeof(double)), *gain = mx_alloc(n_out * sizeof(double));
@@ -68,6 +89,21 @@ mx_status mx_drift_compensate(mx_matmul *mm, uint64_t seed, uint64_t item_base,
         r.forward_calls++;
         for (size_t o = 0; o < n_out; o++)
             now[o] += fabs((double)y[o]);
+    }
+    /* The measurement's own activity: counts exact, the power sum to rounding. */
+    r.stats_t = (mx_matmul_stats){
+        .conversions = r.stats.conversions - ref.stats.conversions,
+        .clipped = r.stats.clipped - ref.stats.clipped,
+        .reads = r.stats.reads - ref.stats.reads,
+        .row_drives = r.stats.row_drives - ref.stats.row_drives,
+        .partial_sums = r.stats.partial_sums - ref.stats.partial_sums,
+        .read_passes = r.stats.read_passes - ref.stats.read_passes,
+        .cell_power_w = r.stats.cell_power_w - ref.stats.cell_power_w,
+    };
+    if (earlier) { /* back to the evaluation's age, whatever happened above */
+        mx_status back = mx_matmul_set_age(mm, sched.age_s);
+        if (!st)
+            st = back;
     }
     r.abs_sum_t0 = ref.abs_sum;
     for (size_t o = 0; o < n_out && !st; o++) /* column order: thread-independent */

@@ -220,9 +220,19 @@ mx_status mx_crossbar_config_validate(const mx_crossbar_config *c)
                        "hardware.fault_mapping.spare_columns: expected an integer in [1, %d], "
                        "got %d",
                        XBAR_MAX_TILE, c->fault_map.spare_columns);
+    if (!(isfinite(c->reprogram_every_s) && c->reprogram_every_s >= 0.0))
+        return mx_fail(MX_EINVAL,
+                       "hardware.programming.reprogram_every_s: expected a period >= 0 s "
+                       "(0 = never), got %g",
+                       c->reprogram_every_s);
     /* The reference's settings matter (and are checked) only when it is measured. */
     if (c->drift.mode == MX_DRIFT_NONE)
         return MX_OK;
+    if (!(isfinite(c->drift.recalibrate_every_s) && c->drift.recalibrate_every_s >= 0.0))
+        return mx_fail(MX_EINVAL,
+                       "hardware.drift_compensation.recalibrate_every_s: expected a period "
+                       ">= 0 s (0 = at every evaluation), got %g",
+                       c->drift.recalibrate_every_s);
     if (c->drift.vectors < 1 || c->drift.vectors > XBAR_MAX_DRIFT_VECTORS)
         return mx_fail(MX_EINVAL,
                        "hardware.drift_compensation.vectors: expected an integer in [1, %d], "

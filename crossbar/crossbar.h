@@ -108,6 +108,10 @@ typedef struct mx_drift_config {
                            (binary vectors from stream "crossbar.drift_input"), (0, 1];
                            0.1 (about the input spike density of the MNIST SNN, so the
                            calibration currents sit inside the ADC range) */
+    double recalibrate_every_s; /* recalibration period τ_c, s: the factors applied at t
+                           are those measured at the last multiple of τ_c of the cells'
+                           age (none before the first: the identity); 0 = measured at
+                           every evaluation, default (mx_time_schedule) */
 } mx_drift_config;
 
 /* Per-column gain/offset calibration (YAML hardware.column_calibration.*;
@@ -200,6 +204,10 @@ typedef struct mx_crossbar_config {
                                   (0.01 of the window, 20 trains, 10^6, 0.7), so the
                                   zeroed struct of mx_crossbar_config_default is the
                                   default; the other fields' 0 already means "derived" */
+    double reprogram_every_s;  /* YAML hardware.programming.reprogram_every_s: the chip is
+                                  reprogrammed every τ_p s, so its cells are
+                                  t − τ_p·floor(t/τ_p) old at t_inference_s; 0 = never,
+                                  default (mx_time_schedule) */
     mx_drift_config drift;     /* drift compensation reference (crossbar/matmul.c) */
     mx_column_cal_config column_cal; /* per-column calibration (calibration/column_cal.h) */
     mx_fault_map_config fault_map;   /* fault-aware mapping (crossbar/fault_map.c) */
@@ -262,6 +270,11 @@ typedef struct mx_programming_stats {
     double sq_error;        /* Σ over every cell of ((g − target)/(g_max − g_min))²
                                right after programming (after write-verify and
                                half-select disturb; before ageing and wires) */
+    /* Open loop, priced only for scheduled reprogramming (reprogram_every_s > 0)
+     * on a model with a pulse response: one nominal potentiating pulse per cell. */
+    uint64_t write_priced;  /* cells so priced (0 otherwise) */
+    double write_energy_j;  /* Σ |V_ltp·I(g_target, V_ltp)|·width_ltp, J */
+    double write_time_s;    /* Σ width_ltp, one cell at a time, s */
 } mx_programming_stats;
 
 /* into += x, field by field. */
@@ -391,6 +404,39 @@ typedef struct mx_drift_reference {
 
 /* OUT: *out, the reference measured at create (vectors 0 when mode none). */
 void mx_matmul_drift_reference(const mx_matmul *mm, mx_drift_reference *out);
+
+/* Where the evaluation time t (hardware.device.t_inference_s, since the first
+ * programming) sits in a chip's life of scheduled reprogramming (period
+ * τ_p = xbar->reprogram_every_s) and recalibration (τ_c =
+ * xbar->drift.recalibrate_every_s), docs/calibration.md. Each (re)programming
+ * takes its own t0 reference; recalibrations count the cells' age from the
+ * last programming, at ages k·τ_c < τ_p. At t = k·τ_p the chip has just been
+ * reprogrammed (age 0). */
+typedef struct mx_time_schedule {
+    double t_s;              /* evaluation time since the first programming, s */
+    double age_s;            /* the cells' age at t: t − τ_p·floor(t/τ_p) (t if τ_p = 0) */
+    int recalibrated;        /* 1 when a recalibration after the last programming sets
+                                the factors applied at t (always with τ_c = 0 and
+                                compensation on); 0: the t0 reference only, identity */
+    double recal_age_s;      /* the cells' age at that recalibration:
+                                τ_c·floor(age/τ_c), age_s when τ_c = 0; 0 if none */
+    uint64_t reprogrammings; /* floor(t/τ_p) after the first programming; 0 if τ_p = 0 */
+    uint64_t recalibrations; /* calibration measurements (after a t0 reference) up to t,
+                                over every programming period; 1 with τ_c = 0 and
+                                compensation on; 0 with compensation none */
+} mx_time_schedule;
+
+/* OUT: *out, the schedule of xbar at evaluation time t_s ≥ 0. */
+void mx_time_schedule_at(const mx_crossbar_config *xbar, double t_s, mx_time_schedule *out);
+/* OUT: *out, the schedule mm was created with (its t_inference_s). */
+void mx_matmul_time_schedule(const mx_matmul *mm, mx_time_schedule *out);
+/* Re-age every cell from its programmed state to age_s ≥ 0 (the same targets
+ * and "device.age" stream items as create, so ageing back to the schedule's
+ * age_s gives the create bits), then the wires and read arrays. Kept
+ * possible only when a recalibration reads an earlier state
+ * (0 < recal_age_s < age_s with compensation on and an ageing device):
+ * MX_EINVAL otherwise; MX_ENOMEM. The ADC and output correction are kept. */
+mx_status mx_matmul_set_age(mx_matmul *mm, double age_s);
 /* Calibration vector v of xbar->drift (any v; the same at programming and
  * at read time): row j is at full scale (1 for spikes, input_full_scale
  * otherwise) when a uniform from stream "crossbar.drift_input", item

@@ -111,6 +111,22 @@
  * without the reference gets. This is the t0 read of Joshi et al. 2020's
  * global drift compensation, taken at programming as a chip takes it.
  *
+ * Time schedule (mx_time_schedule; docs/calibration.md). With
+ * reprogram_every_s = τ_p the cells are aged to t − τ_p·floor(t/τ_p), not t:
+ * a reprogramming writes the same targets from the same stream items, so
+ * the chip at t is the fresh chip at t mod τ_p bit for bit (common random
+ * numbers: the statistics of a new programming, the comparison free of a
+ * new chip's luck). When a recalibration must read the array at an earlier
+ * age a_c (0 < a_c < age, drift.recalibrate_every_s), the programmed
+ * families and the weights are kept, and mx_matmul_set_age re-ages every
+ * cell from them with the same "device.age" items: the device's `age` is a
+ * function of the programmed state, the time and a fixed number of draws
+ * per cell, so the cell at a_c and at the evaluation's age share their
+ * drift exponent and noise draw (pcm: the same ν; the 1/f term the same
+ * normal scaled to each time), and ageing back gives the create bits.
+ * Open loop with a schedule on a pulse model prices one nominal pulse per
+ * cell (write_priced, write_energy_j), for the reprogramming's cost.
+ *
  * Fault-aware mapping (hardware.fault_mapping; crossbar/fault_map.c for the
  * planner and its sources). Before anything is written, every physical cell
  * is tested (fm_test_row: written to g_max and read, to g_min and read, the
@@ -208,8 +224,14 @@ struct mx_matmul {
     double *drift_ref;               /* (n_out) Σ_v |y_v| right after programming, or NULL */
     double drift_ref_sum;            /* Σ_o drift_ref[o] */
     mx_matmul_stats drift_stats;     /* what the reference reads did */
+    mx_time_schedule sched;          /* reprogramming/recalibration at t_inference_s: the
+                                        cells are aged to sched.age_s */
+    float *g_fresh;                  /* the families as programmed, before ageing, kept
+                                        when a recalibration reads an earlier age
+                                        (mx_matmul_set_age), else NULL */
     float *w_target;                 /* (n_out, n_in) W as given, kept for per-column
-                                        calibration (column_cal.mode != none), or NULL */
+                                        calibration (column_cal.mode != none) and for
+                                        re-ageing (g_fresh), or NULL */
     /* Fault-aware mapping (xbar.fault_map.mode != none; crossbar/fault_map.h),
      * else all NULL/0. */
     unsigned char *fault_block;      /* the detected faults of every family */
@@ -298,6 +320,7 @@ void mx_matmul_destroy(mx_matmul *mm)
     mx_free(mm->corr_gain);
     mx_free(mm->corr_offset);
     mx_free(mm->drift_ref);
+    mx_free(mm->g_fresh);
     mx_free(mm->w_target);
     mx_free(mm->fault_block);
     mx_free(mm->row_of);
@@ -555,6 +578,10 @@ typedef struct program_ctx {
     uint32_t stream, age_stream, hs_stream, wv_stream;
     int defer_age;              /* age in a pass of its own (age_row) after the drift
                                    reference has been read */
+    double age_s;               /* age the cells to this time since their programming:
+                                   the schedule's age_s, or mx_matmul_set_age's */
+    int price_writes;           /* open loop: price one nominal pulse per cell
+                                   (scheduled reprogramming on a pulse model) */
     mx_programming_stats *row_stats; /* (n_in) */
     int fm;                     /* fault-aware mapping: rows are physical, written in
                                    the planned layout (program_row_mapped) */
@@ -585,6 +612,22 @@ static mx_status program_state_create(const void *ctx, void **state)
 }
 
 static void program_state_destroy(void *state) { mx_free(state); }
+
+/* The cost of n open-loop writes toward t priced as one nominal potentiating
+ * pulse each, |V·I(g_target, V)|·width (the pulse energy of
+ * devices/write_verify.c at the target), into *ps: what a reprogramming
+ * costs when the schedule needs a number for open loop. */
+static void price_open_loop_writes(const mx_matmul *mm, const float *t, size_t n,
+                                   mx_programming_stats *ps)
+{
+    const double v = mm->dev.pulse.v_ltp_v, width = mm->dev.pulse.width_ltp_s;
+    double e = 0.0;
+    for (size_t k = 0; k < n; k++)
+        e += fabs(v * mx_device_current(&mm->dev, (double)t[k], v)) * width;
+    ps->write_priced += n;
+    ps->write_energy_j += e;
+    ps->write_time_s += (double)n * width;
+}
 
 /* Write n fresh cells open-loop toward t keeping their records (draws as
  * mx_device_program), then write-verify them toward t with `wv_seed`;
@@ -637,7 +680,7 @@ static mx_status program_row(const void *ctx, void *state, size_t j)
     mx_matmul *mm = c->mm;
     const size_t n_out = mm->n_out, cells = mm->n_in * n_out;
     const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)j;
-    const double t_s = mm->dev.t_inference_s;
+    const double t_s = c->age_s;
     const int ages = mm->device->age && t_s > 0.0;
     const double inv_window = 1.0 / (mm->dev.g_max_s - mm->dev.g_min_s);
     mx_programming_stats *ps = &c->row_stats[j];
@@ -662,6 +705,8 @@ static mx_status program_row(const void *ctx, void *state, size_t j)
                 return st;
         } else {
             mx_device_program(mm->device, &mm->dev, t, g, cols, &rng);
+            if (c->price_writes)
+                price_open_loop_writes(mm, t, cols, ps);
         }
         ps->cells += cols;
         for (size_t k = 0; k < cols; k++) {
@@ -756,7 +801,7 @@ static mx_status program_row_mapped(const program_ctx *c, float *scratch, size_t
     float *tlog = scratch + rec, *tphys = tlog + mm->n_fam * mm->n_out;
     float *gphys = tphys + mm->n_fam * pc;
     const uint64_t item = ((uint64_t)c->layer_id << 32) | (uint64_t)p;
-    const double t_s = mm->dev.t_inference_s;
+    const double t_s = c->age_s;
     const int ages = mm->device->age && t_s > 0.0;
     const double inv_window = 1.0 / (mm->dev.g_max_s - mm->dev.g_min_s);
     mx_programming_stats *ps = &c->row_stats[p];
@@ -783,6 +828,8 @@ static mx_status program_row_mapped(const program_ctx *c, float *scratch, size_t
                     return st;
             } else {
                 mx_device_program(mm->device, &mm->dev, t, g, n, r);
+                if (c->price_writes)
+                    price_open_loop_writes(mm, t, n, ps);
             }
         }
     }
@@ -828,7 +875,7 @@ static mx_status age_row_mapped(const program_ctx *c, float *scratch, size_t p)
         else
             for (size_t q = 0; q < width; q++)
                 g[q] = mm->col_of[q] != SIZE_MAX ? mm->fam[f][l * n_out + mm->col_of[q]] : t[q];
-        mm->device->age(&mm->dev, t, g, g, width, mm->dev.t_inference_s, &age_rng);
+        mm->device->age(&mm->dev, t, g, g, width, c->age_s, &age_rng);
     }
     fm_scatter(mm, p, gphys);
     if (!mm->eff_block)
@@ -979,7 +1026,7 @@ static mx_status age_state_create(const void *ctx, void **state)
     return *state ? MX_OK : mx_fail(MX_ENOMEM, "analog matmul: out of memory for ageing");
 }
 
-/* Age input row j to t_inference_s after the drift reference was read: the
+/* Age input row j to c->age_s after the drift reference was read: the
  * same targets, the same stream item and the same families in the same
  * order as program_row's inline ageing, so the aged cells are the bits
  * program_row would have made. */
@@ -996,7 +1043,7 @@ static mx_status age_row(const void *ctx, void *state, size_t j)
         const size_t cols = fam_cols(mm, f);
         float *g = mm->fam[f] + j * cols;
         row_targets(mm, c->w, j, f, t);
-        mm->device->age(&mm->dev, t, g, g, cols, mm->dev.t_inference_s, &age_rng);
+        mm->device->age(&mm->dev, t, g, g, cols, c->age_s, &age_rng);
     }
     if (!mm->eff_block)
         derive_read_row(mm, j);
@@ -1043,6 +1090,28 @@ static mx_status measure_drift_reference(mx_matmul *mm)
     mm->adc_ready = 0;
     return st;
 }
+
+/* Age every row from the state in the families to c->age_s (no pass at age
+ * 0 or for a model that does not age: the read arrays are re-derived), then
+ * the wires and read arrays. */
+static mx_status age_array(mx_matmul *mm, const program_ctx *c)
+{
+    static const mx_parallel_ops age_ops = {age_state_create, program_state_destroy, age_row};
+    mx_status st = MX_OK;
+    if (mm->device->age && c->age_s > 0.0)
+        st = mx_parallel_items(&age_ops, c, mm->n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
+    else if (!mm->eff_block)
+        for (size_t j = 0; j < mm->n_in; j++)
+            derive_read_row(mm, j);
+    if (!st && mm->eff_block) {
+        st = apply_wires(mm);
+        for (size_t j = 0; j < mm->n_in && !st; j++)
+            derive_read_row(mm, j);
+    }
+    return st;
+}
+
+static int keeps_fresh_state(const mx_matmul *mm);
 
 static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, uint32_t layer_id)
 {
@@ -1125,6 +1194,9 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
         .hs_stream = mx_stream_id("crossbar.half_select"),
         .wv_stream = mx_stream_id("crossbar.write_verify"),
         .defer_age = mm->xbar.drift.mode != MX_DRIFT_NONE,
+        .age_s = mm->sched.age_s,
+        .price_writes = !disturb && !verify && mm->xbar.reprogram_every_s > 0.0 &&
+                        mm->device->pulse != NULL,
         .row_stats = row_stats,
         .fm = mm->fault_block != NULL,
         .spare_stream = mx_stream_id("crossbar.spare_columns"),
@@ -1150,16 +1222,106 @@ static mx_status map_and_program(mx_matmul *mm, const float *w, uint64_t seed, u
         return st;
     /* Drift reference: read the fresh array, then age it (and its wires). */
     st = measure_drift_reference(mm);
-    if (st || !(mm->device->age && mm->dev.t_inference_s > 0.0))
+    if (st || !(mm->device->age && pc.age_s > 0.0))
         return st;
-    static const mx_parallel_ops age_ops = {age_state_create, program_state_destroy, age_row};
-    st = mx_parallel_items(&age_ops, &pc, n_in, MM_PROGRAM_ROWS_PER_CHUNK, NULL);
-    if (!st && mm->eff_block) {
-        st = apply_wires(mm);
-        for (size_t j = 0; j < n_in && !st; j++)
-            derive_read_row(mm, j);
+    if (keeps_fresh_state(mm)) {
+        const size_t floats = mx_size_mul(mx_size_mul(n_in, n_out), mm->n_fam);
+        mm->g_fresh = mx_alloc(floats * sizeof(float));
+        if (!mm->g_fresh)
+            return mx_fail(MX_ENOMEM, "analog matmul: out of memory for the programmed state");
+        memcpy(mm->g_fresh, mm->g_block, floats * sizeof(float));
     }
-    return st;
+    return age_array(mm, &pc);
+}
+
+/* ---- time schedule (reprogramming, recalibration) ------------------------------ */
+
+/* n = floor(x/τ) and x − n·τ for x ≥ 0, τ > 0, consistent with each other:
+ * fmod is exact, so the remainder is never negative and n·τ ≤ x. */
+static double schedule_floor(double x, double tau, double *rest)
+{
+    const double r = fmod(x, tau);
+    *rest = r;
+    return nearbyint((x - r) / tau);
+}
+
+void mx_time_schedule_at(const mx_crossbar_config *xbar, double t_s, mx_time_schedule *out)
+{
+    const double tau_p = xbar->reprogram_every_s, tau_c = xbar->drift.recalibrate_every_s;
+    const int compensates = xbar->drift.mode != MX_DRIFT_NONE;
+    mx_time_schedule s = {.t_s = t_s, .age_s = t_s};
+    double periods = 0.0;
+    if (!(isfinite(t_s) && t_s >= 0.0)) { /* refused by the ageing models' validate */
+        *out = s;
+        return;
+    }
+    if (tau_p > 0.0)
+        periods = schedule_floor(t_s, tau_p, &s.age_s);
+    s.reprogrammings = (uint64_t)periods;
+    if (!compensates) {
+        *out = s;
+        return;
+    }
+    if (!(tau_c > 0.0)) { /* measured at every evaluation */
+        s.recalibrated = 1;
+        s.recal_age_s = s.age_s;
+        s.recalibrations = 1;
+        *out = s;
+        return;
+    }
+    double rest;
+    const double k = schedule_floor(s.age_s, tau_c, &rest);
+    s.recalibrated = k >= 1.0;
+    s.recal_age_s = s.age_s - rest;
+    if (!s.recalibrated)
+        s.recal_age_s = 0.0;
+    /* A full period holds the recalibrations at ages k·τ_c < τ_p: at τ_p the
+     * reprogramming (and its new t0 reference) takes the place of one. */
+    double per_period = 0.0;
+    if (tau_p > 0.0) {
+        double r_p;
+        per_period = schedule_floor(tau_p, tau_c, &r_p);
+        if (r_p == 0.0)
+            per_period -= 1.0;
+    }
+    s.recalibrations = (uint64_t)(periods * per_period + k);
+    *out = s;
+}
+
+void mx_matmul_time_schedule(const mx_matmul *mm, mx_time_schedule *out) { *out = mm->sched; }
+
+/* The programmed state is kept when a recalibration must read the array at
+ * an age before the evaluation's (mx_drift_compensate via mx_matmul_set_age). */
+static int keeps_fresh_state(const mx_matmul *mm)
+{
+    const mx_time_schedule *s = &mm->sched;
+    return mm->xbar.drift.mode != MX_DRIFT_NONE && mm->device->age && s->recalibrated &&
+           s->recal_age_s > 0.0 && s->recal_age_s < s->age_s;
+}
+
+mx_status mx_matmul_set_age(mx_matmul *mm, double age_s)
+{
+    if (!mm->g_fresh || !mm->w_target)
+        return mx_fail(MX_EINVAL,
+                       "analog matmul: re-ageing needs the programmed state, kept only when a "
+                       "recalibration reads an earlier age than the evaluation's "
+                       "(hardware.drift_compensation.recalibrate_every_s)");
+    if (!(isfinite(age_s) && age_s >= 0.0))
+        return mx_fail(MX_EINVAL, "analog matmul: expected an age >= 0 s, got %g", age_s);
+    const program_ctx pc = {
+        .mm = mm,
+        .w = mm->w_target,
+        .seed = mm->seed,
+        .layer_id = mm->layer_id,
+        .stream = mx_stream_id("device.program"),
+        .age_stream = mx_stream_id("device.age"),
+        .defer_age = 1,
+        .age_s = age_s,
+        .fm = mm->fault_block != NULL,
+    };
+    memcpy(mm->g_block, mm->g_fresh,
+           mx_size_mul(mx_size_mul(mm->n_in, mm->n_out), mm->n_fam) * sizeof(float));
+    return age_array(mm, &pc);
 }
 
 mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
@@ -1245,6 +1407,7 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
     mm->adc_cfg = *adc;
     mm->seed = seed;
     mm->layer_id = layer_id;
+    mx_time_schedule_at(xbar, device_params->t_inference_s, &mm->sched);
     mm->n_row_tiles = (n_in + xbar->tile_rows - 1) / xbar->tile_rows;
     mm->n_col_tiles = (n_out + xbar->tile_cols - 1) / xbar->tile_cols;
     mm->n_ch = n_ch;
@@ -1329,7 +1492,7 @@ mx_status mx_matmul_create(const float *w, size_t n_out, size_t n_in,
         mx_adc_init(&mm->adc, adc, 1.0);
         mm->adc_ready = 1;
     }
-    if (xbar->column_cal.mode != MX_COLUMN_CAL_NONE) {
+    if (xbar->column_cal.mode != MX_COLUMN_CAL_NONE || mm->g_fresh) {
         mm->w_target = mx_alloc(cells * sizeof(float));
         if (!mm->w_target) {
             mx_matmul_destroy(mm);
@@ -1376,6 +1539,9 @@ void mx_programming_stats_add(mx_programming_stats *into, const mx_programming_s
     into->time_serial_s += x->time_serial_s;
     into->energy_j += x->energy_j;
     into->sq_error += x->sq_error;
+    into->write_priced += x->write_priced;
+    into->write_energy_j += x->write_energy_j;
+    into->write_time_s += x->write_time_s;
 }
 
 void mx_matmul_programming_stats(const mx_matmul *mm, mx_programming_stats *out)

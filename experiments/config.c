@@ -919,6 +919,13 @@ static const field fields[] = {
      .from_module = true, .unit = "J", .def = "0",
      .doc = "write-verify: periphery energy of one verify read (sense amplifier or ADC "
             "conversion), added to the cell's read energy"},
+    {.path = "hardware.programming.reprogram_every_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.reprogram_every_s), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "s", .def = "0",
+     .doc = "scheduled reprogramming: the chip is reprogrammed every τ_p, so at "
+            "hardware.device.t_inference_s = t its cells are t − τ_p·floor(t/τ_p) old (0 right "
+            "at a multiple); 0 = never; cost in the /summary schedule_* columns "
+            "(docs/calibration.md)"},
 
     {.path = "hardware.drift_compensation.mode", .kind = FIELD_ENUM,
      .offset = OFF(hardware.crossbar.drift.mode), .choices = drift_modes, .from_module = true,
@@ -938,6 +945,13 @@ static const field fields[] = {
      .doc = "fraction of a calibration vector's rows driven at full scale (binary vectors; "
             "near the network's input density keeps the calibration currents inside the ADC "
             "range)"},
+    {.path = "hardware.drift_compensation.recalibrate_every_s", .kind = FIELD_DOUBLE,
+     .offset = OFF(hardware.crossbar.drift.recalibrate_every_s), .bounds = LO, .min = 0,
+     .from_module = true, .unit = "s", .def = "0",
+     .doc = "scheduled recalibration: the factors applied at cell age a were measured at the "
+            "last multiple of τ_c, a_c = τ_c·floor(a/τ_c) (none before the first: no "
+            "correction), so drift between a_c and a is uncompensated; 0 = measured at every "
+            "evaluation; reads in drift_*, count in schedule_recalibrations"},
     {.path = "hardware.column_calibration.mode", .kind = FIELD_ENUM,
      .offset = OFF(hardware.crossbar.column_cal.mode), .choices = column_cal_modes,
      .from_module = true, .unit = "-", .def = "none",

@@ -58,6 +58,40 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
     return MX_OK;
 }
 
+/* The schedule columns of a point (results.h): counts from the first
+ * layer's schedule (every layer shares the config and t), reprogramming
+ * priced from one programming's cost `s` of every layer. */
+static void schedule_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers,
+                          const mx_programming_stats *s)
+{
+    const double off = (double)NAN;
+    pr->schedule_recalibrations = pr->schedule_reprogrammings = off;
+    pr->schedule_reprogram_energy_j = pr->schedule_reprogram_time_s = off;
+    const mx_matmul *first = NULL;
+    for (size_t l = 0; l < n_layers && !first; l++)
+        first = mm[l];
+    if (!first)
+        return;
+    const mx_crossbar_config *xb = mx_matmul_config(first);
+    const int compensates = xb->drift.mode != MX_DRIFT_NONE;
+    if (!(xb->reprogram_every_s > 0.0) && !(compensates && xb->drift.recalibrate_every_s > 0.0))
+        return;
+    mx_time_schedule ts;
+    mx_matmul_time_schedule(first, &ts);
+    const double n_p = (double)ts.reprogrammings;
+    pr->schedule_recalibrations = (double)ts.recalibrations;
+    pr->schedule_reprogrammings = n_p;
+    if (n_p == 0.0) {
+        pr->schedule_reprogram_energy_j = pr->schedule_reprogram_time_s = 0.0;
+    } else if (s->verified > 0) {
+        pr->schedule_reprogram_energy_j = n_p * s->energy_j;
+        pr->schedule_reprogram_time_s = n_p * s->time_serial_s;
+    } else if (s->write_priced > 0) {
+        pr->schedule_reprogram_energy_j = n_p * s->write_energy_j;
+        pr->schedule_reprogram_time_s = n_p * s->write_time_s;
+    }
+}
+
 void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers)
 {
     mx_programming_stats s = {0};
@@ -75,6 +109,7 @@ void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_
         fault_mapped |= mx_matmul_config(mm[l])->fault_map.mode != MX_FAULT_MAP_NONE;
     }
     const double not_priced = (double)NAN;
+    schedule_cost(pr, mm, n_layers, &s);
     if (fault_mapped && fm.weights > 0) {
         pr->fault_stuck_cells = (double)(fm.stuck_low + fm.stuck_high);
         pr->fault_test_reads = (double)fm.test_reads;
@@ -120,6 +155,32 @@ static mx_status price_reads(const mx_experiment_config *pc, const mx_matmul *mm
     return MX_OK;
 }
 
+/* The compensation's reads over a chip's schedule up to t on layer mm: a t0
+ * reference per programming (1 + reprogrammings) and every recalibration,
+ * each priced as the one made now (r->stats_t), or as the reference when
+ * none is made now (the same vectors through the same tiles).
+ * OUT: *reads, *joules. */
+static mx_status schedule_reads(const mx_experiment_config *pc, const mx_matmul *mm,
+                                const mx_drift_result *r, double *reads, double *joules)
+{
+    mx_time_schedule ts;
+    mx_matmul_time_schedule(mm, &ts);
+    mx_drift_reference ref;
+    mx_matmul_drift_reference(mm, &ref);
+    const int measured_now = !isnan(r->measured_age_s);
+    const mx_matmul_stats *meas = measured_now ? &r->stats_t : &ref.stats;
+    double e_ref, e_meas;
+    mx_status st = price_reads(pc, mm, &ref.stats, &e_ref);
+    if (!st)
+        st = price_reads(pc, mm, meas, &e_meas);
+    if (st)
+        return st;
+    const double refs = 1.0 + (double)ts.reprogrammings, recals = (double)ts.recalibrations;
+    *reads = refs * (double)ref.stats.reads + recals * (double)meas->reads;
+    *joules = refs * e_ref + recals * e_meas;
+    return MX_OK;
+}
+
 mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_config *pc,
                                        mx_matmul *const *mm, size_t n_layers, uint64_t seed)
 {
@@ -127,6 +188,8 @@ mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_
     pr->drift_alpha = pr->drift_reads = pr->drift_energy_j = not_measured;
     if (pc->hardware.crossbar.drift.mode == MX_DRIFT_NONE)
         return MX_OK;
+    const int scheduled = pc->hardware.crossbar.reprogram_every_s > 0.0 ||
+                          pc->hardware.crossbar.drift.recalibrate_every_s > 0.0;
     double alpha_sum = 0.0, reads = 0.0, energy = 0.0;
     size_t n = 0;
     for (size_t l = 0; l < n_layers; l++) {
@@ -136,11 +199,13 @@ mx_status mx_method_drift_compensation(mx_point_result *pr, const mx_experiment_
         mx_status st = mx_drift_compensate(mm[l], seed, (uint64_t)l << 32, &r);
         if (st)
             return mx_fail_context(st, "drift compensation of layer %zu", l);
-        double joules;
+        double joules, layer_reads = (double)r.stats.reads;
         if ((st = price_reads(pc, mm[l], &r.stats, &joules)))
             return st;
+        if (scheduled && (st = schedule_reads(pc, mm[l], &r, &layer_reads, &joules)))
+            return st;
         alpha_sum += r.alpha;
-        reads += (double)r.stats.reads;
+        reads += layer_reads;
         energy += joules;
         n++;
     }

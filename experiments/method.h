@@ -86,15 +86,24 @@ mx_status mx_method_price_layer(mx_method_point *out, size_t l, const mx_matmul 
 /* The programming cost of a point: mx_matmul_programming_stats of its
  * layers' matmuls mm[0..n_layers) (NULL entries skipped) summed in layer
  * order into pr's program_* fields — NaN cost and cells_verified 0 when no
- * cell was write-verified (open loop; docs/results-format.md). Every method
- * calls it once its layers are programmed. */
+ * cell was write-verified (open loop; docs/results-format.md). Also the
+ * schedule_* fields (hardware.programming.reprogram_every_s,
+ * hardware.drift_compensation.recalibrate_every_s; crossbar.h
+ * mx_time_schedule): the counts up to t of the first layer's schedule, and
+ * reprogrammings × one programming's energy and serial time (write-verify,
+ * or open loop priced as one nominal pulse per cell on a pulse model; NaN
+ * unpriced); all NaN when nothing is scheduled. Every method calls it once
+ * its layers are programmed. */
 void mx_method_programming_cost(mx_point_result *pr, mx_matmul *const *mm, size_t n_layers);
 
 /* Drift compensation of a point's layers (hardware.drift_compensation,
  * calibration/drift.h): mx_drift_compensate on every non-NULL mm[l] — its
  * ADC already calibrated — with read noise from `seed`, items l·2^32 + v;
  * the calibration reads at t0 and t priced by energy/ and summed in layer
- * order into pr's drift_* fields (all NaN with mode none, where nothing is
+ * order into pr's drift_* fields — with a reprogramming or recalibration
+ * schedule, every t0 reference (one per programming) and every
+ * recalibration up to t, each priced as the one made now (all NaN with
+ * mode none, where nothing is
  * read or changed). Call it after the ADC calibration, in
  * mx_method_drift_rounds rounds of (ADC calibration, this): each round
  * overwrites the fields. MX_EINVAL, MX_ENUMERIC, MX_ENOMEM from

@@ -74,9 +74,25 @@ typedef struct mx_point_result {
     double drift_alpha;               /* mean over layers of the global factor
                                          Σ|y(t0)|/Σ|y(t)| */
     double drift_reads;               /* tile reads of the calibration vectors, at t0
-                                         and at t */
+                                         and at t (with a schedule: every t0
+                                         reference and recalibration up to t) */
     double drift_energy_j;            /* their energy (energy/: cells, DAC/drivers, ADC,
                                          shift-add), J */
+    /* Time schedule (hardware.programming.reprogram_every_s,
+     * hardware.drift_compensation.recalibrate_every_s; crossbar.h
+     * mx_time_schedule; set by mx_method_programming_cost). Both periods 0
+     * (or τ_c only, with compensation none): all NaN. The reads and energy of
+     * every t0 reference and recalibration up to t are in drift_reads and
+     * drift_energy_j. */
+    double schedule_recalibrations;   /* drift calibration measurements after a t0
+                                         reference up to t (per layer, every
+                                         programming period); 0 with compensation none */
+    double schedule_reprogrammings;   /* floor(t/τ_p); 0 with τ_p = 0 */
+    double schedule_reprogram_energy_j; /* reprogrammings × one programming's energy,
+                                         all layers (write-verify, or one nominal
+                                         pulse per cell open loop); NaN unpriced */
+    double schedule_reprogram_time_s; /* reprogrammings × one programming's serial
+                                         time, s; NaN unpriced */
     /* Per-column gain/offset calibration (hardware.column_calibration; summed
      * over the layers by mx_method_column_calibration). Mode none: all NaN. */
     double colcal_gain_rms_dev;       /* RMS over layers' fitted columns of (a − 1):

@@ -314,7 +314,10 @@ static void test_summary_has_one_row_per_point_and_repeat(void **state)
                                         "fault_time_s", "fault_energy_j",
                                         "fault_weight_rms_before", "fault_weight_rms_after",
                                         "drift_alpha", "drift_reads",
-                                        "drift_energy_j", "colcal_gain_rms_dev",
+                                        "drift_energy_j", "schedule_recalibrations",
+                                        "schedule_reprogrammings",
+                                        "schedule_reprogram_energy_j",
+                                        "schedule_reprogram_time_s", "colcal_gain_rms_dev",
                                         "colcal_reads", "colcal_energy_j", "rebalance_passes",
                                         "rebalance_energy_j"};
     hid_t type = H5Dget_type(summary);
@@ -974,7 +977,7 @@ static void test_sweep_without_axes_has_one_point(void **state)
     assert_int_equal(read_u64_attr(f, "n_points"), 1);
     hid_t summary = H5Dopen2(f, "summary", H5P_DEFAULT);
     hid_t type = H5Dget_type(summary);
-    assert_int_equal(H5Tget_nmembers(type), 34); /* point, repeat and 32 metrics */
+    assert_int_equal(H5Tget_nmembers(type), 38); /* point, repeat and 36 metrics */
     H5Tclose(type);
     H5Dclose(summary);
     H5Fclose(f);
