@@ -339,6 +339,19 @@ PY
 else
   bad "python3-pandas is missing (memxbar.sh installs it)"
 fi
+# The codesign table (scripts/codesign_table.py): per device, the best
+# combination within a budget relative to its cheapest plain chip. At 1x
+# only the plain 4-bit chip fits (the fault test has a cost); at 2x fault
+# mapping wins.
+cfg cds 'dataset: {name: digits, test_limit: 100, calibration_images: 20}\nmodel: {hidden: [16]}\ntraining: {epochs: 3, batch_size: 32}\nsnn: {timesteps: 8}\nhardware: {device: {type: nonlinear, stuck_at_gmax: 0.05}}\nsweep:\n  hardware.device.preset: [ag-si, pcmo]\n  hardware.fault_mapping.mode: [none, partner]\n  hardware.adc.bits: [4, 8]\n'
+check "codesign sweep" 0 "8 points x 1 repeats" sweep "$tmp/cds.yaml" -o "$tmp/cds.h5" --cache "$tmp/cache"
+/usr/bin/python3 "$src/scripts/codesign_table.py" "$tmp/cds.h5" --budget-factor 1 >"$tmp/cd1" 2>&1
+/usr/bin/python3 "$src/scripts/codesign_table.py" "$tmp/cds.h5" --budget-factor 2 --plot "$tmp/cds.png" >"$tmp/cd2" 2>&1
+if grep -q "^| ag-si | [0-9.]* | no mitigation (bits=4) |" "$tmp/cd1" && grep -q "^| pcmo | [0-9.]* | mode=partner (bits=4) |" "$tmp/cd2" && [ -s "$tmp/cds.png" ]; then
+  ok "codesign table: plain chip at 1x its energy, fault mapping at 2x"
+else
+  bad "codesign table: $(head -6 "$tmp/cd1" | tail -2) / $(head -6 "$tmp/cd2" | tail -2)"
+fi
 # A learning method end to end on event data: POKER-DVS read from its tar.gz,
 # a LIF network trained with surrogate gradients on the event frames, then
 # evaluated on the crossbar — the same file at 1 and 2 threads.
