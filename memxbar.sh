@@ -6,13 +6,14 @@
 #                                 (no ARGS: the default sweep -> results/default.h5)
 #   ./memxbar.sh test             install what is missing, build, run every test
 #                                 suite, then the unit suites under ASan+UBSan
+#                                 and under ThreadSanitizer
 # A second run skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(gcc meson ninja-build pkg-config libgsl-dev libhdf5-dev libcmocka-dev
   librandom123-dev libfyaml-dev libopenblas-dev zlib1g-dev libsuitesparse-dev libjson-c-dev libarchive-dev python3-h5py python3-matplotlib
-  python3-pandas libopenmpi-dev openmpi-bin)
+  python3-pandas libopenmpi-dev openmpi-bin clang-14 libomp-14-dev libclang-rt-14-dev)
 
 install_missing() {
   local missing=() p
@@ -54,6 +55,8 @@ case "$cmd" in
     build build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       meson test -C build-asan --suite unit --print-errorlogs --num-processes 2
+    echo "memxbar.sh: unit suites again under ThreadSanitizer (clang, LLVM OpenMP + Archer)" >&2
+    scripts/tsan.sh build-tsan
     ;;
   *)
     echo "usage: ./memxbar.sh sweep [CONFIG.yaml] [-o OUT.h5] [options]   (see build/memxbar --help)" >&2

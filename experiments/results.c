@@ -19,6 +19,11 @@
  * otherwise. A row's swept values are decoded from the point index (first
  * axis outermost), so this file needs nothing from config.c.
  *
+ * Every dataset carries HDF5's Fletcher-32 checksum (one chunk per per-point
+ * dataset), so a byte changed on disk after it was written fails the read —
+ * resume and `memxbar report` refuse the file — instead of giving a wrong
+ * number (issue 10, docs/reliability.md).
+ *
  * HDF5's automatic error printing is switched off (the library never prints);
  * every failure is reported once through mx_fail naming the file, and every
  * identifier a function opens is closed on every path out of it.
@@ -144,19 +149,69 @@ static herr_t attr_f64(hid_t loc, const char *name, double value)
     return mx_h5_attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &value);
 }
 
-/* A 1-D float64 dataset holding data[0..n). */
+/* Dataset creation properties of `rank` dimensions `chunk`, with HDF5's
+ * Fletcher-32 checksum filter: a byte of a chunk changed after it was written
+ * (a bad disk, memory or copy) then fails the read (H5Z_filter_fletcher32)
+ * instead of giving a silently wrong number. The filter needs a chunked
+ * layout. h5py and every HDF5 since 1.6 read it natively. */
+static hid_t checksummed_dcpl(int rank, const hsize_t *chunk)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0 && (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        mx_h5_close(&dcpl);
+    return dcpl;
+}
+
+/* Whether HDF5's current error stack holds a failed checksum (the
+ * Fletcher-32 filter's "data error detected by Fletcher32 checksum", or a
+ * metadata checksum). Call right after the failing call: the next HDF5 API
+ * call clears the stack. */
+static herr_t find_checksum_error(unsigned n, const H5E_error2_t *err, void *data)
+{
+    (void)n;
+    if (err->desc && (strstr(err->desc, "Fletcher32") || strstr(err->desc, "checksum")))
+        *(int *)data = 1;
+    return 0;
+}
+
+static int h5_checksum_failed(void)
+{
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_checksum_error, &found);
+    return found;
+}
+
+/* File creation properties with small chunk-index B-tree nodes. A chunked
+ * dataset (needed for the checksum) is indexed by a version-1 B-tree whose
+ * nodes have a fixed room of 2K chunks; HDF5's default K = 32 makes a ~2 KB
+ * node for each one-chunk per-point dataset (a results file 1.7x larger).
+ * K = CHUNK_BTREE_K keeps a node at ~0.2 KB; /summary's few chunks (one per
+ * SUMMARY_CHUNK_ROWS rows) only get a deeper tree. The superblock becomes
+ * version 1 (HDF5 >= 1.6, h5py read it). */
+#define CHUNK_BTREE_K 2
+static hid_t small_chunk_btree_fcpl(void)
+{
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0 && H5Pset_istore_k(fcpl, CHUNK_BTREE_K) < 0)
+        mx_h5_close(&fcpl);
+    return fcpl;
+}
+
+/* A 1-D float64 dataset holding data[0..n), one checksummed chunk (an empty
+ * one stays contiguous: a chunk cannot be larger than a fixed extent). */
 static herr_t dataset_f64(hid_t loc, const char *name, const double *data, size_t n)
 {
     hsize_t dims[1] = {n};
     hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t dcpl = n ? checksummed_dcpl(1, dims) : H5Pcreate(H5P_DATASET_CREATE);
     hid_t dset = H5I_INVALID_HID;
     herr_t rc = -1;
-    if (space < 0)
-        return -1;
-    dset = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (space >= 0 && dcpl >= 0)
+        dset = H5Dcreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dset >= 0)
         rc = n ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
     mx_h5_close(&dset);
+    mx_h5_close(&dcpl);
     mx_h5_close(&space);
     return rc;
 }
@@ -449,8 +504,8 @@ static mx_status create_summary(mx_results *r)
     hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     mx_status st = MX_OK;
     space = H5Screate_simple(1, dims, max_dims);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0) {
+    dcpl = checksummed_dcpl(1, chunk);
+    if (space < 0 || dcpl < 0) {
         st = mx_fail(MX_EIO, "%s: cannot set up /summary", r->partial);
         goto done;
     }
@@ -615,7 +670,10 @@ mx_status mx_results_create(const char *path, const mx_experiment_config *cfg,
         return st;
     }
     errno = 0;
-    r->file = H5Fcreate(r->partial, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = small_chunk_btree_fcpl();
+    r->file = fcpl >= 0 ? H5Fcreate(r->partial, H5F_ACC_EXCL, fcpl, H5P_DEFAULT)
+                        : H5I_INVALID_HID;
+    mx_h5_close(&fcpl);
     if (r->file < 0) {
         st = errno == EEXIST
                  ? mx_fail(MX_EIO, "%s: another process created it just now (two sweeps to "
@@ -1041,6 +1099,7 @@ static mx_status remove_unfinished_groups(mx_results *r)
  * damage permanent. */
 typedef struct visit_ctx {
     const char *failed; /* the first object that did not read (points into H5Ovisit's name) */
+    int checksum;       /* it failed its checksum (bytes changed after they were written) */
     char name[256];
 } visit_ctx;
 
@@ -1057,6 +1116,8 @@ static herr_t visit_read(hid_t root, const char *name, const H5O_info_t *info, v
     void *buf = n > 0 && size > 0 ? mx_alloc((size_t)n * size) : NULL;
     int ok = d >= 0 && n >= 0 && size > 0 &&
              (n == 0 || (buf && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0));
+    if (!ok && buf)
+        v->checksum = h5_checksum_failed();
     if (ok && buf && H5Tis_variable_str(type) > 0)
         H5Dvlen_reclaim(type, space, H5P_DEFAULT, buf);
     mx_free(buf);
@@ -1076,6 +1137,12 @@ static mx_status check_readable(const mx_results *r)
     herr_t rc = H5Ovisit(r->file, H5_INDEX_NAME, H5_ITER_NATIVE, visit_read, &v);
     if (rc == 0 && !v.failed)
         return MX_OK;
+    if (v.checksum)
+        return mx_fail(MX_EFORMAT,
+                       "%s: damaged — /%s fails its checksum (bytes changed after they were "
+                       "written: a bad disk, memory or copy); resuming would build on it, so it "
+                       "is refused: run without --resume to start afresh",
+                       r->partial, v.name);
     return mx_fail(MX_EFORMAT,
                    "%s: damaged — %s%s cannot be read (a write that failed half way, e.g. a "
                    "full disk, or a truncated copy); resuming would build on it, so it is "
@@ -1221,6 +1288,17 @@ mx_status mx_results_close(mx_results *r, int complete)
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* Why reading /summary of `path` failed; call right after the failed read. */
+static mx_status summary_read_failed(const char *path)
+{
+    if (h5_checksum_failed())
+        return mx_fail(MX_EFORMAT,
+                       "%s: /summary fails its checksum: bytes changed after they were "
+                       "written (a bad disk, memory or copy), so its numbers cannot be trusted",
+                       path);
+    return mx_fail(MX_EIO, "%s: cannot read /summary", path);
+}
+
 mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *accuracy,
                                    size_t cap)
 {
@@ -1273,7 +1351,7 @@ mx_status mx_results_read_accuracy(const char *path, size_t *n_rows, double *acc
         }
         if (mtype < 0 || H5Tinsert(mtype, "accuracy", 0, H5T_NATIVE_DOUBLE) < 0 ||
             H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0) {
-            st = mx_fail(MX_EIO, "%s: cannot read /summary", path);
+            st = summary_read_failed(path);
             goto done;
         }
         for (size_t i = 0; i < n && i < cap; i++)
@@ -1461,7 +1539,7 @@ mx_status mx_results_read_table(const char *path, mx_results_table *out)
             goto done;
         }
         if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-            st = mx_fail(MX_EIO, "%s: cannot read /summary", path);
+            st = summary_read_failed(path);
             goto done;
         }
         if ((st = table_from_rows(path, mtype, buf, n, out)) != MX_OK)

@@ -68,11 +68,20 @@ static herr_t write_layer(hid_t layers, size_t l, const mx_mlp *net)
     snprintf(name, sizeof name, "%zu", l);
     group = H5Gcreate2(layers, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     space = H5Screate_simple(2, dims, NULL);
-    if (group >= 0 && space >= 0)
-        dset = H5Dcreate2(group, "weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+    /* One chunk with HDF5's Fletcher-32 checksum: a weight changed on disk
+     * fails the load (the runner then retrains) instead of loading a wrong
+     * network; h5py and scripts/export_torch.py readers handle the filter.
+     * A layer past HDF5's 4 GiB chunk limit stays contiguous. */
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0 && dims[0] * dims[1] * sizeof(float) < ((hsize_t)1 << 32) &&
+        (H5Pset_chunk(dcpl, 2, dims) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        mx_h5_close(&dcpl);
+    if (group >= 0 && space >= 0 && dcpl >= 0)
+        dset = H5Dcreate2(group, "weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
                           H5P_DEFAULT);
     if (dset >= 0)
         rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, net->w[l]);
+    mx_h5_close(&dcpl);
     mx_h5_close(&dset);
     mx_h5_close(&space);
     mx_h5_close(&group);
@@ -363,7 +372,10 @@ mx_status mx_weights_load(const char *path, const char *expected_key, mx_mlp **o
     }
     for (size_t l = 0; l < n_layers; l++) {
         if (H5Dread(dsets[l], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, net->w[l]) < 0) {
-            st = mx_fail(MX_EFORMAT, "%s: cannot read /layers/%zu/weight (truncated?)", path, l);
+            st = mx_fail(MX_EFORMAT,
+                         "%s: cannot read /layers/%zu/weight (truncated, or changed after it "
+                         "was written so its checksum fails?)",
+                         path, l);
             goto done;
         }
         size_t n = sizes[l + 1] * sizes[l]; /* allocated above, so no overflow */

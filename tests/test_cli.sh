@@ -320,6 +320,27 @@ chmod 700 "$tmp"; chmod -R u+w "$ro"
 check "report prints the summary table" 0 "bits=6" report "$tmp/res/full.h5" --no-plot
 check "report of a missing file" 1 "nope.h5: cannot open" report "$tmp/res/nope.h5" --no-plot
 check "report without a file" 2 "expected a results file" report
+# A byte of a dataset changed in place (a bad disk or copy): the datasets
+# carry HDF5's Fletcher-32 checksum, so the read fails instead of giving a
+# wrong number (docs/reliability.md). h5py finds the chunk's file offset.
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  flip_in_dataset() { # file dataset: XOR one byte inside the dataset's first chunk
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    at = f[sys.argv[2]].id.get_chunk_info(0).byte_offset + 3
+with open(sys.argv[1], "r+b") as fp:
+    fp.seek(at)
+    b = fp.read(1)[0]
+    fp.seek(at)
+    fp.write(bytes([b ^ 0x10]))
+PY
+  }
+  cp "$tmp/res/full.h5" "$tmp/res/flip.h5" && flip_in_dataset "$tmp/res/flip.h5" summary
+  check "report refuses a /summary that fails its checksum" 1 "/summary fails its checksum" report "$tmp/res/flip.h5" --no-plot
+  cp "$tmp/res/full.h5" "$tmp/res/flip2.h5.partial" && flip_in_dataset "$tmp/res/flip2.h5.partial" points/1/0/layer_clip_rate
+  check "resume refuses a .partial whose dataset fails its checksum" 1 "/points/1/0/layer_clip_rate fails its checksum" sweep "$tmp/res.yaml" -o "$tmp/res/flip2.h5" --cache "$tmp/cache" --resume
+fi
 if /usr/bin/python3 -c 'import h5py, matplotlib' 2>/dev/null; then
   check "report draws the plots" 0 "4 of 4 (point, repeat) runs" report "$tmp/res/full.h5"
   if [ -s "$tmp/res/full-accuracy.png" ]; then ok "report wrote full-accuracy.png"; else bad "report wrote no PNG"; fi

@@ -243,7 +243,7 @@ static int remove_tmp_dir(void **state)
         "w.h5", "w.h5.tmp", "junk.h5", "truncated.h5", "nan.h5", "shape.h5", "fmt.h5", "ver.h5",
         "nokey.h5", "bad.h5", "bad.h5.tmp", "oom.h5.partial", "reworded.h5.partial",
         "table.h5", "table-part.h5.partial", "junk-table.h5", "empty-table.h5", "unordered.h5",
-        "unordered.h5.partial"};
+        "unordered.h5.partial", "flip.h5", "flip.h5.partial"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tmp_path(names[i]));
     return rmdir(tmp_dir) == 0 ? 0 : -1;
@@ -731,6 +731,104 @@ static void test_read_table_returns_rows_labels_and_status(void **state)
     assert_no_open_hdf5_ids();
 }
 
+/* ---- checksums ---------------------------------------------------------- */
+
+/* File address of the first (here: only) chunk of dataset `name`, and
+ * whether the dataset carries the Fletcher-32 filter. */
+static haddr_t chunk_address(const char *path, const char *name, int *fletcher32)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_layout(dcpl), H5D_CHUNKED);
+    unsigned flags = 0, config = 0;
+    size_t n_values = 0;
+    *fletcher32 = H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, &flags, &n_values, NULL,
+                                       0, NULL, &config) >= 0;
+    hsize_t offset[2] = {0, 0}; /* first chunk; rank 1 or 2 */
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    assert_true(H5Dget_chunk_info_by_coord(d, offset, &mask, &addr, &size) >= 0);
+    assert_true(addr != HADDR_UNDEF && size > 4);
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    H5Fclose(f);
+    return addr;
+}
+
+/* XOR one byte of the file at `at` with `bits`. */
+static void flip_byte(const char *path, haddr_t at, unsigned char bits)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)at, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(fp, (long)at, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ bits, fp), c ^ bits);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Issue 10: a byte of a dataset overwritten in place (a bad disk or copy)
+ * fails on read — the resume walk refuses the file naming the dataset,
+ * `memxbar report`'s reader refuses /summary — instead of a silently wrong
+ * number. Flipping the byte back makes the file whole again. */
+static void test_a_changed_byte_in_a_dataset_fails_its_checksum(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("flip.h5");
+    const char *partial = tmp_path("flip.h5.partial");
+    write_sweep(path, 0);
+    int has_filter = 0;
+    const haddr_t point = chunk_address(partial, "/points/1/0/layer_clip_rate", &has_filter);
+    assert_true(has_filter);
+    const haddr_t summary = chunk_address(partial, "/summary", &has_filter);
+    assert_true(has_filter);
+
+    mx_experiment_config cfg;
+    sweep_config(&cfg);
+    mx_results *r = NULL;
+    flip_byte(partial, point + 3, 0x10); /* inside the first double */
+    assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EFORMAT);
+    assert_null(r);
+    if (!strstr(mx_last_error(), "/points/1/0/layer_clip_rate fails its checksum"))
+        print_error("message: %s\n", mx_last_error());
+    assert_non_null(strstr(mx_last_error(), "/points/1/0/layer_clip_rate fails its checksum"));
+    assert_non_null(strstr(mx_last_error(), "run without --resume"));
+    flip_byte(partial, point + 3, 0x10);
+    double got[N_LAYERS];
+    fake_point fp;
+    fake_result(1, 0, &fp);
+    hid_t f = H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT);
+    read_f64_dataset(f, "/points/1/0/layer_clip_rate", got, N_LAYERS);
+    H5Fclose(f);
+    assert_memory_equal(got, fp.layer[2], sizeof got);
+
+    mx_results_table t;
+    size_t n = 0;
+    double acc[N_POINTS * N_REPEATS];
+    flip_byte(partial, summary + 20, 0x01); /* row 0, inside a column */
+    assert_int_equal(mx_results_read_table(partial, &t), MX_EFORMAT);
+    assert_null(t.rows);
+    assert_non_null(strstr(mx_last_error(), "/summary fails its checksum"));
+    assert_int_equal(mx_results_read_accuracy(partial, &n, acc, N_POINTS * N_REPEATS),
+                     MX_EFORMAT);
+    assert_non_null(strstr(mx_last_error(), "/summary fails its checksum"));
+    assert_int_equal(mx_results_resume(path, &cfg, &r), MX_EFORMAT);
+    assert_non_null(strstr(mx_last_error(), "/summary fails its checksum"));
+
+    flip_byte(partial, summary + 20, 0x01);
+    assert_int_equal(mx_results_read_table(partial, &t), MX_OK);
+    assert_int_equal(t.n_rows, N_POINTS * N_REPEATS);
+    mx_results_table_free(&t);
+    assert_int_equal(mx_results_resume(path, &cfg, &r), MX_OK);
+    assert_int_equal(mx_results_close(r, 1), MX_OK);
+    assert_no_open_hdf5_ids();
+}
+
 static void test_complete_close_requires_every_row(void **state)
 {
     (void)state;
@@ -1055,6 +1153,30 @@ static void test_weights_round_trip_bit_exact(void **state)
     assert_no_open_hdf5_ids();
 }
 
+/* A weight changed on disk fails the load (the runner then retrains). */
+static void test_weights_changed_on_disk_fail_their_checksum(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("w.h5");
+    mx_mlp *net = make_net();
+    assert_int_equal(mx_weights_save(path, net, "k", 0.5), MX_OK);
+    int has_filter = 0;
+    const haddr_t at = chunk_address(path, "/layers/1/weight", &has_filter);
+    assert_true(has_filter);
+    flip_byte(path, at + 2, 0x40);
+    mx_mlp *back = NULL;
+    assert_int_equal(mx_weights_load(path, "k", &back, NULL), MX_EFORMAT);
+    assert_null(back);
+    assert_non_null(strstr(mx_last_error(), "/layers/1/weight"));
+    assert_non_null(strstr(mx_last_error(), "checksum"));
+    flip_byte(path, at + 2, 0x40);
+    assert_int_equal(mx_weights_load(path, "k", &back, NULL), MX_OK);
+    assert_memory_equal(back->w[1], net->w[1], net->sizes[1] * net->sizes[2] * sizeof(float));
+    mx_mlp_destroy(back);
+    mx_mlp_destroy(net);
+    assert_no_open_hdf5_ids();
+}
+
 static void test_weights_key_mismatch_is_reported(void **state)
 {
     (void)state;
@@ -1232,6 +1354,7 @@ int main(void)
         cmocka_unit_test(test_resume_continues_a_killed_sweep),
         cmocka_unit_test(test_resume_accepts_the_same_sweep_in_other_words),
         cmocka_unit_test(test_read_table_returns_rows_labels_and_status),
+        cmocka_unit_test(test_a_changed_byte_in_a_dataset_fails_its_checksum),
         cmocka_unit_test(test_complete_close_requires_every_row),
         cmocka_unit_test(test_complete_close_puts_rows_in_point_order),
         cmocka_unit_test(test_point_result_pack_round_trip),
@@ -1243,6 +1366,7 @@ int main(void)
         cmocka_unit_test(test_sweep_without_axes_has_one_point),
         cmocka_unit_test(test_create_fails_cleanly_when_allocation_fails),
         cmocka_unit_test(test_weights_round_trip_bit_exact),
+        cmocka_unit_test(test_weights_changed_on_disk_fail_their_checksum),
         cmocka_unit_test(test_weights_key_mismatch_is_reported),
         cmocka_unit_test(test_weights_reject_junk_and_truncated_files),
         cmocka_unit_test(test_weights_reject_non_finite_weights),
