@@ -255,6 +255,8 @@ _Static_assert(sizeof(mx_stdp_synapse) == sizeof(int), "enum fields are stored a
 static const choice stdp_synapses[] = {
     {"float", MX_STDP_FLOAT}, {"device", MX_STDP_DEVICE},
     {"stochastic-binary", MX_STDP_STOCHASTIC_BINARY}, {NULL, 0}};
+static const choice stdp_readouts[] = {
+    {"mean", MX_STDP_READOUT_MEAN}, {"proportion", MX_STDP_READOUT_PROPORTION}, {NULL, 0}};
 static const choice vteam_iv_kinds[] = {
     {"linear", MX_VTEAM_IV_LINEAR}, {"exponential", MX_VTEAM_IV_EXPONENTIAL}, {NULL, 0}};
 
@@ -1306,6 +1308,11 @@ static const field fields[] = {
     {.path = "stdp.label_examples", .kind = FIELD_SIZE, .offset = OFF(stdp.label_examples),
      .from_module = true, .unit = "examples", .def = "10000",
      .doc = "training examples whose frozen responses label the neurons; 0 = all used"},
+    {.path = "stdp.readout", .kind = FIELD_ENUM, .offset = OFF(stdp.readout),
+     .choices = stdp_readouts, .from_module = true, .unit = "-", .def = "mean",
+     .doc = "class from the spike counts: mean (Diehl & Cook: the label group with the highest "
+            "mean count) or proportion (BindsNET's proportion weighting, Hazan et al. 2018: "
+            "counts weighted by each neuron's share of its class in the labelling responses)"},
     {.path = "stdp.dt_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.dt_s),
      .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.0005",
      .doc = "time step"},
@@ -1345,6 +1352,11 @@ static const field fields[] = {
     {.path = "stdp.nu_post", .kind = FIELD_DOUBLE, .offset = OFF(stdp.nu_post), .bounds = LO,
      .min = 0, .from_module = true, .unit = "-", .def = "0.01",
      .doc = "potentiation on a post spike: w += nu_post x_pre x_post2"},
+    {.path = "stdp.nu_decay_final", .kind = FIELD_DOUBLE, .offset = OFF(stdp.nu_decay_final),
+     .bounds = LO | HI | LO_OPEN, .min = 0, .max = 1, .from_module = true, .unit = "-",
+     .def = "1",
+     .doc = "learning-rate decay: nu_pre, nu_post scaled by nu_decay_final^(examples done / "
+            "all), 1 = constant (the authors'); float and device synapses"},
     {.path = "stdp.tau_pre_s", .kind = FIELD_DOUBLE, .offset = OFF(stdp.tau_pre_s),
      .bounds = LO | LO_OPEN, .min = 0, .from_module = true, .unit = "s", .def = "0.02",
      .doc = "presynaptic trace time constant"},

@@ -58,8 +58,14 @@ static mx_status training_key(const mx_experiment_config *pc, char *key, size_t 
         mx_config_field_info f;
         if (mx_config_field_at(i, &f))
             break;
+        /* Fields added after caches existed stay out of the key at their
+         * defaults (which train what the engine trained before them), so
+         * those caches stay valid. */
+        const int new_at_default =
+            (strcmp(f.path, "stdp.nu_decay_final") == 0 && pc->stdp.nu_decay_final == 1.0) ||
+            (strcmp(f.path, "stdp.readout") == 0 && pc->stdp.readout == MX_STDP_READOUT_MEAN);
         const int is_stdp = strncmp(f.path, "stdp.", 5) == 0 &&
-                            strcmp(f.path, "stdp.progress_every") != 0;
+                            strcmp(f.path, "stdp.progress_every") != 0 && !new_at_default;
         const int is_dev = device && strncmp(f.path, "hardware.device.", 16) == 0;
         if (is_stdp || is_dev) {
             const char *one[] = {f.path, NULL};
@@ -138,6 +144,12 @@ mx_status mx_stdp_save(const char *path, mx_stdp *net, const char *key)
     if (rc >= 0)
         rc = write_dataset(file, "labels", 1, dn, H5T_STD_I32LE, H5T_NATIVE_INT,
                            mx_stdp_labels(net));
+    /* The proportion readout's weights (only with it: caches of the mean
+     * readout stay as they were). */
+    const hsize_t dp[2] = {ne, n_classes};
+    if (rc >= 0 && mx_stdp_get_config(net)->readout == MX_STDP_READOUT_PROPORTION)
+        rc = write_dataset(file, "proportions", 2, dp, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                           mx_stdp_proportions(net));
     if (H5Fclose(file) < 0)
         rc = -1;
     mx_free(wt);
@@ -214,6 +226,9 @@ mx_status mx_stdp_load(const char *path, mx_stdp *net, const char *key)
         st = read_dataset(file, path, "gain", H5T_NATIVE_FLOAT, ne, mx_stdp_gain(net));
     if (!st)
         st = read_dataset(file, path, "labels", H5T_NATIVE_INT, ne, mx_stdp_labels(net));
+    if (!st && mx_stdp_get_config(net)->readout == MX_STDP_READOUT_PROPORTION)
+        st = read_dataset(file, path, "proportions", H5T_NATIVE_FLOAT,
+                          mx_size_mul(ne, mx_stdp_n_classes(net)), mx_stdp_proportions(net));
     if (!st) {
         float *w = mx_stdp_weights(net);
         for (size_t i = 0; i < ni; i++)
@@ -264,8 +279,7 @@ static mx_status eval_item(const void *ctx, void *state, size_t i)
                                c->item_base + i, c->mm, c->mm && i < c->compare, counts, pv,
                                c->stats ? &c->stats[i] : NULL, NULL);
     if (!st)
-        c->final[i] = mx_stdp_predict(counts, mx_stdp_labels((mx_stdp *)c->net), ne,
-                                      mx_stdp_n_classes(c->net));
+        c->final[i] = mx_stdp_classify(c->net, counts);
     mx_free(counts);
     return st;
 }

@@ -24,6 +24,7 @@
  *   /theta_v     float32 (n_exc): adaptive thresholds, V
  *   /gain        float32 (n_exc): digital drive gain (1 except stochastic-binary)
  *   /labels      int32 (n_exc): assigned classes
+ *   /proportions float32 (n_exc, n_classes): only with stdp.readout proportion
  */
 #ifndef MX_STDP_RUN_H
 #define MX_STDP_RUN_H

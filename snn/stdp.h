@@ -12,7 +12,10 @@
  *
  * Each neuron is labelled with the class it answers most to over labelling
  * examples of the TRAINING set; an example's class is the label group with
- * the highest mean spike count (paper-tables.md §1.2, "readout").
+ * the highest mean spike count (paper-tables.md §1.2, "readout"), or with
+ * stdp.readout proportion BindsNET's proportion weighting (Hazan et al.,
+ * Front. Neuroinform. 12:89, 2018). Optional learning-rate decay over
+ * training (stdp.nu_decay_final).
  *
  * Synapses (stdp.synapse): float weights (the reference), device cells
  * updated by pulse trains through the device's pulse API, or binary
@@ -54,6 +57,14 @@ typedef enum mx_stdp_synapse {
     MX_STDP_STOCHASTIC_BINARY, /* binary stochastic cells, probabilistic switching */
 } mx_stdp_synapse;
 
+/* Readout of the excitatory spike counts (stdp.readout). */
+typedef enum mx_stdp_readout {
+    MX_STDP_READOUT_MEAN,       /* Diehl & Cook: the label group with the highest mean count */
+    MX_STDP_READOUT_PROPORTION, /* BindsNET's proportion weighting (Hazan et al., Front.
+                                   Neuroinform. 12:89, 2018): each neuron's count weighted by
+                                   its share of its class in the labelling responses */
+} mx_stdp_readout;
+
 typedef struct mx_stdp_config {
     size_t n_exc;          /* excitatory (= inhibitory) neurons; 100 */
     mx_stdp_synapse synapse; /* MX_STDP_FLOAT */
@@ -61,6 +72,7 @@ typedef struct mx_stdp_config {
     size_t train_examples; /* training examples per pass (the first ones), 0 = all; 0 */
     size_t label_examples; /* training examples whose responses label the neurons
                               (the first ones; frozen network), 0 = all; 10000 */
+    mx_stdp_readout readout; /* MX_STDP_READOUT_MEAN */
     double dt_s;           /* time step, s; 0.5e-3 */
     double present_s;      /* stimulus duration, s; 0.35 */
     double rest_s;         /* rest between stimuli (no input), s; 0.15 */
@@ -77,6 +89,11 @@ typedef struct mx_stdp_config {
     double w_max;          /* largest weight; 1 */
     double nu_pre;         /* depression per pre spike × x_post1; 1e-4 */
     double nu_post;        /* potentiation per post spike × x_pre·x_post2; 1e-2 */
+    double nu_decay_final; /* learning-rate decay over training: nu_pre and nu_post
+                              are scaled by nu_decay_final^p, p = examples done /
+                              all training examples (epochs × n), so the rates fall
+                              geometrically to this fraction at the end; 1 = constant
+                              (the authors'); in (0, 1] */
     double tau_pre_s;      /* presynaptic trace, s; 0.02 */
     double tau_post1_s;    /* postsynaptic trace 1 (depression), s; 0.02 */
     double tau_post2_s;    /* postsynaptic trace 2 (potentiation), s; 0.04 */
@@ -122,6 +139,16 @@ void mx_stdp_assign_labels(const uint32_t *counts, const uint8_t *y, size_t n, s
 /* The class with the highest mean count per label group (groups without
  * neurons score 0; ties go to the lower class). */
 int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size_t n_classes);
+/* Proportion weighting (BindsNET's assign_labels / proportion_weighting,
+ * Hazan et al. 2018): OUT prop[j·n_classes + k] = r_jk / Σ_k' r_jk', r_jk =
+ * neuron j's mean count over the examples of class k (all 0 for a neuron
+ * that never fires). */
+void mx_stdp_assign_proportions(const uint32_t *counts, const uint8_t *y, size_t n,
+                                size_t n_exc, size_t n_classes, float *prop);
+/* argmax_k Σ_{j: label j = k} prop_jk·counts_j / |{j: label j = k}| (groups
+ * without neurons score 0; ties go to the lower class). */
+int mx_stdp_predict_proportion(const uint32_t *counts, const int *label, const float *prop,
+                               size_t n_exc, size_t n_classes);
 
 /* ---- the network ---- */
 
@@ -145,15 +172,25 @@ size_t mx_stdp_n_classes(const mx_stdp *net);
 float *mx_stdp_weights(mx_stdp *net);
 float *mx_stdp_theta(mx_stdp *net);  /* (n_exc) V */
 int *mx_stdp_labels(mx_stdp *net);   /* (n_exc) */
+/* (n_exc, n_classes) proportions of the labelling responses (readout
+ * proportion); 0 until mx_stdp_label. */
+float *mx_stdp_proportions(mx_stdp *net);
+/* The class of one example's counts (n_exc) by the configured readout. */
+int mx_stdp_classify(const mx_stdp *net, const uint32_t *counts);
 /* (n_exc) digital drive gain per neuron: 1 except stochastic-binary. */
 float *mx_stdp_gain(mx_stdp *net);
 /* Pulses sent to device cells so far (device and binary synapses). */
 uint64_t mx_stdp_pulses(const mx_stdp *net);
 
 /* Train on one example (normalise, present with retries, rest), keyed by
- * `item` (streams "stdp.input", "stdp.update"). OUT counts (n_exc) of the
- * accepted presentation (may be NULL). */
+ * `item` (streams "stdp.input", "stdp.update"), with the learning rates
+ * nu_pre·s, nu_post·s of the last mx_stdp_set_nu_scale (1 at creation).
+ * OUT counts (n_exc) of the accepted presentation (may be NULL). */
 mx_status mx_stdp_train_example(mx_stdp *net, const float *x, uint64_t item, uint32_t *counts);
+
+/* Scale of both learning rates for the next training examples (> 0;
+ * mx_stdp_train sets nu_decay_final^p before each example). */
+void mx_stdp_set_nu_scale(mx_stdp *net, double scale);
 
 /* Train epochs × n examples x (n, n_in) with labels y; logs progress (rate,
  * running accuracy of the labels assigned from the previous chunk, ETA). */
@@ -208,8 +245,9 @@ mx_status mx_stdp_record_currents(const mx_stdp *net, mx_stdp_state *s, const fl
 /* Steps of one presentation: round(present_s/dt_s). */
 size_t mx_stdp_steps(const mx_stdp_config *c);
 
-/* Label the neurons from the frozen responses to n examples (parallel over
- * examples, stream "snn.encode" with item = item_base + example). */
+/* Label the neurons (labels and proportions) from the frozen responses to n
+ * examples (parallel over examples, stream "snn.encode" with item =
+ * item_base + example). */
 mx_status mx_stdp_label(mx_stdp *net, const float *x, const uint8_t *y, size_t n, uint64_t seed,
                         uint64_t item_base);
 

@@ -115,6 +115,74 @@ static void test_a_spike_pattern_gives_the_rules_weight_change(void **state)
     mx_stdp_destroy(net);
 }
 
+/* Learning-rate decay (stdp.nu_decay_final): a scale s multiplies the
+ * rule's Δw exactly (closed form as above), and mx_stdp_train applies
+ * s = f^(done/total) before each example — the same weights as a manual
+ * loop over mx_stdp_train_example with that schedule, and different ones
+ * from constant rates. */
+static void test_learning_rate_decay_scales_the_rule_on_its_schedule(void **state)
+{
+    (void)state;
+    mx_stdp *net = make_net(2, 2, MX_STDP_FLOAT, 2);
+    const mx_stdp_config *c = mx_stdp_get_config(net);
+    float *w = mx_stdp_weights(net);
+    const float w0 = w[1];
+    const size_t a = 12, b = 7;
+    const double scale = 0.25;
+    mx_stdp_set_nu_scale(net, scale);
+    mx_stdp_learn_post(net, 1);
+    mx_stdp_decay_traces(net, a);
+    mx_stdp_learn_pre(net, 0);
+    mx_stdp_decay_traces(net, b);
+    mx_stdp_learn_post(net, 1);
+    const double dt = c->dt_s;
+    const double dw = scale * (-c->nu_pre * exp(-(double)a * dt / c->tau_post1_s) +
+                               c->nu_post * exp(-(double)b * dt / c->tau_pre_s) *
+                                   exp(-(double)(a + b) * dt / c->tau_post2_s));
+    assert_close(w[1] - w0, dw, 2e-7, 1e-4);
+    mx_stdp_destroy(net);
+
+    /* the schedule of mx_stdp_train over 2 epochs × 3 examples */
+    enum { NI = 16, NE = 3, N = 3, EP = 2 };
+    float x[N * NI];
+    uint8_t y[N] = {0, 1, 2};
+    for (size_t i = 0; i < N * NI; i++)
+        x[i] = (float)((i * 7 + 3) % 11) / 10.0f;
+    mx_stdp_config cd;
+    mx_stdp_config_default(&cd);
+    cd.n_exc = NE;
+    cd.epochs = EP;
+    cd.nu_post = 0.2; /* large rates so three examples move the weights */
+    cd.nu_pre = 0.02;
+    cd.nu_decay_final = 0.1;
+    mx_stdp *tr = NULL, *man = NULL, *flat = NULL;
+    assert_int_equal(mx_stdp_create(&cd, NI, 10, NULL, NULL, 9, &tr), MX_OK);
+    assert_int_equal(mx_stdp_create(&cd, NI, 10, NULL, NULL, 9, &man), MX_OK);
+    mx_stdp_config cf = cd;
+    cf.nu_decay_final = 1.0;
+    assert_int_equal(mx_stdp_create(&cf, NI, 10, NULL, NULL, 9, &flat), MX_OK);
+    assert_int_equal(mx_stdp_train(tr, x, y, N, 9), MX_OK);
+    assert_int_equal(mx_stdp_train(flat, x, y, N, 9), MX_OK);
+    for (size_t e = 0; e < EP; e++)
+        for (size_t i = 0; i < N; i++) {
+            mx_stdp_set_nu_scale(man, pow(0.1, (double)(e * N + i) / (double)(EP * N)));
+            assert_int_equal(
+                mx_stdp_train_example(man, x + i * NI, ((uint64_t)e << 32) | i, NULL), MX_OK);
+        }
+    mx_stdp_normalise(mx_stdp_weights(man), NI, NE, cd.weight_sum);
+    const float *wt = mx_stdp_weights(tr), *wm = mx_stdp_weights(man),
+                *wf = mx_stdp_weights(flat);
+    double diff_flat = 0.0;
+    for (size_t i = 0; i < NI * NE; i++) {
+        assert_true(wt[i] == wm[i]);
+        diff_flat += fabs((double)wt[i] - (double)wf[i]);
+    }
+    assert_true(diff_flat > 1e-3);
+    mx_stdp_destroy(tr);
+    mx_stdp_destroy(man);
+    mx_stdp_destroy(flat);
+}
+
 static void test_normalisation_makes_every_neuron_sum_to_the_target(void **state)
 {
     (void)state;
@@ -246,6 +314,67 @@ static void test_labels_come_from_the_given_responses(void **state)
     mx_stdp_assign_labels(counts, y2, 6, 3, 10, label);
     assert_int_equal(label[0], 7);
     assert_int_equal(label[1], 2);
+}
+
+/* Proportion weighting (BindsNET, Hazan et al. 2018) by hand: 4 labelling
+ * examples of classes 0,0,1,1. Neuron 0 answers 4,2,1,1 (class means 3, 1:
+ * proportions 0.75, 0.25, label 0), neuron 1 0,0,2,4 (0, 3: 0, 1, label 1),
+ * neuron 2 1,1,1,1 (1, 1: 0.5, 0.5, label 0 by the tie rule). For counts
+ * (0, 3, 6) the group means tie at 3 (class 0 by the tie rule), while
+ * proportion weighting scores class 0 (0.75·0 + 0.5·6)/2 = 1.5 and class 1
+ * 1·3/1 = 3: class 1. mx_stdp_classify follows stdp.readout, and the cache
+ * keeps the proportions. */
+static void test_proportion_weighting_by_hand(void **state)
+{
+    (void)state;
+    const uint8_t y[4] = {0, 0, 1, 1};
+    const uint32_t counts[4 * 3] = {4, 0, 1, 2, 0, 1, 1, 2, 1, 1, 4, 1};
+    int label[3];
+    float prop[3 * 2];
+    mx_stdp_assign_labels(counts, y, 4, 3, 2, label);
+    mx_stdp_assign_proportions(counts, y, 4, 3, 2, prop);
+    assert_int_equal(label[0], 0);
+    assert_int_equal(label[1], 1);
+    assert_int_equal(label[2], 0);
+    const float want[6] = {0.75f, 0.25f, 0.0f, 1.0f, 0.5f, 0.5f};
+    for (size_t i = 0; i < 6; i++)
+        assert_close(prop[i], want[i], 1e-7, 0.0);
+    const uint32_t probe[3] = {0, 3, 6};
+    assert_int_equal(mx_stdp_predict(probe, label, 3, 2), 0);
+    assert_int_equal(mx_stdp_predict_proportion(probe, label, prop, 3, 2), 1);
+    /* a silent neuron has proportions 0 */
+    const uint32_t quiet[4 * 1] = {0, 0, 0, 0};
+    float p1[2] = {9, 9};
+    mx_stdp_assign_proportions(quiet, y, 4, 1, 2, p1);
+    assert_true(p1[0] == 0.0f && p1[1] == 0.0f);
+
+    mx_stdp_config c;
+    mx_stdp_config_default(&c);
+    c.n_exc = 3;
+    c.readout = MX_STDP_READOUT_PROPORTION;
+    mx_stdp *net = NULL, *raw = NULL;
+    assert_int_equal(mx_stdp_create(&c, 4, 2, NULL, NULL, 1, &net), MX_OK);
+    assert_int_equal(mx_stdp_create(&c, 4, 2, NULL, NULL, 1, &raw), MX_OK);
+    memcpy(mx_stdp_labels(net), label, sizeof label);
+    memcpy(mx_stdp_proportions(net), prop, sizeof prop);
+    assert_int_equal(mx_stdp_classify(net, probe), 1);
+    char path[] = "/tmp/test_stdp_prop_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(mx_stdp_save(path, net, "k=1;"), MX_OK);
+    assert_int_equal(mx_stdp_load(path, raw, "k=1;"), MX_OK);
+    assert_memory_equal(mx_stdp_proportions(raw), prop, sizeof prop);
+    assert_int_equal(mx_stdp_classify(raw, probe), 1);
+    remove(path);
+    mx_stdp_destroy(raw);
+    c.readout = MX_STDP_READOUT_MEAN;
+    mx_stdp *mean = NULL;
+    assert_int_equal(mx_stdp_create(&c, 4, 2, NULL, NULL, 1, &mean), MX_OK);
+    memcpy(mx_stdp_labels(mean), label, sizeof label);
+    assert_int_equal(mx_stdp_classify(mean, probe), 0);
+    mx_stdp_destroy(mean);
+    mx_stdp_destroy(net);
 }
 
 static int load_mnist(size_t n_train, mx_dataset *tr)
@@ -380,6 +509,16 @@ static void test_bad_settings_are_named(void **state)
     c.tau_pre_s = 0.0;
     assert_int_equal(mx_stdp_config_validate(&c), MX_EINVAL);
     assert_non_null(strstr(mx_last_error(), "stdp.tau_pre_s"));
+    mx_stdp_config_default(&c);
+    c.nu_decay_final = 0.0;
+    assert_int_equal(mx_stdp_config_validate(&c), MX_EINVAL);
+    assert_non_null(strstr(mx_last_error(), "stdp.nu_decay_final"));
+    c.nu_decay_final = 1.5;
+    assert_int_equal(mx_stdp_config_validate(&c), MX_EINVAL);
+    mx_stdp_config_default(&c);
+    c.readout = (mx_stdp_readout)7;
+    assert_int_equal(mx_stdp_config_validate(&c), MX_EINVAL);
+    assert_non_null(strstr(mx_last_error(), "stdp.readout"));
     /* stochastic-binary needs the binary device; device a pulse response */
     mx_stdp_config_default(&c);
     c.synapse = MX_STDP_STOCHASTIC_BINARY;
@@ -473,12 +612,14 @@ int main(void)
         cmocka_unit_test(test_membrane_matches_the_closed_form_for_constant_conductance),
         cmocka_unit_test(test_traces_decay_by_their_closed_forms),
         cmocka_unit_test(test_a_spike_pattern_gives_the_rules_weight_change),
+        cmocka_unit_test(test_learning_rate_decay_scales_the_rule_on_its_schedule),
         cmocka_unit_test(test_normalisation_makes_every_neuron_sum_to_the_target),
         cmocka_unit_test(test_adaptive_threshold_rises_per_spike_and_is_frozen_at_test),
         cmocka_unit_test(test_excitatory_spikes_keep_the_authors_gap),
         cmocka_unit_test(test_allocation_failures_leave_nothing_behind),
         cmocka_unit_test(test_stochastic_switching_frequency_matches_p_plus),
         cmocka_unit_test(test_labels_come_from_the_given_responses),
+        cmocka_unit_test(test_proportion_weighting_by_hand),
         cmocka_unit_test(test_learning_on_400_mnist_images_beats_the_untrained_network),
         cmocka_unit_test(test_bad_settings_are_named),
         cmocka_unit_test(test_device_synapses_learn_through_pulses),
