@@ -75,6 +75,23 @@ void mx_rng_normal_fill(mx_rng *r, float *out, size_t n);
  * gives the accuracy; tests/test_rng.c the Kolmogorov–Smirnov check). */
 void mx_rng_normal_fill_fast(mx_rng *r, float *out, size_t n);
 
+/* N(0, 1) from one 32-bit word by inversion: the top bit is the sign, the
+ * other 31 bits m the two-sided tail probability t = (m + ½)·2^−31 (in
+ * float), |z| = Φ⁻¹(1 − t/2) from a degree-7 polynomial on the segment
+ * picked by t's binary exponent (32 segments; within ~2 float ulps of the
+ * exact quantile, |z| ≤ 6.34; core/rng.c gives the fit). */
+float mx_normal_from_u32(uint32_t w);
+
+/* Fill out[0..n) with N(0, 1) draws, one word each: whole Philox blocks from
+ * the next one on (any partly used block skipped, as mx_rng_block), out[i] =
+ * mx_normal_from_u32 of the i-th of their words; ⌈n/4⌉ blocks per call (a
+ * fixed count). Other values than mx_rng_normal_fill_fast's Box-Muller, the
+ * same distribution to the tests' resolution (tests/test_rng.c: KS, tails,
+ * moments), at about half its cost: the per-cell read noise of
+ * mx_matmul_forward. Vectorised (AVX-512 where present), the same bits in
+ * every build. */
+void mx_rng_normal_fill_icdf(mx_rng *r, float *out, size_t n);
+
 /* The raw words of the next n_blocks whole blocks (any partly used block
  * skipped), 4 per block in order: what n_blocks calls of mx_rng_block give. */
 void mx_rng_philox_words(mx_rng *r, uint32_t *out, size_t n_blocks);

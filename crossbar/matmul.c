@@ -1955,9 +1955,11 @@ static void convert_tiles(const mx_matmul *mm, mx_matmul_work *w, double weight,
 /* Per-cell read of every row in each active tile through the device's read
  * function: the plain sum the fast path must agree with. With fast_noise
  * (the noise = per-cell mode of mx_matmul_forward, for a device whose read
- * is mx_device_read_relative) the same model draws its normals block-wise
- * (mx_rng_normal_fill_fast): the same distribution, other values than the
- * reference twin's mx_rng_normal. */
+ * is mx_device_read_relative) the same model draws its normals block-wise,
+ * one Philox word each by inversion (mx_rng_normal_fill_icdf), and applies
+ * them in float: the same distribution, other values than the reference
+ * twin's mx_rng_normal (tests/test_crossbar.c compares the two in
+ * distribution, tests/test_rng.c the normals with the exact N(0, 1)). */
 /* The element-wise loops of the differential per-cell read, dispatched by
  * ISA (defined with the row-block kernels below). */
 typedef struct per_cell_kernels {
@@ -1991,9 +1993,10 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
                 g[f] = read_family(mm, f) + j * cols;
                 if (noisy && fast_noise) {
                     /* mx_device_read_relative's model, g·(1 + σ·ξ) clamped at 0,
-                     * with ξ from one block-wise fill per row and family. */
+                     * with ξ from one block-wise fill per row and family
+                     * (⌈cols/4⌉ Philox blocks: a fixed count). */
                     float *gr = w->rows + f * n_out;
-                    mx_rng_normal_fill_fast(read_rng, w->noise, cols);
+                    mx_rng_normal_fill_icdf(read_rng, w->noise, cols);
                     kern->read_relative(g[f], w->noise, mm->dev.read_noise_sigma, gr, cols);
                     g[f] = gr;
                 } else if (noisy) {
@@ -2116,17 +2119,23 @@ static axpy_rows_fn axpy_rows_kernel(void)
 /* ---- per-cell kernels -----------------------------------------------------------------
  *
  * The two loops of accumulate_per_cell's differential read, element-wise
- * and written once: mx_device_read_relative's g·(1 + σ·ξ) clamped at 0 (in
- * double, one rounding to float), and acc += v·(g+ − g−). Compiled for the
+ * and written once: mx_device_read_relative's g·(1 + σ·ξ) clamped at 0, and
+ * acc += v·(g+ − g−). The read is evaluated in float (σ rounded to float,
+ * then ×, +, ×: three roundings, a relative error ≤ 2e-7 on g·(1 + σξ),
+ * far inside the noise it models), where the device function and the
+ * reference twin use double: half the lanes' work of the
+ * float → double → float round trip, which cost a third as much as the
+ * normals themselves (perf, round 3). Compiled for the
  * baseline ISA, AVX2 and AVX-512 (F, VL, DQ), chosen at run time: the same
  * IEEE operations per element in every build (no FMA contraction in ISO
  * C), so the same bits — only more lanes per instruction. */
 static MM_ALWAYS_INLINE void read_relative_body(const float *restrict g, const float *restrict z,
                                                 double sigma, float *restrict out, size_t n)
 {
+    const float s = (float)sigma;
     for (size_t o = 0; o < n; o++) {
-        const double gn = (double)g[o] * (1.0 + sigma * (double)z[o]);
-        out[o] = gn < 0.0 ? 0.0f : (float)gn;
+        const float gn = g[o] * (1.0f + s * z[o]);
+        out[o] = gn < 0.0f ? 0.0f : gn;
     }
 }
 

@@ -31,6 +31,7 @@
 
 #include "adc/adc.h"
 #include "core/core.h"
+#include "core/parallel.h"
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "devices/devices.h"
@@ -663,17 +664,87 @@ static void test_output_referred_noise_is_exact_in_distribution(void **state)
         print_error("KS: D = %.4f >= %.4f\n", d, d_crit);
     assert_true(d < d_crit);
 
+    /* The per-cell mode's own normals (one word each by inversion,
+     * mx_rng_normal_fill_icdf, since issue 9 round 3) against the reference
+     * twin's mx_rng_normal: two-sample KS per column, same critical value. */
+    for (size_t o = 0; o < NOISE_OUT; o++) {
+        const double dc = ks_two_sample(samples[1], samples[2], NOISE_READS, NOISE_OUT, o);
+        if (!(dc < d_crit))
+            print_error("KS per-cell vs reference, column %zu: D = %.4f >= %.4f\n", o, dc, d_crit);
+        assert_true(dc < d_crit);
+    }
+
     /* Regression pins, computed once from this implementation: the first
      * read of column 0 on each path. They move if the draw order of read
      * noise changes; the tolerance only absorbs libm differences. (Both
      * moved in issue 9, when the fast paths' normals became block-wise:
-     * mx_rng_normal_fill_fast; -1.14459205 and -1.06497622 before.) */
+     * mx_rng_normal_fill_fast; -1.14459205 and -1.06497622 before. The
+     * per-cell one moved again in round 3, inversion normals and the read
+     * in float: -1.14157999 before.) */
     assert_close(samples[0][0], -1.03833044, 0.0, 1e-5);
-    assert_close(samples[1][0], -1.14157999, 0.0, 1e-5);
+    assert_close(samples[1][0], -0.955430746, 0.0, 1e-5);
     for (int p = 0; p < 3; p++)
         free(samples[p]);
     mx_matmul_destroy(fast);
     mx_matmul_destroy(cell);
+    free(w);
+    free(x);
+}
+
+/* Per-cell read noise over items on the OpenMP threads (each item its own
+ * stream, as the evaluation runs it): the same outputs, bit for bit, at 1
+ * and 2 threads. n_out = 67: the vectorised fill's partial 16-block step
+ * and a 1..3-normal last block in every row. */
+typedef struct per_cell_items {
+    const mx_matmul *mm;
+    const float *x;
+    float *ys;
+} per_cell_items;
+
+static mx_status per_cell_state(const void *ctx, void **state)
+{
+    return mx_matmul_work_create(((const per_cell_items *)ctx)->mm, (mx_matmul_work **)state);
+}
+
+static void per_cell_state_free(void *state) { mx_matmul_work_destroy(state); }
+
+static mx_status per_cell_item(const void *ctx, void *state, size_t i)
+{
+    const per_cell_items *c = ctx;
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.read.threads", i);
+    const size_t n_out = mx_matmul_n_out(c->mm);
+    mx_matmul_forward(c->mm, state, c->x, c->ys + i * n_out, &r, NULL, NULL);
+    return MX_OK;
+}
+
+static void test_per_cell_read_noise_is_independent_of_thread_count(void **state)
+{
+    (void)state;
+    enum { N_OUT = 67, N_IN = 50, ITEMS = 48 };
+    setup su = ideal_setup(MX_INPUT_DAC, 16, 32);
+    su.dev.read_noise_sigma = 0.05;
+    su.xbar.noise = MX_NOISE_PER_CELL;
+    float *w = random_floats(N_OUT * N_IN, -1.0, 1.0, 90);
+    float *x = random_floats(N_IN, -1.0, 1.0, 91);
+    mx_matmul *mm = create_ok(w, N_OUT, N_IN, &su, SEED, 6);
+    float *ys[2];
+    const int saved = omp_get_max_threads();
+    const mx_parallel_ops ops = {per_cell_state, per_cell_state_free, per_cell_item};
+    for (int t = 0; t < 2; t++) {
+        ys[t] = malloc(ITEMS * N_OUT * sizeof(float));
+        assert_non_null(ys[t]);
+        omp_set_num_threads(t + 1);
+        per_cell_items c = {mm, x, ys[t]};
+        assert_int_equal(mx_parallel_items(&ops, &c, ITEMS, 1, NULL), MX_OK);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(ys[0], ys[1], ITEMS * N_OUT * sizeof(float));
+    /* and the reads are noisy: items differ */
+    assert_true(memcmp(ys[0], ys[0] + N_OUT, N_OUT * sizeof(float)) != 0);
+    free(ys[0]);
+    free(ys[1]);
+    mx_matmul_destroy(mm);
     free(w);
     free(x);
 }
@@ -2422,6 +2493,7 @@ int main(void)
         cmocka_unit_test(test_all_zero_matrix_maps_to_g_min_and_gives_zero),
         cmocka_unit_test(test_fast_path_equals_reference_twin_bit_for_bit_without_read_noise),
         cmocka_unit_test(test_output_referred_noise_is_exact_in_distribution),
+        cmocka_unit_test(test_per_cell_read_noise_is_independent_of_thread_count),
         cmocka_unit_test(test_read_noise_is_fresh_at_every_read),
         cmocka_unit_test(test_largest_weight_spans_the_full_window_and_zero_maps_to_g_min),
         cmocka_unit_test(test_adc_error_is_within_half_a_step_per_active_tile),
