@@ -85,17 +85,37 @@ def main(path):
         fig.savefig(out1, dpi=120)
 
         fig, ax = plt.subplots(figsize=(7.5, 5))
+        # Up to 8 points: one labelled line each. More: one colour per value
+        # of the first swept field, its lines the combinations of the others.
+        many = len(f["points"]) > 8
+        colours, seen = {}, set()
         for k in sorted(f["points"], key=int):
             for r in sorted(f["points"][k], key=int):
                 g = f["points"][k][r]
                 acc = 100.0 * g["accuracy_vs_step"][()]
-                label = ", ".join(f"{axis_label(a, axes)}={text(g.attrs[a])}" for a in axes if a in g.attrs)
-                ax.plot(np.arange(1, len(acc) + 1), acc, lw=1, label=label if r == "0" else None)
+                if many:
+                    v = text(g.attrs[x_axis]) if x_axis in g.attrs else "?"
+                    colour = colours.setdefault(v, f"C{len(colours) % 10}")
+                    label = None if v in seen else f"{axis_label(x_axis, axes)}={v}"
+                    seen.add(v)
+                    ax.plot(np.arange(1, len(acc) + 1), acc, lw=0.8, color=colour, label=label)
+                else:
+                    label = ", ".join(f"{axis_label(a, axes)}={text(g.attrs[a])}" for a in axes
+                                      if a in g.attrs)
+                    ax.plot(np.arange(1, len(acc) + 1), acc, lw=1,
+                            label=label if r == "0" else None)
+        ax.set_xscale("log")  # the rise happens in the first steps
+        steps = [2 ** i for i in range(12) if 2 ** i <= max(len(acc), 1)]
+        ax.set_xticks(steps, [str(t) for t in steps])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("time step")
         ax.set_ylabel("accuracy using spikes so far (%)")
         ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
+        ax.grid(alpha=0.3, which="both")
+        if many and others:
+            ax.set_title(f"{path}: one colour per {axis_label(x_axis, axes)}; its lines: "
+                         + ", ".join(axis_label(o, axes) for o in others), fontsize=9)
+        ax.legend(fontsize=7 if many else 6, ncol=1 if many else 2)
         out2 = path.rsplit(".", 1)[0] + "-timesteps.png"
         fig.tight_layout()
         fig.savefig(out2, dpi=120)
