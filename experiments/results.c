@@ -806,6 +806,18 @@ mx_status mx_results_write_point(mx_results *r, const mx_experiment_config *poin
     if (res->n_layers > MX_RESULTS_MAX_LAYERS)
         return mx_fail(MX_EINVAL, "%s: point %zu: %zu layers, at most %d", r->partial,
                        res->point, res->n_layers, MX_RESULTS_MAX_LAYERS);
+    /* The headline metrics are never "not applicable": a NaN or Inf here is
+     * a computation gone wrong, and the point fails rather than be written
+     * as a number (the columns documented as NaN-when-off are not checked). */
+    if (!isfinite(res->accuracy))
+        return mx_fail(MX_ENUMERIC, "%s: point %zu repeat %zu: accuracy is %g, expected a "
+                                    "finite fraction; the point is not written",
+                       r->partial, res->point, res->repeat, res->accuracy);
+    if (!(isfinite(res->energy_j) && isfinite(res->latency_s)))
+        return mx_fail(MX_ENUMERIC, "%s: point %zu repeat %zu: energy %g J and latency %g s "
+                                    "per inference, expected finite values; the point is not "
+                                    "written",
+                       r->partial, res->point, res->repeat, res->energy_j, res->latency_s);
 
     unsigned char *done = &r->done[res->point * r->repeats + res->repeat];
     if (*done)

@@ -243,7 +243,7 @@ static int remove_tmp_dir(void **state)
         "w.h5", "w.h5.tmp", "junk.h5", "truncated.h5", "nan.h5", "shape.h5", "fmt.h5", "ver.h5",
         "nokey.h5", "bad.h5", "bad.h5.tmp", "oom.h5.partial", "reworded.h5.partial",
         "table.h5", "table-part.h5.partial", "junk-table.h5", "empty-table.h5", "unordered.h5",
-        "unordered.h5.partial", "flip.h5", "flip.h5.partial"};
+        "unordered.h5.partial", "flip.h5", "flip.h5.partial", "nanmetric.h5.partial"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(tmp_path(names[i]));
     return rmdir(tmp_dir) == 0 ? 0 : -1;
@@ -931,6 +931,39 @@ static void test_axis_label_is_the_shortest_unambiguous_suffix(void **state)
     assert_string_equal(mx_results_axis_label(nested, 2, 1), "b.c");
 }
 
+/* A NaN or Inf headline metric fails the point, named, and nothing of it is
+ * written; the points before stay. */
+static void test_non_finite_metrics_fail_the_point(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("nanmetric.h5");
+    mx_experiment_config cfg;
+    sweep_config(&cfg);
+    mx_results *r = NULL;
+    assert_int_equal(mx_results_create(path, &cfg, &r), MX_OK);
+    fake_point fp;
+    fake_result(0, 0, &fp);
+    assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_OK);
+    fake_result(0, 1, &fp);
+    fp.res.accuracy = (double)NAN;
+    assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_ENUMERIC);
+    assert_non_null(strstr(mx_last_error(), "point 0 repeat 1: accuracy is nan"));
+    fake_result(0, 1, &fp);
+    fp.res.energy_j = (double)INFINITY;
+    assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_ENUMERIC);
+    assert_non_null(strstr(mx_last_error(), "energy inf J"));
+    assert_false(mx_results_has_point(r, 0, 1));
+    fake_result(0, 1, &fp); /* the same point, computed right, is written */
+    assert_int_equal(mx_results_write_point(r, &cfg, &fp.res), MX_OK);
+    assert_int_equal(mx_results_close(r, 0), MX_OK);
+    size_t n = 0;
+    double acc[4];
+    assert_int_equal(mx_results_read_accuracy(tmp_path("nanmetric.h5.partial"), &n, acc, 4),
+                     MX_OK);
+    assert_int_equal(n, 2);
+    assert_no_open_hdf5_ids();
+}
+
 static void test_write_point_rejects_out_of_range_and_duplicates(void **state)
 {
     (void)state;
@@ -1359,6 +1392,7 @@ int main(void)
         cmocka_unit_test(test_complete_close_puts_rows_in_point_order),
         cmocka_unit_test(test_point_result_pack_round_trip),
         cmocka_unit_test(test_axis_label_is_the_shortest_unambiguous_suffix),
+        cmocka_unit_test(test_non_finite_metrics_fail_the_point),
         cmocka_unit_test(test_write_point_rejects_out_of_range_and_duplicates),
         cmocka_unit_test(test_create_in_missing_directory_fails_naming_the_path),
         cmocka_unit_test(test_create_rejects_bad_axes),
