@@ -10,7 +10,10 @@
  * second, the mappings and input modes. The last line is the exact-digital
  * LIF network: 784 Poisson inputs at 20 Hz → 1000 LIF neurons, 1000 steps
  * of 1 ms, through snn/'s mx_snn_run (validated against a dense loop over
- * the same encoder draws first).
+ * the same encoder draws first). The batched line times
+ * mx_matmul_forward_batch on 64 images against the per-vector calls, SGEMV
+ * and the SGEMM of the same shape (validated to one ADC LSB per conversion
+ * first).
  *
  *   meson test -C build --benchmark --verbose        or   build/bench/bench_matmul [filter]
  */
@@ -24,6 +27,7 @@
 #include <omp.h>
 
 #include "core/parallel.h"
+#include "adc/adc.h"
 #include "core/rng.h"
 #include "crossbar/crossbar.h"
 #include "snn/mlp.h"
@@ -432,6 +436,128 @@ static int bench_eval_scaling(void)
     return !same || r1 <= 0.0 || r2 <= 0.0;
 }
 
+/* ---- batched evaluation ------------------------------------------------------------- */
+
+#define BATCH 64
+
+/* x (BATCH, n_in) → y (BATCH, n_out): MVM/s of the batched call. */
+static double time_batch(const mx_matmul *mm, mx_matmul_work *w, const float *x, float *y)
+{
+    size_t reps = 0;
+    double t0 = now_s(), t;
+    do {
+        for (int i = 0; i < 4; i++)
+            if (mx_matmul_forward_batch(mm, w, x, BATCH, y, NULL))
+                return 0.0;
+        reps += 4 * BATCH;
+        t = now_s() - t0;
+    } while (t < MIN_SECONDS);
+    return (double)reps / t;
+}
+
+/* The same BATCH images one mx_matmul_forward call each. */
+static double time_per_vector(const mx_matmul *mm, mx_matmul_work *w, const float *x,
+                              size_t n_in, size_t n_out, float *y, mx_rng *r)
+{
+    size_t reps = 0;
+    double t0 = now_s(), t;
+    do {
+        for (size_t b = 0; b < BATCH; b++)
+            mx_matmul_forward(mm, w, x + b * n_in, y + b * n_out, r, NULL, NULL);
+        reps += BATCH;
+        t = now_s() - t0;
+    } while (t < MIN_SECONDS);
+    return (double)reps / t;
+}
+
+/* OpenBLAS SGEMM of the same shape, Y (BATCH, n_out) = X (BATCH, n_in)·Wᵀ. */
+static double time_sgemm(const float *wt, size_t n_out, size_t n_in, const float *x, float *y)
+{
+    size_t reps = 0;
+    double t0 = now_s(), t;
+    do {
+        for (int i = 0; i < 4; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BATCH, (int)n_out, (int)n_in,
+                        1.0f, x, (int)n_in, wt, (int)n_in, 0.0f, y, (int)n_out);
+        reps += 4 * BATCH;
+        t = now_s() - t0;
+    } while (t < MIN_SECONDS);
+    return (double)reps / t;
+}
+
+/* 512×512, dac 8 b, ideal cells, ADC 8 b, BATCH images: validated first
+ * (every output within one LSB per conversion of its per-vector value,
+ * and the number of outputs that differ at all), then timed. */
+static int bench_batch(void)
+{
+    const char *name = "batch 64, dac 8b, ideal cells, ADC 8b";
+    if (only && !strstr(name, only))
+        return 0;
+    const size_t n_out = 512, n_in = 512;
+    float *wt = malloc(n_out * n_in * sizeof(float));
+    float *x = malloc(BATCH * n_in * sizeof(float));
+    float *y1 = malloc(BATCH * n_out * sizeof(float)), *y2 = malloc(BATCH * n_out * sizeof(float));
+    mx_rng r;
+    mx_rng_init_named(&r, 3, "bench", 0);
+    for (size_t i = 0; i < n_out * n_in; i++)
+        wt[i] = (float)(0.1 * mx_rng_normal(&r));
+    for (size_t j = 0; j < BATCH * n_in; j++)
+        x[j] = (float)(2.0 * mx_rng_uniform(&r) - 1.0);
+    mx_crossbar_config xc;
+    mx_device_params dp;
+    mx_adc_config ac;
+    mx_crossbar_config_default(&xc);
+    xc.input = MX_INPUT_DAC;
+    mx_device_params_default(&dp);
+    mx_adc_config_default(&ac);
+    ac.bits = 8;
+    mx_matmul *mm;
+    mx_matmul_work *w;
+    if (mx_matmul_create(wt, n_out, n_in, &xc, &mx_device_reram, &dp, &ac, 1, 0, &mm) ||
+        mx_matmul_work_create(mm, &w)) {
+        fprintf(stderr, "%s: %s\n", name, mx_last_error());
+        return 1;
+    }
+    mx_matmul_set_adc_range(mm, 1e-4);
+    /* One LSB of the ADC in weight units, times the conversions behind an output. */
+    const mx_adc *adc = mx_matmul_adc(mm);
+    const mx_crossbar_config *cfg = mx_matmul_config(mm);
+    const double lsb = (mx_adc_value(adc, 1) - mx_adc_value(adc, 0)) * cfg->input_full_scale /
+                       (cfg->read_voltage_v * mx_matmul_mapping(mm).siemens_per_unit);
+    const double tol = (double)mx_matmul_n_row_tiles(mm) * lsb * (1.0 + 1e-6);
+    for (size_t b = 0; b < BATCH; b++)
+        mx_matmul_forward(mm, w, x + b * n_in, y1 + b * n_out, &r, NULL, NULL);
+    if (mx_matmul_forward_batch(mm, w, x, BATCH, y2, NULL)) {
+        fprintf(stderr, "%s: %s\n", name, mx_last_error());
+        return 1;
+    }
+    size_t differ = 0;
+    for (size_t i = 0; i < BATCH * n_out; i++) {
+        const double d = fabs((double)y1[i] - (double)y2[i]);
+        differ += d > 0.0;
+        if (d > tol) {
+            fprintf(stderr, "%s: output %zu: batched %g, per-vector %g; not timed\n", name, i,
+                    (double)y2[i], (double)y1[i]);
+            return 1;
+        }
+    }
+    const double rate = time_batch(mm, w, x, y2);
+    const double per_vec = time_per_vector(mm, w, x, n_in, n_out, y1, &r);
+    const double gemv = time_sgemv(wt, n_out, n_in, x, y1);
+    const double gemm = time_sgemm(wt, n_out, n_in, x, y1);
+    printf("%-50s %5zux%-5zu %11.0f MVM/s   per-vector %9.0f   SGEMV %9.0f   SGEMM %9.0f MVM/s"
+           "   batched/per-vector %.2f, /SGEMM %.3f   (%zu of %zu outputs differ by one LSB)\n",
+           name, n_in, n_out, rate, per_vec, gemv, gemm, rate / per_vec, rate / gemm, differ,
+           (size_t)BATCH * n_out);
+    mx_matmul_destroy(mm);
+    mx_matmul_work_destroy(w);
+    free(wt);
+    free(x);
+    free(y1);
+    free(y2);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     only = argc > 1 ? argv[1] : NULL;
@@ -455,6 +581,7 @@ int main(int argc, char **argv)
                            MX_MAPPING_DIFFERENTIAL, MX_NOISE_OUTPUT_REFERRED, 0.1, 0, 8, &spk);
     bad |= bench_case_full("layer 784->1000, dac 8b (dense), ADC 8b", 1000, 784, MX_INPUT_DAC,
                            MX_MAPPING_DIFFERENTIAL, MX_NOISE_OUTPUT_REFERRED, 1, 0, 8, &dense);
+    bad |= bench_batch();
     bad |= bench_lif();
     bad |= bench_eval_scaling();
     if (!only)

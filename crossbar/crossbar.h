@@ -500,6 +500,22 @@ typedef struct mx_current_recorder {
 void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, float *y,
                        mx_rng *read_rng, mx_matmul_stats *stats, mx_current_recorder *rec);
 
+/* Batched mx_matmul_forward: x (batch, n_in) row-major, y OUT (batch, n_out),
+ * in weight units, image b as mx_matmul_forward(x + b·n_in) gives it up to
+ * the order of the float sums inside a tile: each row tile's column currents
+ * for a block of images are one SGEMM on the read conductances, then every
+ * image goes through the same ADC conversion, shift-add and output
+ * correction. Outputs agree with the per-vector path to one ADC LSB per
+ * conversion (bit for bit unless a current sits within float rounding of a
+ * decision level); `stats` (may be NULL) accumulates the same counts, image
+ * by image. Only for reads that draw nothing and take one pass: MX_EINVAL
+ * naming the reason for read noise (device.read_noise_sigma > 0), ADC input
+ * noise (adc.noise_sigma_lsb > 0) or bit-serial input; dac, spikes and pwm
+ * inputs, every mapping, wires, nonlinear I–V and output correction are
+ * supported. Allocates scratch for up to 64 images per call (MX_ENOMEM). */
+mx_status mx_matmul_forward_batch(const mx_matmul *mm, mx_matmul_work *w, const float *x,
+                                  size_t batch, float *y, mx_matmul_stats *stats);
+
 /* The plain reference twin of mx_matmul_forward: dense loops, per-cell read
  * noise through the device's read function, no event skipping. Same
  * distribution; with no read noise, the same values to rounding. */

@@ -166,8 +166,11 @@
 #include "crossbar/fault_map.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
+
+#include <cblas.h>
 
 /* Slices × 2 families at most (crossbar/config.c bounds slices by 32). */
 #define MM_MAX_CHANNELS 32
@@ -2263,6 +2266,123 @@ void mx_matmul_forward(const mx_matmul *mm, mx_matmul_work *w, const float *x, f
         }
     }
     finish_output(mm, w, y);
+}
+
+/* ---- batched forward ------------------------------------------------------------------
+ *
+ * mx_matmul_forward_batch: the same read as mx_matmul_forward for every
+ * image of a batch when a read draws nothing — no read noise, no ADC input
+ * noise — and takes one input pass (dac, spikes, pwm). Per row tile t and
+ * digitised channel c the column currents of the whole block of images are
+ * one SGEMM, C_t,c (images, n_out) = V_t (images, rows of t) · G_c[rows of
+ * t, :] on the read arrays the event-driven path reads (g_diff, wires
+ * already folded in by derive_read_row; a digital offset's reference family
+ * through read_family), with V the row drives drive_rows gives each image.
+ * Then each image runs the per-vector tail unchanged: its active tiles'
+ * currents go through convert_tiles (ADC per bank, shift-add, the activity
+ * counts) and finish_output (scale, output correction). Only the order of
+ * the float sums inside a tile differs from the per-vector path (BLAS
+ * blocking against row-ordered axpy), so a current that lands within a few
+ * float roundings of an ADC decision level can take the neighbouring code:
+ * outputs agree with mx_matmul_forward to one LSB per conversion, and are
+ * bit-identical otherwise. OpenBLAS's threads split the rows and columns
+ * of C, not the inner (row) sum, so the bits do not depend on its thread
+ * count (tests/test_crossbar.c checks 1 against 2). */
+
+/* Images per SGEMM block: bounds the scratch (block·n_in drives and
+ * block·n_ch·n_row_tiles·n_out currents) while keeping the GEMM shape. */
+#define MM_BATCH_BLOCK 64
+
+mx_status mx_matmul_forward_batch(const mx_matmul *mm, mx_matmul_work *w, const float *x,
+                                  size_t batch, float *y, mx_matmul_stats *stats)
+{
+    if (mm->dev.read_noise_sigma > 0.0)
+        return mx_fail(MX_EINVAL,
+                       "device.read_noise_sigma: expected 0 for batched evaluation (every read "
+                       "draws its own noise; use mx_matmul_forward per image), got %g",
+                       mm->dev.read_noise_sigma);
+    if (mm->xbar.input == MX_INPUT_BIT_SERIAL)
+        return mx_fail(MX_EINVAL, "hardware.crossbar.input: expected dac, spikes or pwm for "
+                                  "batched evaluation (one read per image), got bit-serial");
+    if ((mm->adc_cfg.kind == MX_ADC_SAR || mm->adc_cfg.kind == MX_ADC_SENSE_AMP) &&
+        mm->adc_cfg.noise_sigma_lsb > 0.0)
+        return mx_fail(MX_EINVAL,
+                       "adc.noise_sigma_lsb: expected 0 for batched evaluation (every "
+                       "conversion draws its own noise), got %g",
+                       mm->adc_cfg.noise_sigma_lsb);
+    if (batch == 0)
+        return MX_OK;
+    const size_t n_in = mm->n_in, n_out = mm->n_out, n_rt = mm->n_row_tiles;
+    const size_t n_ct = mm->n_col_tiles, tile_rows = mm->xbar.tile_rows;
+    const size_t ch_stride = n_rt * n_out, img_stride = mm->n_ch * ch_stride;
+    const size_t ref_stride = mm->ref_digital ? n_rt * n_ct : 0;
+    if (n_in > INT_MAX || img_stride > INT_MAX)
+        return mx_fail(MX_EINVAL, "batched matmul: expected n_in and n_ch·n_row_tiles·n_out "
+                                  "≤ %d (BLAS int), got %zu and %zu",
+                       INT_MAX, n_in, img_stride);
+    const size_t block = batch < MM_BATCH_BLOCK ? batch : MM_BATCH_BLOCK;
+    float *drive = mx_alloc(mx_size_mul(block, n_in) * sizeof(float));
+    float *cur = mx_alloc(mx_size_mul(block, img_stride) * sizeof(float));
+    float *cur_ref = mx_alloc(mx_size_mul(block, ref_stride ? ref_stride : 1) * sizeof(float));
+    unsigned char *act = mx_alloc(mx_size_mul(block, n_rt));
+    if (!drive || !cur || !cur_ref || !act) {
+        mx_free(drive);
+        mx_free(cur);
+        mx_free(cur_ref);
+        mx_free(act);
+        return mx_fail(MX_ENOMEM, "batched matmul scratch: out of memory");
+    }
+    const float *g_ref = mm->ref_digital ? read_family(mm, 1) : NULL;
+    for (size_t b0 = 0; b0 < batch; b0 += block) {
+        const size_t nb = batch - b0 < block ? batch - b0 : block;
+        memset(act, 0, nb * n_rt);
+        for (size_t i = 0; i < nb; i++) {
+            const size_t n_active = drive_rows(mm, w, x + (b0 + i) * n_in, 0);
+            count_drive(w, n_active, stats);
+            memcpy(drive + i * n_in, w->v, n_in * sizeof(float));
+            for (size_t a = 0; a < n_active; a++)
+                act[i * n_rt + w->active[a] / tile_rows] = 1;
+        }
+        for (size_t t = 0; t < n_rt; t++) {
+            int any = 0;
+            for (size_t i = 0; i < nb && !any; i++)
+                any = act[i * n_rt + t];
+            if (!any)
+                continue;
+            const size_t j0 = t * tile_rows;
+            const size_t rows = j0 + tile_rows < n_in ? tile_rows : n_in - j0;
+            for (size_t c = 0; c < mm->n_ch; c++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_out,
+                            (int)rows, 1.0f, drive + j0, (int)n_in, mm->g_diff[c] + j0 * n_out,
+                            (int)n_out, 0.0f, cur + c * ch_stride + t * n_out, (int)img_stride);
+            if (g_ref)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)n_ct,
+                            (int)rows, 1.0f, drive + j0, (int)n_in, g_ref + j0 * n_ct, (int)n_ct,
+                            0.0f, cur_ref + t * n_ct, (int)ref_stride);
+        }
+        /* The per-vector tail, image by image, on the active tiles' currents. */
+        for (size_t i = 0; i < nb; i++) {
+            for (size_t t = 0; t < n_rt; t++) {
+                w->tile_active[t] = act[i * n_rt + t];
+                if (!w->tile_active[t])
+                    continue;
+                for (size_t c = 0; c < mm->n_ch; c++)
+                    memcpy(w->acc + c * ch_stride + t * n_out,
+                           cur + i * img_stride + c * ch_stride + t * n_out,
+                           n_out * sizeof(float));
+                if (g_ref)
+                    memcpy(w->acc_ref + t * n_ct, cur_ref + i * ref_stride + t * n_ct,
+                           n_ct * sizeof(float));
+            }
+            convert_tiles(mm, w, pass_weight(mm, 0), 0.0, NULL, stats, NULL);
+            finish_output(mm, w, y + (b0 + i) * n_out);
+        }
+    }
+    mx_free(drive);
+    mx_free(cur);
+    mx_free(cur_ref);
+    mx_free(act);
+    return MX_OK;
 }
 
 void mx_matmul_forward_reference(const mx_matmul *mm, mx_matmul_work *w, const float *x,

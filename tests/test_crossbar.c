@@ -15,7 +15,8 @@
  * 1 − (1 − p)^n, and its absence below VTEAM's threshold. Write-verify
  * programming: its residual error against open loop's, its start from the
  * open-loop write draw for draw, thread independence, errors and
- * allocation failures.
+ * allocation failures. Batched evaluation against the per-vector path (one
+ * ADC LSB per conversion), its BLAS thread independence and its refusals.
  *
  * Statistical tests are deterministic by seed and fail beyond 4 standard
  * errors; each says how its standard error is computed.
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <omp.h>
 
 #include "adc/adc.h"
@@ -1859,6 +1861,232 @@ static void test_fast_path_equals_reference_for_every_mapping_and_input(void **s
             }
 }
 
+/* ---- batched evaluation ---------------------------------------------------------
+ *
+ * mx_matmul_forward_batch against mx_matmul_forward image by image. The two
+ * differ only in the order of the float sums inside a tile (SGEMM blocking
+ * against row-ordered axpy, each within n·ε·Σ|terms| of the exact sum), so
+ * a conversion can land one code apart only when its current sits within
+ * that of an ADC decision level; after the ADC the digital shift-add runs
+ * in the same order on the same codes. Tolerance per output: one LSB (in
+ * weight units) per conversion behind it — n_row_tiles × (Σ_c 2^(b·c) over
+ * the slices, + 1 for a digital reference column) — plus 2 float ulps of
+ * the final rounding. And the outputs that differ at all may number at
+ * most 1 % of the conversions, so the bound cannot hide a systematic
+ * error. Flips are rare but not negligible where the exact sum sits on a
+ * level: with spike drives (all rows at one voltage) and stuck or sliced
+ * cells, g+ − g− terms cancel exactly to 0 A, a decision level of the
+ * uniform ADC, and the sign of the rounding residue picks the code (seen:
+ * up to 8 outputs of 350 for 15975 conversions; none with dac or pwm
+ * drives). Counts that do not depend
+ * on current values (conversions, reads, row drives, partial sums, read
+ * passes, read power) must be equal; clipped within max(1, conversions/1000)
+ * by the same reasoning at the range edges. With the ADC off the currents
+ * are the output: IDEAL_REL_TOL of max |y|. */
+
+#define BATCH_IMAGES 70 /* more than one 64-image block */
+
+static double batch_scale(const mx_matmul *mm)
+{
+    const mx_crossbar_config *c = mx_matmul_config(mm);
+    const double fs = c->input == MX_INPUT_SPIKES ? 1.0 : c->input_full_scale;
+    return fs / (c->read_voltage_v * mx_matmul_mapping(mm).siemens_per_unit);
+}
+
+/* BATCH_IMAGES inputs for `mode`, with silent rows and one silent image. */
+static float *batch_inputs(mx_input_mode mode, size_t n_in, uint64_t item)
+{
+    float *x = mode == MX_INPUT_SPIKES ? random_spikes(BATCH_IMAGES * n_in, 0.3, item)
+                                       : random_floats(BATCH_IMAGES * n_in, -1.2, 1.2, item);
+    for (size_t b = 0; b < BATCH_IMAGES; b++)
+        for (size_t j = 16; j < 32 && j < n_in; j++)
+            x[b * n_in + j] = 0.0f;
+    memset(x + 5 * n_in, 0, n_in * sizeof *x);
+    return x;
+}
+
+static void check_batch_against_per_vector(const mapping_case *mc, mx_input_mode input,
+                                           const shape *sh, int adc_bits, uint64_t item)
+{
+    setup su = ideal_setup(input, sh->tile_rows, sh->tile_cols);
+    apply_mapping(&su, mc);
+    su.xbar.dac_bits = 5;
+    su.dev.d2d_sigma = 0.1;
+    su.dev.stuck_at_gmin_frac = 0.02;
+    if (adc_bits > 0) {
+        su.adc.kind = MX_ADC_UNIFORM;
+        su.adc.bits = adc_bits;
+    }
+    const size_t n_in = sh->n_in, n_out = sh->n_out, n = BATCH_IMAGES * n_out;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, item);
+    float *x = batch_inputs(input, n_in, item + 1);
+    mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 4);
+    mx_matmul_work *wk = work_ok(mm);
+    float *y1 = malloc(n * sizeof *y1), *y2 = malloc(n * sizeof *y2);
+    assert_non_null(y1);
+    assert_non_null(y2);
+    /* A range at 60 % of the largest current the batch offers: some clip. */
+    const size_t cap = BATCH_IMAGES * mx_matmul_n_row_tiles(mm) * mx_matmul_currents_per_read(mm);
+    float *cur = malloc(cap * sizeof *cur);
+    assert_non_null(cur);
+    mx_current_recorder rec = {.values = cur, .capacity = cap};
+    mx_rng r;
+    mx_rng_init_named(&r, SEED, "test.read", 0);
+    assert_int_equal(mx_matmul_set_adc_range(mm, 1.0), MX_OK);
+    for (size_t b = 0; b < BATCH_IMAGES; b++)
+        mx_matmul_forward(mm, wk, x + b * n_in, y1 + b * n_out, &r, NULL, &rec);
+    double cmax = 0.0;
+    for (size_t k = 0; k < rec.count; k++)
+        cmax = fmax(cmax, fabs((double)cur[k]));
+    assert_true(cmax > 0.0);
+    assert_int_equal(mx_matmul_set_adc_range(mm, 0.6 * cmax), MX_OK);
+
+    mx_matmul_stats st1 = {0}, st2 = {0};
+    for (size_t b = 0; b < BATCH_IMAGES; b++)
+        mx_matmul_forward(mm, wk, x + b * n_in, y1 + b * n_out, &r, &st1, NULL);
+    assert_int_equal(mx_matmul_forward_batch(mm, wk, x, BATCH_IMAGES, y2, &st2), MX_OK);
+
+    double ch = 0.0; /* Σ_c 2^(b·c): conversions per tile behind an output, weighted */
+    for (int c = 0; c < (mc->mapping == MX_MAPPING_BIT_SLICED ? mc->slices : 1); c++)
+        ch += ldexp(1.0, c * mc->slice_bits);
+    if (mc->mapping == MX_MAPPING_OFFSET && mc->subtract == MX_OFFSET_DIGITAL)
+        ch += 1.0;
+    double ymax = 0.0;
+    for (size_t i = 0; i < n; i++)
+        ymax = fmax(ymax, fabs((double)y1[i]));
+    const mx_adc *adc = mx_matmul_adc(mm);
+    const double lsb = adc_bits > 0 ? (mx_adc_value(adc, 1) - mx_adc_value(adc, 0)) *
+                                          batch_scale(mm)
+                                    : 0.0;
+    size_t differ = 0;
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)y1[i] - (double)y2[i]);
+        const double tol = adc_bits > 0 ? (double)mx_matmul_n_row_tiles(mm) * ch * lsb +
+                                              2.0 * FLT_EPS * fabs((double)y1[i])
+                                        : IDEAL_REL_TOL * ymax;
+        differ += d > 0.0;
+        worst = fmax(worst, d);
+        if (d > tol) {
+            print_error("%s, input %d, adc %d b: output %zu (image %zu): batched %.9g, "
+                        "per-vector %.9g, |diff| %.3g > %.3g\n",
+                        mc->name, (int)input, adc_bits, i, i / n_out, (double)y2[i],
+                        (double)y1[i], d, tol);
+            fail();
+        }
+    }
+    if (adc_bits > 0 && differ * 100 > st1.conversions) {
+        print_error("%s: %zu of %zu outputs differ (worst %.3g) for %llu conversions\n",
+                    mc->name, differ, n, worst, (unsigned long long)st1.conversions);
+        fail();
+    }
+    assert_true(st1.conversions == st2.conversions);
+    assert_true(st1.reads == st2.reads);
+    assert_true(st1.row_drives == st2.row_drives);
+    assert_true(st1.partial_sums == st2.partial_sums);
+    assert_true(st1.read_passes == st2.read_passes);
+    assert_true(st1.cell_power_w == st2.cell_power_w);
+    const uint64_t dclip = st1.clipped > st2.clipped ? st1.clipped - st2.clipped
+                                                     : st2.clipped - st1.clipped;
+    assert_true(dclip <= (st1.conversions / 1000 > 1 ? st1.conversions / 1000 : 1));
+    if (adc_bits > 0)
+        assert_true(st1.clipped > 0);
+    /* The silent image reads no tile: the per-vector path leaves its
+     * outputs at the ADC's code for no read (0 here), and so must the batch. */
+    for (size_t o = 0; o < n_out; o++)
+        assert_true(y2[5 * n_out + o] == y1[5 * n_out + o]);
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(cur);
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
+static void test_batched_forward_matches_per_vector_to_one_lsb_per_conversion(void **state)
+{
+    (void)state;
+    const shape shapes[] = {{37, 53, 16, 8}, {5, 129, 7, 3}, {64, 300, 128, 32}};
+    const mx_input_mode inputs[] = {MX_INPUT_DAC, MX_INPUT_SPIKES, MX_INPUT_PWM};
+    for (size_t s = 0; s < 3; s++)
+        for (size_t i = 0; i < 3; i++)
+            for (size_t m = 0; m < N_MAPPING_CASES; m++) {
+                check_batch_against_per_vector(&mapping_cases[m], inputs[i], &shapes[s], 6,
+                                               420 + 10 * s + i);
+                check_batch_against_per_vector(&mapping_cases[m], inputs[i], &shapes[s], 0,
+                                               420 + 10 * s + i);
+            }
+}
+
+static void test_batched_forward_is_independent_of_blas_thread_count(void **state)
+{
+    (void)state;
+    setup su = ideal_setup(MX_INPUT_DAC, 128, 64);
+    su.xbar.dac_bits = 8;
+    su.dev.d2d_sigma = 0.1;
+    su.adc.kind = MX_ADC_UNIFORM;
+    su.adc.bits = 8;
+    const size_t n_out = 300, n_in = 257, n = BATCH_IMAGES * n_out;
+    float *w = random_floats(n_out * n_in, -1.0, 1.0, 450);
+    float *x = batch_inputs(MX_INPUT_DAC, n_in, 451);
+    mx_matmul *mm = create_ok(w, n_out, n_in, &su, SEED, 5);
+    mx_matmul_work *wk = work_ok(mm);
+    assert_int_equal(mx_matmul_set_adc_range(mm, 5e-5), MX_OK);
+    float *y1 = malloc(n * sizeof *y1), *y2 = malloc(n * sizeof *y2);
+    assert_non_null(y1);
+    assert_non_null(y2);
+    mx_matmul_stats st1 = {0}, st2 = {0};
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    assert_int_equal(mx_matmul_forward_batch(mm, wk, x, BATCH_IMAGES, y1, &st1), MX_OK);
+    openblas_set_num_threads(2);
+    assert_int_equal(mx_matmul_forward_batch(mm, wk, x, BATCH_IMAGES, y2, &st2), MX_OK);
+    openblas_set_num_threads(before);
+    assert_memory_equal(y1, y2, n * sizeof *y1);
+    assert_memory_equal(&st1, &st2, sizeof st1);
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
+static void expect_batch_refused(const setup *su, const char *reason)
+{
+    float *w = random_floats(8 * 9, -1.0, 1.0, 460);
+    float *x = batch_inputs(su->xbar.input, 9, 461);
+    float y[BATCH_IMAGES * 8];
+    mx_matmul *mm = create_ok(w, 8, 9, su, SEED, 6);
+    mx_matmul_work *wk = work_ok(mm);
+    if (su->adc.kind != MX_ADC_NONE)
+        assert_int_equal(mx_matmul_set_adc_range(mm, 1e-5), MX_OK);
+    assert_int_equal(mx_matmul_forward_batch(mm, wk, x, BATCH_IMAGES, y, NULL), MX_EINVAL);
+    assert_error_mentions(reason);
+    mx_matmul_work_destroy(wk);
+    mx_matmul_destroy(mm);
+    free(w);
+    free(x);
+}
+
+static void test_batched_forward_refuses_reads_that_draw_noise_or_take_passes(void **state)
+{
+    (void)state;
+    setup su = ideal_setup(MX_INPUT_DAC, 4, 4);
+    su.dev.read_noise_sigma = 0.02;
+    expect_batch_refused(&su, "read_noise_sigma");
+    su = ideal_setup(MX_INPUT_BIT_SERIAL, 4, 4);
+    su.xbar.dac_bits = 4;
+    su.adc.kind = MX_ADC_UNIFORM;
+    expect_batch_refused(&su, "bit-serial");
+    su = ideal_setup(MX_INPUT_DAC, 4, 4);
+    su.adc.kind = MX_ADC_SAR;
+    su.adc.bits = 6;
+    su.adc.noise_sigma_lsb = 0.3;
+    expect_batch_refused(&su, "noise_sigma_lsb");
+}
+
 /* Offset mapping, analog subtraction: the reference column's read noise is
  * common to every column of its tile. Closed form, s the output scale:
  * var(y_o) = s²σ²·Σ_j V_j²(G_jo² + R_j,t(o)²), cov(y_o, y_p) = s²σ²·Σ_j V_j²·R_j,t²
@@ -2516,6 +2744,9 @@ int main(void)
         cmocka_unit_test(test_bit_serial_adc_error_is_within_half_a_step_per_pass),
         cmocka_unit_test(test_pwm_and_bit_serial_escape_the_cell_iv_nonlinearity),
         cmocka_unit_test(test_fast_path_equals_reference_for_every_mapping_and_input),
+        cmocka_unit_test(test_batched_forward_matches_per_vector_to_one_lsb_per_conversion),
+        cmocka_unit_test(test_batched_forward_is_independent_of_blas_thread_count),
+        cmocka_unit_test(test_batched_forward_refuses_reads_that_draw_noise_or_take_passes),
         cmocka_unit_test(test_offset_reference_noise_is_shared_by_the_columns_of_a_tile),
         cmocka_unit_test(test_half_select_disturbs_binary_cells_with_the_closed_form_probability),
         cmocka_unit_test(test_half_select_leaves_vteam_alone_below_its_threshold),
