@@ -163,6 +163,7 @@
 #include "crossbar/crossbar.h"
 
 #include "core/parallel.h"
+#include "core/rows.h"
 #include "crossbar/fault_map.h"
 
 #include <assert.h>
@@ -2029,95 +2030,13 @@ static void accumulate_per_cell(const mx_matmul *mm, mx_matmul_work *w, mx_rng *
     }
 }
 
-/* ---- row-block kernels --------------------------------------------------------------
- *
- * acc[o] += v_0·g_0[o], then += v_1·g_1[o], ... for up to MM_ROW_BLOCK rows
- * per sweep of acc: per element the very float operations, in the very
- * order, of one pass per row (v·g rounded, then added; ISO C builds do not
- * contract to FMA), so every value is bit-identical to the row-at-a-time
- * loop — only acc stays in registers across the block instead of being
- * loaded and stored once per row. The body is compiled twice: for the
- * baseline ISA and, on x86-64, for AVX2 (no FMA enabled), chosen at run
- * time; both give the same bits. */
-#define MM_ROW_BLOCK 8
+/* ---- row-block kernels: core/rows.h (mx_axpy_rows_kernel) --------------------------- */
 
 #if defined(__GNUC__)
 #define MM_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define MM_ALWAYS_INLINE inline
 #endif
-
-static MM_ALWAYS_INLINE void axpy_rows_body(float *restrict acc, const float *const *g,
-                                            const float *v, size_t k, size_t n)
-{
-    size_t i = 0;
-    if (k == 8) {
-        const float *restrict g0 = g[0], *restrict g1 = g[1], *restrict g2 = g[2];
-        const float *restrict g3 = g[3], *restrict g4 = g[4], *restrict g5 = g[5];
-        const float *restrict g6 = g[6], *restrict g7 = g[7];
-        const float v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
-        const float v4 = v[4], v5 = v[5], v6 = v[6], v7 = v[7];
-        for (size_t o = 0; o < n; o++) {
-            float a = acc[o];
-            a += v0 * g0[o];
-            a += v1 * g1[o];
-            a += v2 * g2[o];
-            a += v3 * g3[o];
-            a += v4 * g4[o];
-            a += v5 * g5[o];
-            a += v6 * g6[o];
-            a += v7 * g7[o];
-            acc[o] = a;
-        }
-        return;
-    }
-    for (; i + 4 <= k; i += 4) {
-        const float *restrict g0 = g[i], *restrict g1 = g[i + 1];
-        const float *restrict g2 = g[i + 2], *restrict g3 = g[i + 3];
-        const float v0 = v[i], v1 = v[i + 1], v2 = v[i + 2], v3 = v[i + 3];
-        for (size_t o = 0; o < n; o++) {
-            float a = acc[o];
-            a += v0 * g0[o];
-            a += v1 * g1[o];
-            a += v2 * g2[o];
-            a += v3 * g3[o];
-            acc[o] = a;
-        }
-    }
-    for (; i < k; i++) {
-        const float *restrict g0 = g[i];
-        const float v0 = v[i];
-        for (size_t o = 0; o < n; o++)
-            acc[o] += v0 * g0[o];
-    }
-}
-
-static void axpy_rows_base(float *restrict acc, const float *const *g, const float *v, size_t k,
-                           size_t n)
-{
-    axpy_rows_body(acc, g, v, k, n);
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2"))) static void axpy_rows_avx2(float *restrict acc,
-                                                           const float *const *g,
-                                                           const float *v, size_t k, size_t n)
-{
-    axpy_rows_body(acc, g, v, k, n);
-}
-#endif
-
-typedef void (*axpy_rows_fn)(float *restrict acc, const float *const *g, const float *v, size_t k,
-                             size_t n);
-
-static axpy_rows_fn axpy_rows_kernel(void)
-{
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2"))
-        return axpy_rows_avx2;
-#endif
-    return axpy_rows_base;
-}
 
 /* ---- per-cell kernels -----------------------------------------------------------------
  *
@@ -2181,20 +2100,20 @@ static const per_cell_kernels *per_cell_kernel_set(void)
 }
 
 /* The event-driven accumulation of one pass's driven rows, in blocks of up
- * to MM_ROW_BLOCK consecutive driven rows of one row tile. */
+ * to MX_ROW_BLOCK consecutive driven rows of one row tile. */
 static void accumulate_active(const mx_matmul *mm, mx_matmul_work *w, size_t n_active, int noisy)
 {
     const size_t n_out = mm->n_out, tile_rows = mm->xbar.tile_rows, n_ct = mm->n_col_tiles;
     const size_t ch_stride = mm->n_row_tiles * n_out;
     const float *g_ref = mm->offset ? read_family(mm, 1) : NULL;
-    const axpy_rows_fn axpy_rows = axpy_rows_kernel();
+    const mx_axpy_rows_fn axpy_rows = mx_axpy_rows_kernel();
     for (size_t a = 0; a < n_active;) {
         const size_t t = w->active[a] / tile_rows;
         size_t k = 1;
-        while (k < MM_ROW_BLOCK && a + k < n_active && w->active[a + k] / tile_rows == t)
+        while (k < MX_ROW_BLOCK && a + k < n_active && w->active[a + k] / tile_rows == t)
             k++;
-        float v[MM_ROW_BLOCK], v2[MM_ROW_BLOCK];
-        const float *rows[MM_ROW_BLOCK];
+        float v[MX_ROW_BLOCK], v2[MX_ROW_BLOCK];
+        const float *rows[MX_ROW_BLOCK];
         for (size_t i = 0; i < k; i++) {
             v[i] = w->v[w->active[a + i]];
             v2[i] = v[i] * v[i];

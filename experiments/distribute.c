@@ -241,16 +241,13 @@ static void handle(writer *wr, int rank, int tag, const void *buf, size_t len)
         /* after a failure the runs still arriving are written too: they are
          * finished work */
         if (!st && wr->res)
-            st = mx_run_record(wr->cfg, wr->res, wr->rep, &pr);
+            st = mx_run_record(wr->cfg, wr->opt, wr->res, wr->rep, &pr, &wr->written);
         mx_free(storage);
         if (st) {
             fail_once(wr, st, 0, mx_last_error());
             return;
         }
-        wr->written++;
         mx_progress("sweep (all ranks)", wr->written, wr->n_runs);
-        if (wr->opt->point_written) /* the point is on disk now */
-            wr->opt->point_written(wr->opt->user, wr->written);
     } else if (tag == TAG_ERROR) {
         int32_t code = MX_EINVAL;
         if (len > sizeof code)

@@ -538,8 +538,9 @@ static void point_label(const mx_experiment_config *base, const mx_experiment_co
     snprintf(what, size, "point %zu/%zu%s %s", k + 1, mx_config_n_points(base), eta, swept);
 }
 
-mx_status mx_run_record(const mx_experiment_config *cfg, mx_results *res, mx_run_report *rep,
-                        const mx_point_result *pr)
+mx_status mx_run_record(const mx_experiment_config *cfg, const mx_run_options *opt,
+                        mx_results *res, mx_run_report *rep, const mx_point_result *pr,
+                        size_t *written)
 {
     const double t0 = mx_seconds_now();
     mx_status st = mx_results_write_point(res, NULL, pr);
@@ -582,6 +583,9 @@ mx_status mx_run_record(const mx_experiment_config *cfg, mx_results *res, mx_run
                pr->point + 1, mx_config_n_points(cfg), swept, 100.0 * pr->accuracy,
                100.0 * pr->accuracy_snn_digital, 100.0 * pr->accuracy_ann, 1e9 * pr->energy_j,
                1e6 * pr->latency_s);
+    ++*written;
+    if (opt->point_written) /* the point is on disk now */
+        opt->point_written(opt->user, *written);
     return MX_OK;
 }
 
@@ -1057,10 +1061,7 @@ typedef struct serial_writer {
 static mx_status serial_emit(void *user, const mx_point_result *pr)
 {
     serial_writer *w = user;
-    mx_status st = mx_run_record(w->cfg, w->res, w->rep, pr);
-    if (!st && w->opt->point_written) /* the point is on disk now */
-        w->opt->point_written(w->opt->user, ++w->written);
-    return st;
+    return mx_run_record(w->cfg, w->opt, w->res, w->rep, pr, &w->written);
 }
 
 static mx_status run_serial(const mx_experiment_config *cfg, const mx_run_options *opt,

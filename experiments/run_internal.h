@@ -46,9 +46,11 @@ mx_status mx_run_results_open(const mx_experiment_config *cfg, const mx_run_opti
 mx_status mx_run_results_close(mx_results *res, mx_status st);
 /* (point, repeat) runs already in a resumed file (logged when any). */
 size_t mx_run_count_done(const mx_experiment_config *cfg, const mx_results *res);
-/* Write a finished run, add its row to rep->rows and log it. */
-mx_status mx_run_record(const mx_experiment_config *cfg, mx_results *res, mx_run_report *rep,
-                        const mx_point_result *pr);
+/* Write a finished run, add its row to rep->rows, log it, count it in
+ * *written and tell opt->point_written (the point is on disk now). */
+mx_status mx_run_record(const mx_experiment_config *cfg, const mx_run_options *opt,
+                        mx_results *res, mx_run_report *rep, const mx_point_result *pr,
+                        size_t *written);
 
 /* The sweep on every rank (distribute.c): rank 0 writes, every rank (rank 0
  * too, on a second thread) runs points handed out one at a time. */

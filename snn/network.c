@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rows.h"
+
 #define SNN_THRESHOLD 1.0f
 
 struct mx_snn {
@@ -373,109 +375,27 @@ static mx_status layer_work(const mx_snn *net, mx_snn_state *s, size_t l)
     return mx_matmul_work_follow(net->mm[l], &s->mw[l], &s->mw_owner[l]);
 }
 
-/* ---- the digital matmul's row-block kernel ------------------------------------------
- *
- * y[o] += r_0[o], then += r_1[o], ... for up to SNN_ROW_BLOCK rows per sweep
- * of y: per element the very additions, in the very order, of one pass per
- * row, so the sum is bit-identical to the row-at-a-time loop; only y stays
- * in registers across the block (the same scheme as crossbar/matmul.c's
- * axpy_rows). Compiled for the baseline ISA and, on x86-64, for AVX2 (no
- * FMA: nothing to contract here anyway), chosen at run time; the same bits
- * either way. */
-#define SNN_ROW_BLOCK 8
-
-#if defined(__GNUC__)
-#define SNN_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define SNN_ALWAYS_INLINE inline
-#endif
-
-static SNN_ALWAYS_INLINE void add_rows_body(float *restrict y, const float *const *r, size_t k,
-                                            size_t n)
-{
-    size_t i = 0;
-    if (k == 8) {
-        const float *restrict r0 = r[0], *restrict r1 = r[1], *restrict r2 = r[2];
-        const float *restrict r3 = r[3], *restrict r4 = r[4], *restrict r5 = r[5];
-        const float *restrict r6 = r[6], *restrict r7 = r[7];
-        for (size_t o = 0; o < n; o++) {
-            float a = y[o];
-            a += r0[o];
-            a += r1[o];
-            a += r2[o];
-            a += r3[o];
-            a += r4[o];
-            a += r5[o];
-            a += r6[o];
-            a += r7[o];
-            y[o] = a;
-        }
-        return;
-    }
-    for (; i + 4 <= k; i += 4) {
-        const float *restrict r0 = r[i], *restrict r1 = r[i + 1];
-        const float *restrict r2 = r[i + 2], *restrict r3 = r[i + 3];
-        for (size_t o = 0; o < n; o++) {
-            float a = y[o];
-            a += r0[o];
-            a += r1[o];
-            a += r2[o];
-            a += r3[o];
-            y[o] = a;
-        }
-    }
-    for (; i < k; i++) {
-        const float *restrict r0 = r[i];
-        for (size_t o = 0; o < n; o++)
-            y[o] += r0[o];
-    }
-}
-
-static void add_rows_base(float *restrict y, const float *const *r, size_t k, size_t n)
-{
-    add_rows_body(y, r, k, n);
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx2"))) static void add_rows_avx2(float *restrict y,
-                                                          const float *const *r, size_t k,
-                                                          size_t n)
-{
-    add_rows_body(y, r, k, n);
-}
-#endif
-
-typedef void (*add_rows_fn)(float *restrict y, const float *const *r, size_t k, size_t n);
-
-static add_rows_fn add_rows_kernel(void)
-{
-#if defined(__GNUC__) && defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2"))
-        return add_rows_avx2;
-#endif
-    return add_rows_base;
-}
-
 /* y = W·s for binary s, event-driven over the spikes: from y = +0, the rows
  * of the inputs that spiked added in ascending input order. */
 static void digital_matmul(const mx_snn *net, size_t l, const float *spikes, float *y)
 {
     const size_t n_in = net->sizes[l], n_out = net->sizes[l + 1];
-    const add_rows_fn add_rows = add_rows_kernel();
-    const float *rows[SNN_ROW_BLOCK];
+    static const float ones[MX_ROW_BLOCK] = {1, 1, 1, 1, 1, 1, 1, 1};
+    const mx_axpy_rows_fn add_rows = mx_axpy_rows_kernel(); /* 1·w is w: a sum of rows */
+    const float *rows[MX_ROW_BLOCK];
     size_t k = 0;
     memset(y, 0, n_out * sizeof(float));
     for (size_t i = 0; i < n_in; i++) {
         if (spikes[i] == 0.0f)
             continue;
         rows[k++] = net->wt[l] + i * n_out;
-        if (k == SNN_ROW_BLOCK) {
-            add_rows(y, rows, k, n_out);
+        if (k == MX_ROW_BLOCK) {
+            add_rows(y, rows, ones, k, n_out);
             k = 0;
         }
     }
     if (k > 0)
-        add_rows(y, rows, k, n_out);
+        add_rows(y, rows, ones, k, n_out);
 }
 
 /* The index of the first value that is not finite, n if all are. */

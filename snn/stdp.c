@@ -279,7 +279,11 @@ void mx_stdp_assign_labels(const uint32_t *counts, const uint8_t *y, size_t n, s
     }
 }
 
-int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size_t n_classes)
+/* The class whose label group has the highest mean of counts[j], each
+ * weighted by prop[j][label j] (NULL: weight 1, Diehl & Cook's readout);
+ * ties to the lower class. */
+static int predict_weighted(const uint32_t *counts, const int *label, const float *prop,
+                            size_t n_exc, size_t n_classes)
 {
     double sum[64] = {0};
     size_t m[64] = {0};
@@ -287,7 +291,8 @@ int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size
     for (size_t j = 0; j < n_exc; j++) {
         if (label[j] < 0 || (size_t)label[j] >= n_classes)
             continue;
-        sum[label[j]] += counts[j];
+        sum[label[j]] += prop ? (double)prop[j * n_classes + (size_t)label[j]] * counts[j]
+                              : (double)counts[j];
         m[label[j]]++;
     }
     int best = 0;
@@ -300,6 +305,11 @@ int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size
         }
     }
     return best;
+}
+
+int mx_stdp_predict(const uint32_t *counts, const int *label, size_t n_exc, size_t n_classes)
+{
+    return predict_weighted(counts, label, NULL, n_exc, n_classes);
 }
 
 void mx_stdp_assign_proportions(const uint32_t *counts, const uint8_t *y, size_t n,
@@ -327,25 +337,7 @@ void mx_stdp_assign_proportions(const uint32_t *counts, const uint8_t *y, size_t
 int mx_stdp_predict_proportion(const uint32_t *counts, const int *label, const float *prop,
                                size_t n_exc, size_t n_classes)
 {
-    double sum[64] = {0};
-    size_t m[64] = {0};
-    assert(n_classes <= 64);
-    for (size_t j = 0; j < n_exc; j++) {
-        if (label[j] < 0 || (size_t)label[j] >= n_classes)
-            continue;
-        sum[label[j]] += (double)prop[j * n_classes + (size_t)label[j]] * counts[j];
-        m[label[j]]++;
-    }
-    int best = 0;
-    double best_v = -1.0;
-    for (size_t k = 0; k < n_classes; k++) {
-        double v = m[k] ? sum[k] / (double)m[k] : 0.0;
-        if (v > best_v) {
-            best_v = v;
-            best = (int)k;
-        }
-    }
-    return best;
+    return predict_weighted(counts, label, prop, n_exc, n_classes);
 }
 
 /* ------------------------------------------------------------ the network */
